@@ -1,0 +1,95 @@
+//! Fetch every layer of a `Selection` concurrently: one GetParametersByPath
+//! walk per path layer, DescribeParameters + GetParameters batches for the
+//! tag overlay. Any failure fails the whole fetch (fail closed).
+
+use std::time::Instant;
+
+use anyhow::Context;
+use aws_sdk_ssm::types::ParameterStringFilter;
+
+use crate::config::{LayerSpec, Selection};
+use crate::log;
+use crate::ssm::{Param, Ssm};
+
+/// The raw parameters of one layer, as fetched.
+#[derive(Debug)]
+pub struct Fetched {
+    pub spec: LayerSpec,
+    pub params: Vec<Param>,
+}
+
+/// `recursive`: also walk below the layer's own level (needed for `files/`).
+pub async fn fetch_layers(
+    ssm: &Ssm,
+    sel: &Selection,
+    recursive: bool,
+) -> anyhow::Result<Vec<Fetched>> {
+    let started = Instant::now();
+    let jobs = sel.layers.iter().map(|spec| async move {
+        let params = match spec {
+            LayerSpec::Shared { path } | LayerSpec::App { path, .. } => {
+                ssm.get_by_path(path, recursive).await?
+            }
+            LayerSpec::Tagged { root, tags } => fetch_tagged(ssm, root, tags).await?,
+        };
+        log::info!("{}: {} parameters", spec.label(), params.len());
+        anyhow::Ok(Fetched {
+            spec: spec.clone(),
+            params,
+        })
+    });
+    let fetched = futures_util::future::try_join_all(jobs).await?;
+    log::info!(
+        "fetched {} layers in {} ms; API calls: {}",
+        fetched.len(),
+        started.elapsed().as_millis(),
+        ssm.stats.summary()
+    );
+    Ok(fetched)
+}
+
+/// Parameters under `root` whose tags match every `K=V`.
+async fn fetch_tagged(
+    ssm: &Ssm,
+    root: &str,
+    tags: &[(String, String)],
+) -> anyhow::Result<Vec<Param>> {
+    let mut filters = vec![
+        ParameterStringFilter::builder()
+            .key("Path")
+            .option("Recursive")
+            .values(root)
+            .build()
+            .context("building the Path filter")?,
+    ];
+    for (k, v) in tags {
+        filters.push(
+            ParameterStringFilter::builder()
+                .key(format!("tag:{k}"))
+                .values(v)
+                .build()
+                .context("building a tag filter")?,
+        );
+    }
+    let what = format!(
+        "{root} tagged {}",
+        tags.iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join(",")
+    );
+    let mut names = ssm.describe_names(&what, filters).await?;
+    names.sort();
+    names.dedup();
+    let got = ssm.get_many(&names).await?;
+    let mut params = Vec::with_capacity(got.len());
+    for (name, slot) in names.iter().zip(got) {
+        match slot {
+            Some(p) => params.push(p),
+            // Deleted between DescribeParameters and GetParameters: it is
+            // no longer part of the store, so it is not part of the layer.
+            None => log::warning!("{name} disappeared while reading the tag layer; skipped"),
+        }
+    }
+    Ok(params)
+}

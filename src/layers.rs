@@ -1,0 +1,322 @@
+//! Pure merge of fetched layers into one environment (and one set of files),
+//! each value knowing the layer and parameter it came from, with the
+//! conflicts SPEC §2 asks to report. No I/O here.
+
+use std::collections::BTreeMap;
+
+use crate::config::LayerSpec;
+use crate::fetch::Fetched;
+use crate::names::{self, KeyCase};
+use crate::secret::Secret;
+
+/// Where a value came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Origin {
+    /// Index into the selection's layers.
+    pub layer: usize,
+    pub label: String,
+    pub param: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct Entry {
+    pub value: Secret,
+    pub origin: Origin,
+}
+
+/// Something worth a warning, or an error under `--strict`. Names only.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Issue {
+    /// The key maps to no valid variable name.
+    InvalidName { param: String },
+    /// Two parameters of one layer map to the same variable.
+    Duplicate {
+        var: String,
+        kept: String,
+        dropped: String,
+    },
+    /// A higher layer overrides a lower one.
+    Override {
+        var: String,
+        winner: String,
+        loser: String,
+    },
+}
+
+impl Issue {
+    pub fn message(&self) -> String {
+        match self {
+            Issue::InvalidName { param } => {
+                format!("{param}: its key is not a valid variable name; skipped")
+            }
+            Issue::Duplicate { var, kept, dropped } => format!(
+                "{var}: {kept} and {dropped} map to the same variable; using {kept}"
+            ),
+            Issue::Override { var, winner, loser } => {
+                format!("{var}: {winner} overrides {loser}")
+            }
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+pub struct Merged {
+    pub vars: BTreeMap<String, Entry>,
+    /// Relative path under the root -> content (for `files/` parameters).
+    pub files: BTreeMap<String, Entry>,
+    pub issues: Vec<Issue>,
+    /// Number of parameters each layer returned, by layer index.
+    pub raw_counts: Vec<usize>,
+}
+
+impl Merged {
+    /// Variables each kind of layer contributed to the result:
+    /// (app, shared, tag).
+    pub fn contributions(&self, layers: &[LayerSpec]) -> (usize, usize, usize) {
+        let (mut app, mut shared, mut tag) = (0, 0, 0);
+        for e in self.vars.values() {
+            match layers.get(e.origin.layer) {
+                Some(LayerSpec::App { .. }) => app += 1,
+                Some(LayerSpec::Shared { .. }) => shared += 1,
+                Some(LayerSpec::Tagged { .. }) => tag += 1,
+                None => {}
+            }
+        }
+        (app, shared, tag)
+    }
+
+    /// Sorted (name, value) pairs for the encoders.
+    pub fn pairs(&self) -> Vec<(&str, &str)> {
+        self.vars
+            .iter()
+            .map(|(k, e)| (k.as_str(), e.value.expose()))
+            .collect()
+    }
+}
+
+/// What a parameter is within its layer.
+enum Kind<'a> {
+    Var(&'a str),
+    File(&'a str),
+    Ignored,
+}
+
+fn classify<'a>(spec: &LayerSpec, name: &'a str) -> Kind<'a> {
+    match spec {
+        LayerSpec::Shared { path } | LayerSpec::App { path, .. } => {
+            let Some(rel) = name
+                .strip_prefix(path.as_str())
+                .and_then(|r| r.strip_prefix('/'))
+            else {
+                return Kind::Ignored;
+            };
+            if let Some(file) = rel.strip_prefix("files/") {
+                Kind::File(file)
+            } else if rel.contains('/') {
+                Kind::Ignored
+            } else {
+                Kind::Var(rel)
+            }
+        }
+        // The tag overlay gives variables only; parameters inside a files/
+        // folder belong to the files of their own layer.
+        LayerSpec::Tagged { .. } => {
+            if name.split('/').any(|s| s == "files") {
+                Kind::Ignored
+            } else {
+                Kind::Var(names::last_segment(name))
+            }
+        }
+    }
+}
+
+/// Merge layers in order (later wins).
+pub fn merge(fetched: &[Fetched], key_case: KeyCase) -> Merged {
+    let mut merged = Merged::default();
+    for (index, layer) in fetched.iter().enumerate() {
+        merged.raw_counts.push(layer.params.len());
+        let label = layer.spec.label();
+        // Within one layer: the lexically last parameter name wins.
+        let mut params: Vec<_> = layer.params.iter().collect();
+        params.sort_by(|a, b| a.name.cmp(&b.name));
+        let mut layer_vars: BTreeMap<String, Entry> = BTreeMap::new();
+        let mut layer_files: BTreeMap<String, Entry> = BTreeMap::new();
+        for p in params {
+            let origin = Origin {
+                layer: index,
+                label: label.clone(),
+                param: p.name.clone(),
+            };
+            let entry = Entry {
+                value: p.value.clone(),
+                origin,
+            };
+            match classify(&layer.spec, &p.name) {
+                Kind::Var(key) => match names::key_to_var(key, key_case) {
+                    Some(var) => {
+                        if let Some(prev) = layer_vars.insert(var.clone(), entry) {
+                            merged.issues.push(Issue::Duplicate {
+                                var,
+                                kept: p.name.clone(),
+                                dropped: prev.origin.param,
+                            });
+                        }
+                    }
+                    None => merged.issues.push(Issue::InvalidName {
+                        param: p.name.clone(),
+                    }),
+                },
+                Kind::File(rel) => {
+                    layer_files.insert(rel.to_string(), entry);
+                }
+                Kind::Ignored => {}
+            }
+        }
+        for (var, entry) in layer_vars {
+            if let Some(prev) = merged.vars.get(&var) {
+                // The same parameter reached through two layers (a tagged
+                // parameter under shared/) is not a conflict.
+                if prev.origin.param != entry.origin.param {
+                    merged.issues.push(Issue::Override {
+                        var: var.clone(),
+                        winner: format!("{} ({})", entry.origin.label, entry.origin.param),
+                        loser: format!("{} ({})", prev.origin.label, prev.origin.param),
+                    });
+                }
+            }
+            merged.vars.insert(var, entry);
+        }
+        for (rel, entry) in layer_files {
+            merged.files.insert(rel, entry);
+        }
+    }
+    merged
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ssm::Param;
+    use aws_sdk_ssm::types::ParameterType;
+
+    fn layer(spec: LayerSpec, params: &[(&str, &str)]) -> Fetched {
+        Fetched {
+            spec,
+            params: params
+                .iter()
+                .map(|(n, v)| Param {
+                    name: n.to_string(),
+                    value: Secret::new(*v),
+                    kind: ParameterType::SecureString,
+                })
+                .collect(),
+        }
+    }
+
+    fn shared() -> LayerSpec {
+        LayerSpec::Shared {
+            path: "/t/shared".into(),
+        }
+    }
+
+    fn app(a: &str) -> LayerSpec {
+        LayerSpec::App {
+            app: a.into(),
+            path: format!("/t/{a}"),
+        }
+    }
+
+    #[test]
+    fn later_layers_win_and_overrides_are_reported_by_name() {
+        let m = merge(
+            &[
+                layer(shared(), &[("/t/shared/db-host", "s"), ("/t/shared/only-shared", "1")]),
+                layer(app("api"), &[("/t/api/db-host", "a")]),
+                layer(app("canary"), &[("/t/canary/db-host", "c")]),
+            ],
+            KeyCase::Upper,
+        );
+        assert_eq!(m.vars["DB_HOST"].value.expose(), "c");
+        assert_eq!(m.vars["ONLY_SHARED"].value.expose(), "1");
+        let overrides: Vec<_> = m.issues.iter().map(Issue::message).collect();
+        assert_eq!(
+            overrides,
+            [
+                "DB_HOST: app:api (/t/api/db-host) overrides shared (/t/shared/db-host)",
+                "DB_HOST: app:canary (/t/canary/db-host) overrides app:api (/t/api/db-host)",
+            ]
+        );
+        assert_eq!(m.contributions(&[shared(), app("api"), app("canary")]), (1, 1, 0));
+    }
+
+    #[test]
+    fn duplicates_within_a_layer_keep_the_lexically_last_name() {
+        let m = merge(
+            &[layer(app("api"), &[("/t/api/db.host", "dot"), ("/t/api/db-host", "dash")])],
+            KeyCase::Upper,
+        );
+        // "/t/api/db.host" > "/t/api/db-host" ('.' > '-')
+        assert_eq!(m.vars["DB_HOST"].value.expose(), "dot");
+        assert_eq!(
+            m.issues,
+            [Issue::Duplicate {
+                var: "DB_HOST".into(),
+                kept: "/t/api/db.host".into(),
+                dropped: "/t/api/db-host".into()
+            }]
+        );
+    }
+
+    #[test]
+    fn invalid_names_are_skipped_and_reported() {
+        let m = merge(&[layer(app("api"), &[("/t/api/1password", "x")])], KeyCase::Upper);
+        assert!(m.vars.is_empty());
+        assert_eq!(
+            m.issues,
+            [Issue::InvalidName {
+                param: "/t/api/1password".into()
+            }]
+        );
+    }
+
+    #[test]
+    fn files_and_nested_parameters_are_told_apart() {
+        let m = merge(
+            &[layer(
+                app("api"),
+                &[
+                    ("/t/api/files/conf/app.yml", "f"),
+                    ("/t/api/nested/key", "n"),
+                    ("/t/api/key", "k"),
+                ],
+            )],
+            KeyCase::Upper,
+        );
+        assert_eq!(m.vars.keys().collect::<Vec<_>>(), ["KEY"]);
+        assert_eq!(m.files.keys().collect::<Vec<_>>(), ["conf/app.yml"]);
+    }
+
+    #[test]
+    fn the_same_parameter_through_two_layers_is_not_an_override() {
+        let tagged = LayerSpec::Tagged {
+            root: "/t".into(),
+            tags: vec![("env".into(), "prod".into())],
+        };
+        let m = merge(
+            &[
+                layer(shared(), &[("/t/shared/x", "1")]),
+                layer(tagged, &[("/t/shared/x", "1"), ("/t/other/y", "2"), ("/t/o/files/z", "3")]),
+            ],
+            KeyCase::Upper,
+        );
+        assert!(m.issues.is_empty(), "{:?}", m.issues);
+        assert_eq!(m.vars.keys().collect::<Vec<_>>(), ["X", "Y"]);
+        assert_eq!(m.vars["Y"].origin.label, "tag");
+    }
+
+    #[test]
+    fn key_case_keep_keeps_case() {
+        let m = merge(&[layer(app("api"), &[("/t/api/Mixed-Case", "v")])], KeyCase::Keep);
+        assert!(m.vars.contains_key("Mixed_Case"));
+    }
+}

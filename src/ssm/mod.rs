@@ -1,0 +1,287 @@
+//! The SSM client: SDK configuration (region, profile, endpoint, retry,
+//! timeouts), a concurrency limit shared by every call, pagination, batches
+//! of 10, and error messages that name the operation and path but never a
+//! value. Values leave this module wrapped in `Secret`.
+
+mod errors;
+mod stats;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, anyhow};
+use aws_config::BehaviorVersion;
+use aws_sdk_ssm::Client;
+use aws_sdk_ssm::config::Region;
+use aws_sdk_ssm::types::{ParameterStringFilter, ParameterType};
+use aws_smithy_types::retry::RetryConfig;
+use aws_smithy_types::timeout::TimeoutConfig;
+use tokio::sync::Semaphore;
+
+use crate::cli::RetryModeArg;
+use crate::config::AwsSettings;
+use crate::error::Error;
+use crate::log;
+use crate::secret::Secret;
+
+pub use errors::describe;
+pub use stats::Stats;
+
+/// GetParametersByPath, GetParameters and DeleteParameters take at most 10.
+pub const BATCH: usize = 10;
+
+/// Reads back off quickly at first: a fleet start sees short bursts of
+/// throttling, and the SDK's 1 s base would make every throttled page cost a
+/// second. Full jitter keeps hosts from retrying in step.
+const READ_INITIAL_BACKOFF: Duration = Duration::from_millis(100);
+const MAX_BACKOFF: Duration = Duration::from_secs(10);
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// Whether a client reads (fast retries, standard mode) or writes (adaptive
+/// mode by default, SPEC §3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Purpose {
+    Read,
+    Write,
+}
+
+/// One parameter as read from SSM.
+#[derive(Debug, Clone)]
+pub struct Param {
+    pub name: String,
+    pub value: Secret,
+    pub kind: ParameterType,
+}
+
+/// A shared SSM client with a concurrency limit and call statistics.
+#[derive(Clone)]
+pub struct Ssm {
+    client: Client,
+    limit: Arc<Semaphore>,
+    pub stats: Arc<Stats>,
+}
+
+/// Build the client. Credentials are resolved lazily by the SDK's default
+/// chain on the first call (environment first, so nothing is probed when
+/// they are given there).
+pub async fn connect(s: &AwsSettings, purpose: Purpose) -> Result<Ssm, Error> {
+    let mode = s.retry_mode.unwrap_or(match purpose {
+        Purpose::Read => RetryModeArg::Standard,
+        Purpose::Write => RetryModeArg::Adaptive,
+    });
+    let retry = match mode {
+        RetryModeArg::Standard => RetryConfig::standard(),
+        RetryModeArg::Adaptive => RetryConfig::adaptive(),
+    }
+    .with_max_attempts(s.max_attempts)
+    .with_max_backoff(MAX_BACKOFF);
+    let retry = if purpose == Purpose::Read {
+        retry.with_initial_backoff(READ_INITIAL_BACKOFF)
+    } else {
+        retry
+    };
+    let timeouts = TimeoutConfig::builder()
+        .connect_timeout(CONNECT_TIMEOUT)
+        .operation_attempt_timeout(ATTEMPT_TIMEOUT)
+        .build();
+
+    let mut loader = aws_config::defaults(BehaviorVersion::latest())
+        .retry_config(retry)
+        .timeout_config(timeouts);
+    if let Some(region) = &s.region {
+        loader = loader.region(Region::new(region.clone()));
+    }
+    if let Some(profile) = &s.profile {
+        loader = loader.profile_name(profile);
+    }
+    if let Some(url) = &s.endpoint_url {
+        loader = loader.endpoint_url(url);
+    }
+    let started = Instant::now();
+    let shared = loader.load().await;
+    if shared.region().is_none() {
+        return Err(Error::usage(
+            "no AWS region configured: pass --region or set AWS_REGION",
+        ));
+    }
+    log::debug!(
+        "SDK configured in {} ms (region {}, retry {:?} x{})",
+        started.elapsed().as_millis(),
+        shared.region().map(|r| r.as_ref()).unwrap_or("?"),
+        mode,
+        s.max_attempts
+    );
+    let stats = Arc::new(Stats::default());
+    let conf = aws_sdk_ssm::config::Builder::from(&shared)
+        .interceptor(stats::Counter(stats.clone()))
+        .build();
+    let limit = match purpose {
+        Purpose::Read => s.read_concurrency,
+        Purpose::Write => s.write_concurrency,
+    };
+    Ok(Ssm {
+        client: Client::from_conf(conf),
+        limit: Arc::new(Semaphore::new(limit.max(1))),
+        stats,
+    })
+}
+
+fn to_param(p: &aws_sdk_ssm::types::Parameter) -> Option<Param> {
+    Some(Param {
+        name: p.name()?.to_string(),
+        value: Secret::new(p.value().unwrap_or_default()),
+        kind: p.r#type().cloned().unwrap_or(ParameterType::String),
+    })
+}
+
+impl Ssm {
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    /// Every parameter under `path` (decrypted), following NextToken until it
+    /// is absent: a page may be empty and still carry a token.
+    pub async fn get_by_path(&self, path: &str, recursive: bool) -> anyhow::Result<Vec<Param>> {
+        let mut params = Vec::new();
+        let mut token: Option<String> = None;
+        let mut pages = 0usize;
+        loop {
+            let _permit = self.limit.acquire().await?;
+            let started = Instant::now();
+            let out = self
+                .client
+                .get_parameters_by_path()
+                .path(path)
+                .recursive(recursive)
+                .with_decryption(true)
+                .max_results(BATCH as i32)
+                .set_next_token(token.take())
+                .send()
+                .await
+                .map_err(|e| anyhow!("GetParametersByPath {path}: {}", describe(&e)))?;
+            pages += 1;
+            let got = out.parameters();
+            log::trace!(
+                "GetParametersByPath {path} page {pages}: {} parameters in {} ms",
+                got.len(),
+                started.elapsed().as_millis()
+            );
+            params.extend(got.iter().filter_map(to_param));
+            match out.next_token {
+                Some(t) if !t.is_empty() => token = Some(t),
+                _ => break,
+            }
+        }
+        log::debug!(
+            "GetParametersByPath {path}: {} parameters in {pages} pages",
+            params.len()
+        );
+        Ok(params)
+    }
+
+    /// Names of the parameters matching `filters` (DescribeParameters, paged).
+    pub async fn describe_names(
+        &self,
+        what: &str,
+        filters: Vec<ParameterStringFilter>,
+    ) -> anyhow::Result<Vec<String>> {
+        let mut names = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let _permit = self.limit.acquire().await?;
+            let out = self
+                .client
+                .describe_parameters()
+                .set_parameter_filters(Some(filters.clone()))
+                .max_results(50)
+                .set_next_token(token.take())
+                .send()
+                .await
+                .map_err(|e| anyhow!("DescribeParameters {what}: {}", describe(&e)))?;
+            names.extend(
+                out.parameters()
+                    .iter()
+                    .filter_map(|p| p.name().map(str::to_string)),
+            );
+            match out.next_token {
+                Some(t) if !t.is_empty() => token = Some(t),
+                _ => break,
+            }
+        }
+        log::debug!("DescribeParameters {what}: {} names", names.len());
+        Ok(names)
+    }
+
+    /// GetParameters for `names` in batches of 10, run concurrently (bounded
+    /// by the client's limit). Returns one slot per requested name, in order:
+    /// `None` where SSM listed the name in InvalidParameters.
+    ///
+    /// Answers are matched to requests by name, and a batch whose answer
+    /// names do not match (SSM answers `/aws/reference/secretsmanager/x`
+    /// with `x`) falls back to matching by position.
+    pub async fn get_many(&self, names: &[String]) -> anyhow::Result<Vec<Option<Param>>> {
+        let batches = names.chunks(BATCH).map(|batch| self.get_batch(batch));
+        let results = futures_util::future::try_join_all(batches).await?;
+        Ok(results.into_iter().flatten().collect())
+    }
+
+    async fn get_batch(&self, batch: &[String]) -> anyhow::Result<Vec<Option<Param>>> {
+        let _permit = self.limit.acquire().await?;
+        let out = self
+            .client
+            .get_parameters()
+            .set_names(Some(batch.to_vec()))
+            .with_decryption(true)
+            .send()
+            .await
+            .map_err(|e| {
+                anyhow!(
+                    "GetParameters {} (and {} more): {}",
+                    batch[0],
+                    batch.len() - 1,
+                    describe(&e)
+                )
+            })?;
+        let invalid = out.invalid_parameters();
+        let mut answered: Vec<Param> = out.parameters().iter().filter_map(to_param).collect();
+        let mut slots: Vec<Option<Param>> = Vec::with_capacity(batch.len());
+        let mut unmatched = Vec::new();
+        for (i, name) in batch.iter().enumerate() {
+            if invalid.iter().any(|n| n == name) {
+                slots.push(None);
+            } else if let Some(pos) = answered.iter().position(|p| &p.name == name) {
+                slots.push(Some(answered.swap_remove(pos)));
+            } else {
+                slots.push(None);
+                unmatched.push(i);
+            }
+        }
+        if unmatched.len() != answered.len() {
+            return Err(anyhow!(
+                "GetParameters {}: the answer does not match the request ({} unmatched names, {} unmatched parameters)",
+                batch[0],
+                unmatched.len(),
+                answered.len()
+            ));
+        }
+        // The remaining answers correspond to the remaining requests; SSM
+        // keeps request order for them.
+        for (slot, mut param) in unmatched.into_iter().zip(answered) {
+            param.name = batch[slot].clone();
+            slots[slot] = Some(param);
+        }
+        Ok(slots)
+    }
+}
+
+/// Run `fut` on a current-thread runtime that is dropped before returning,
+/// so nothing async outlives fetching (STYLE: async is an implementation
+/// detail).
+pub fn block_on<F: std::future::Future>(fut: F) -> anyhow::Result<F::Output> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    Ok(rt.block_on(fut))
+}
