@@ -107,7 +107,8 @@ pub enum LogFormat {
 pub enum Command {
     /// Fetch the layers, merge them and write an env file (systemd
     /// ExecStartPre=)
-    #[command(after_help = "Layers, lowest to highest precedence: /<team>/shared/*, \
+    #[command(
+        after_help = "Layers, lowest to highest precedence: /<team>/shared/*, \
 parameters under /<team> matching every --include-tag, then each --app in order.\n\n\
 Examples:\n  \
 ssmm --prefix /acme sync --app api --out /opt/api/.env\n  \
@@ -115,7 +116,8 @@ ssmm --prefix /acme sync --app api --app api-canary --strict\n  \
 ssmm --prefix /acme sync --include-tag env=prod --format json --out env.json\n\n\
 systemd:\n  \
 ExecStartPre=/usr/local/bin/ssmm --prefix /acme sync --app api --out /opt/api/.env\n  \
-EnvironmentFile=/opt/api/.env")]
+EnvironmentFile=/opt/api/.env"
+    )]
     Sync(SyncArgs),
 }
 

@@ -140,7 +140,9 @@ pub fn parse_tags(raw: &[String], flag: &str) -> Result<Vec<(String, String)>> {
 fn valid_tag_part(s: &str) -> bool {
     s.len() <= 256
         && s.chars().all(|c| {
-            c.is_alphanumeric() || c == ' ' || matches!(c, '_' | '.' | ':' | '/' | '=' | '+' | '-' | '@')
+            c.is_alphanumeric()
+                || c == ' '
+                || matches!(c, '_' | '.' | ':' | '/' | '=' | '+' | '-' | '@')
         })
 }
 

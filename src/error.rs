@@ -94,6 +94,9 @@ mod tests {
     #[test]
     fn runtime_errors_show_their_context_chain() {
         let e = Error::Runtime(anyhow::anyhow!("connection refused").context("fetching /t/app"));
-        assert_eq!(e.render(), "ssmm: error: fetching /t/app: connection refused");
+        assert_eq!(
+            e.render(),
+            "ssmm: error: fetching /t/app: connection refused"
+        );
     }
 }

@@ -49,9 +49,9 @@ impl Issue {
             Issue::InvalidName { param } => {
                 format!("{param}: its key is not a valid variable name; skipped")
             }
-            Issue::Duplicate { var, kept, dropped } => format!(
-                "{var}: {kept} and {dropped} map to the same variable; using {kept}"
-            ),
+            Issue::Duplicate { var, kept, dropped } => {
+                format!("{var}: {kept} and {dropped} map to the same variable; using {kept}")
+            }
             Issue::Override { var, winner, loser } => {
                 format!("{var}: {winner} overrides {loser}")
             }
@@ -230,7 +230,10 @@ mod tests {
     fn later_layers_win_and_overrides_are_reported_by_name() {
         let m = merge(
             &[
-                layer(shared(), &[("/t/shared/db-host", "s"), ("/t/shared/only-shared", "1")]),
+                layer(
+                    shared(),
+                    &[("/t/shared/db-host", "s"), ("/t/shared/only-shared", "1")],
+                ),
                 layer(app("api"), &[("/t/api/db-host", "a")]),
                 layer(app("canary"), &[("/t/canary/db-host", "c")]),
             ],
@@ -246,13 +249,19 @@ mod tests {
                 "DB_HOST: app:canary (/t/canary/db-host) overrides app:api (/t/api/db-host)",
             ]
         );
-        assert_eq!(m.contributions(&[shared(), app("api"), app("canary")]), (1, 1, 0));
+        assert_eq!(
+            m.contributions(&[shared(), app("api"), app("canary")]),
+            (1, 1, 0)
+        );
     }
 
     #[test]
     fn duplicates_within_a_layer_keep_the_lexically_last_name() {
         let m = merge(
-            &[layer(app("api"), &[("/t/api/db.host", "dot"), ("/t/api/db-host", "dash")])],
+            &[layer(
+                app("api"),
+                &[("/t/api/db.host", "dot"), ("/t/api/db-host", "dash")],
+            )],
             KeyCase::Upper,
         );
         // "/t/api/db.host" > "/t/api/db-host" ('.' > '-')
@@ -269,7 +278,10 @@ mod tests {
 
     #[test]
     fn invalid_names_are_skipped_and_reported() {
-        let m = merge(&[layer(app("api"), &[("/t/api/1password", "x")])], KeyCase::Upper);
+        let m = merge(
+            &[layer(app("api"), &[("/t/api/1password", "x")])],
+            KeyCase::Upper,
+        );
         assert!(m.vars.is_empty());
         assert_eq!(
             m.issues,
@@ -305,7 +317,14 @@ mod tests {
         let m = merge(
             &[
                 layer(shared(), &[("/t/shared/x", "1")]),
-                layer(tagged, &[("/t/shared/x", "1"), ("/t/other/y", "2"), ("/t/o/files/z", "3")]),
+                layer(
+                    tagged,
+                    &[
+                        ("/t/shared/x", "1"),
+                        ("/t/other/y", "2"),
+                        ("/t/o/files/z", "3"),
+                    ],
+                ),
             ],
             KeyCase::Upper,
         );
@@ -316,7 +335,10 @@ mod tests {
 
     #[test]
     fn key_case_keep_keeps_case() {
-        let m = merge(&[layer(app("api"), &[("/t/api/Mixed-Case", "v")])], KeyCase::Keep);
+        let m = merge(
+            &[layer(app("api"), &[("/t/api/Mixed-Case", "v")])],
+            KeyCase::Keep,
+        );
         assert!(m.vars.contains_key("Mixed_Case"));
     }
 }

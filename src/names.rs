@@ -108,8 +108,14 @@ mod tests {
             key_to_var("kintone-api-token", KeyCase::Upper).as_deref(),
             Some("KINTONE_API_TOKEN")
         );
-        assert_eq!(key_to_var("db.host", KeyCase::Upper).as_deref(), Some("DB_HOST"));
-        assert_eq!(key_to_var("Db-Host", KeyCase::Keep).as_deref(), Some("Db_Host"));
+        assert_eq!(
+            key_to_var("db.host", KeyCase::Upper).as_deref(),
+            Some("DB_HOST")
+        );
+        assert_eq!(
+            key_to_var("Db-Host", KeyCase::Keep).as_deref(),
+            Some("Db_Host")
+        );
         assert_eq!(key_to_var("_x", KeyCase::Upper).as_deref(), Some("_X"));
     }
 
@@ -135,8 +141,7 @@ mod tests {
             assert!(validate_prefix(good).is_ok(), "{good}");
         }
         for bad in [
-            "", "team", "/", "/team/", "//team", "/a//b", "/a b", "/a/../b", "/a/./b", "/ä",
-            "/a\n",
+            "", "team", "/", "/team/", "//team", "/a//b", "/a b", "/a/../b", "/a/./b", "/ä", "/a\n",
         ] {
             let err = validate_prefix(bad).unwrap_err();
             assert!(err.starts_with("invalid prefix"), "{err}");

@@ -34,7 +34,10 @@ pub fn ensure_parent(path: &Path) -> io::Result<()> {
     if parent.is_dir() {
         return Ok(());
     }
-    DirBuilder::new().recursive(true).mode(DIR_MODE).create(parent)
+    DirBuilder::new()
+        .recursive(true)
+        .mode(DIR_MODE)
+        .create(parent)
 }
 
 /// True when `path` is a regular file (not a link) with mode 0600 and
@@ -81,7 +84,10 @@ pub fn write_atomic(path: &Path, content: &[u8]) -> io::Result<Outcome> {
     }
     let old = fs::symlink_metadata(path).ok();
     if old.as_ref().is_some_and(|m| m.is_dir()) {
-        return Err(io::Error::new(io::ErrorKind::IsADirectory, "it is a directory"));
+        return Err(io::Error::new(
+            io::ErrorKind::IsADirectory,
+            "it is a directory",
+        ));
     }
     ensure_parent(path)?;
     let tmp = temp_path(path)?;
@@ -163,7 +169,10 @@ mod tests {
         let b = temp_path(Path::new("/x/.env")).unwrap();
         assert_ne!(a, b);
         let name = a.file_name().unwrap().to_string_lossy().into_owned();
-        assert!(name.starts_with("..env.ssmm-") && name.ends_with(".tmp"), "{name}");
+        assert!(
+            name.starts_with("..env.ssmm-") && name.ends_with(".tmp"),
+            "{name}"
+        );
     }
 
     #[test]

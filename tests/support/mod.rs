@@ -1,0 +1,26 @@
+//! Shared end-to-end test harness: a moto SSM emulator per test process, a
+//! fault-injecting HTTP proxy in front of it, and a builder that runs the
+//! real `ssmm` binary in a hermetic environment.
+//!
+//! Each integration test file does `mod support;` and uses only the parts it
+//! needs, so unused helpers are expected in any one test binary.
+
+#![allow(dead_code, unused_imports)]
+
+pub mod cmd;
+pub mod moto;
+pub mod proxy;
+
+pub use cmd::{Outcome, Running, Ssmm};
+pub use moto::{Moto, block_on, moto, sdk_client, unique_prefix};
+pub use proxy::{Fault, FaultProxy, Plan};
+
+/// splitmix64's finaliser: a cheap, well-mixed hash of one `u64`. Enough for
+/// unique test namespaces and for the proxy's seeded fault choices, without a
+/// `rand` dependency.
+pub fn mix64(mut x: u64) -> u64 {
+    x = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    x ^ (x >> 31)
+}
