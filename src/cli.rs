@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::config::{Layout, parse_duration, parse_size};
 use crate::encode::Format;
 use crate::names::KeyCase;
 
@@ -37,9 +38,40 @@ pub struct GlobalArgs {
     pub prefix: Option<String>,
 
     /// App name (repeatable; later apps win) [env: SSMM_APP; default: the
-    /// current directory's name, lower-cased, '_' -> '-']
+    /// ECS container name, else the current directory's name, lower-cased,
+    /// '_' -> '-']
     #[arg(long = "app", global = true, value_name = "APP")]
     pub apps: Vec<String>,
+
+    /// Parameter layout: team (/<team>/shared, /<team>/<app>) or ecs
+    /// (/<cluster>/environment, /<cluster>/<app>/environment) [env:
+    /// SSMM_LAYOUT; default: team]
+    #[arg(long, global = true, value_enum)]
+    pub layout: Option<Layout>,
+
+    /// ECS cluster for --layout ecs [env: SSMM_CLUSTER; default: from ECS
+    /// metadata]
+    #[arg(long, global = true, value_name = "NAME")]
+    pub cluster: Option<String>,
+
+    /// How long to wait for ECS metadata (e.g. 10s, 500ms)
+    #[arg(long, global = true, default_value = "10s", value_name = "DURATION",
+          value_parser = parse_duration)]
+    pub ecs_timeout: std::time::Duration,
+
+    /// Largest file a `url:` parameter may download (e.g. 64MiB, 1048576)
+    #[arg(long, global = true, default_value = "64MiB", value_name = "SIZE",
+          value_parser = parse_size)]
+    pub max_file_size: u64,
+
+    /// Directory that files/ parameters are written under [default: the
+    /// current directory]
+    #[arg(long, global = true, value_name = "DIR", conflicts_with = "no_files")]
+    pub root: Option<PathBuf>,
+
+    /// Do not read or write files/ parameters
+    #[arg(long, global = true)]
+    pub no_files: bool,
 
     /// How parameter keys become variable names
     #[arg(long, global = true, value_enum, default_value_t = KeyCase::Upper)]
@@ -119,6 +151,23 @@ ExecStartPre=/usr/local/bin/ssmm --prefix /acme sync --app api --out /opt/api/.e
 EnvironmentFile=/opt/api/.env"
     )]
     Sync(SyncArgs),
+
+    /// Fetch and merge like sync, then run CMD with the merged environment
+    /// (Docker/ECS ENTRYPOINT)
+    #[command(
+        after_help = "CMD replaces ssmm (execve: same PID, signals go straight to it). \
+With --init, ssmm stays as the parent instead (PID 1 in a container): it forwards signals, \
+reaps zombies and exits with CMD's code, or 128+N when CMD died of signal N.\n\n\
+Inherited variables whose value is ssm:/path or ssm:///path are replaced by that \
+parameter's decrypted value (including /aws/reference/secretsmanager/<id>).\n\n\
+Examples:\n  \
+ENTRYPOINT [\"/usr/local/bin/ssmm\", \"exec\", \"--init\", \"--\"]\n  \
+ssmm --layout ecs --cluster prod exec --app web -- /app/server\n  \
+DB_URL=ssm:///acme/api/db-url ssmm --prefix /acme exec -- ./run.sh\n\n\
+Exit codes: CMD's own; 1 fetch or write failure (CMD not started); 2 usage; 3 --strict; \
+126 CMD not executable; 127 CMD not found."
+    )]
+    Exec(ExecArgs),
 }
 
 /// Which layers to read; shared by `sync` and `exec`.
@@ -158,4 +207,36 @@ pub struct SyncArgs {
     /// If SSM cannot be read and --out exists, keep it, warn and exit 0
     #[arg(long)]
     pub keep_on_error: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ExecArgs {
+    #[command(flatten)]
+    pub select: SelectArgs,
+
+    /// Also write the merged variables to this env file
+    #[arg(long, value_name = "PATH")]
+    pub out: Option<PathBuf>,
+
+    /// Format of --out
+    #[arg(long, value_enum, default_value_t = Format::Systemd, requires = "out")]
+    pub format: Format,
+
+    /// Stay as the parent (PID 1): forward signals, reap zombies, pass the
+    /// exit code through
+    #[arg(long)]
+    pub init: bool,
+
+    /// Start CMD with only the merged parameters, not ssmm's environment
+    #[arg(long)]
+    pub pristine: bool,
+
+    /// Inherited variables win over parameters of the same name
+    #[arg(long)]
+    pub no_override: bool,
+
+    /// The command to run, after `--`
+    #[arg(required = true, last = true, value_name = "CMD",
+          value_parser = clap::value_parser!(std::ffi::OsString))]
+    pub cmd: Vec<std::ffi::OsString>,
 }

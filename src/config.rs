@@ -5,8 +5,17 @@
 use std::path::{Path, PathBuf};
 
 use crate::cli::{GlobalArgs, RetryModeArg, SelectArgs};
+use crate::ecs::EcsInfo;
 use crate::error::{Error, Result};
 use crate::names::{self, KeyCase};
+
+/// `team` (`/<team>/shared`, `/<team>/<app>`) or `ecs` (`/<cluster>/...`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum Layout {
+    #[default]
+    Team,
+    Ecs,
+}
 
 /// How to reach SSM; see `ssm::connect`.
 #[derive(Debug, Clone)]
@@ -21,35 +30,82 @@ pub struct AwsSettings {
     pub retry_mode: Option<RetryModeArg>,
 }
 
-/// One layer of the team layout, lowest precedence first.
+/// Which kind of layer, for summaries: the ecs layout's cluster layer counts
+/// as `shared`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LayerKind {
+    Shared,
+    Tag,
+    App,
+}
+
+/// Where a layer's parameters live.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum LayerSpec {
-    /// `R/shared/*`
-    Shared { path: String },
-    /// Everything under `R` whose tags match all of `tags`.
+pub enum Source {
+    /// Variables are the direct children of `vars`; files are everything
+    /// below `files` (any depth). When `base` is set, one recursive walk of
+    /// it covers both (fewer API calls than two walks).
+    Paths {
+        vars: String,
+        files: String,
+        base: Option<String>,
+    },
+    /// Everything under `root` whose tags match all of `tags` (variables
+    /// only).
     Tagged {
         root: String,
         tags: Vec<(String, String)>,
     },
-    /// `R/A/*`
-    App { app: String, path: String },
+}
+
+/// One layer, lowest precedence first in a `Selection`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LayerSpec {
+    pub kind: LayerKind,
+    /// `shared`, `cluster`, `tag` or `app:<name>`: used in messages.
+    pub label: String,
+    pub source: Source,
 }
 
 impl LayerSpec {
-    /// Short label used in summaries and conflict lines.
-    pub fn label(&self) -> String {
-        match self {
-            LayerSpec::Shared { .. } => "shared".to_string(),
-            LayerSpec::Tagged { .. } => "tag".to_string(),
-            LayerSpec::App { app, .. } => format!("app:{app}"),
+    fn paths(
+        kind: LayerKind,
+        label: String,
+        vars: String,
+        files: String,
+        base: Option<String>,
+    ) -> Self {
+        LayerSpec {
+            kind,
+            label,
+            source: Source::Paths { vars, files, base },
+        }
+    }
+
+    /// The GetParametersByPath walks that read this layer: (path, recursive).
+    pub fn walks(&self, with_files: bool) -> Vec<(String, bool)> {
+        match &self.source {
+            Source::Paths { vars, files, base } => match (with_files, base) {
+                (false, _) => vec![(vars.clone(), false)],
+                (true, Some(base)) => vec![(base.clone(), true)],
+                (true, None) => vec![(vars.clone(), false), (files.clone(), true)],
+            },
+            Source::Tagged { .. } => Vec::new(),
+        }
+    }
+
+    /// The path users look for when a layer is empty.
+    pub fn describe(&self) -> String {
+        match &self.source {
+            Source::Paths { vars, .. } => format!("{vars}/"),
+            Source::Tagged { root, .. } => format!("{root}/"),
         }
     }
 }
 
-/// Everything `sync` (and later `exec`) needs to know, resolved.
+/// Everything `sync` and `exec` need to know about what to read, resolved.
 #[derive(Debug, Clone)]
 pub struct Selection {
-    pub prefix: String,
     pub layers: Vec<LayerSpec>,
     pub key_case: KeyCase,
     pub strict: bool,
@@ -86,12 +142,26 @@ pub fn resolve_prefix(flag: Option<&str>, env: EnvLookup) -> Result<String> {
     Ok(prefix)
 }
 
-/// `--app` (repeatable), else `$SSMM_APP`, else the working directory's
-/// basename, lower-cased with `_` -> `-`.
-pub fn resolve_apps(flags: &[String], env: EnvLookup, cwd: &Path) -> Result<Vec<String>> {
+/// `--app` (repeatable), else `$SSMM_APP`, else the ECS container name,
+/// else the working directory's basename; detected names are lower-cased
+/// with `_` -> `-`.
+pub fn resolve_apps(
+    flags: &[String],
+    env: EnvLookup,
+    ecs_container: Option<&str>,
+    cwd: &Path,
+) -> Result<Vec<String>> {
     let apps: Vec<String> = if !flags.is_empty() {
         flags.to_vec()
     } else if let Some(app) = env("SSMM_APP") {
+        vec![app]
+    } else if let Some(name) = ecs_container {
+        let app = names::normalize_detected(name);
+        names::validate_app(&app, "app").map_err(|e| {
+            Error::usage(format!(
+                "{e} (taken from the ECS container name); pass --app"
+            ))
+        })?;
         vec![app]
     } else {
         let base = cwd
@@ -112,11 +182,6 @@ pub fn resolve_apps(flags: &[String], env: EnvLookup, cwd: &Path) -> Result<Vec<
     };
     for app in &apps {
         names::validate_app(app, "app").map_err(Error::Usage)?;
-        if app == "shared" {
-            return Err(Error::usage(
-                "\"shared\" is the shared layer, not an app; drop --app shared (or pass --no-shared to skip it)",
-            ));
-        }
     }
     Ok(apps)
 }
@@ -147,40 +212,196 @@ fn valid_tag_part(s: &str) -> bool {
 }
 
 /// Team layout: which layers to read for the given selection flags.
-pub fn team_selection(
+pub fn team_layers(
+    prefix: &str,
+    apps: &[String],
+    shared: bool,
+    tags: Vec<(String, String)>,
+) -> Vec<LayerSpec> {
+    let mut layers = Vec::new();
+    if shared {
+        layers.push(LayerSpec::paths(
+            LayerKind::Shared,
+            "shared".into(),
+            format!("{prefix}/shared"),
+            format!("{prefix}/shared/files"),
+            Some(format!("{prefix}/shared")),
+        ));
+    }
+    if !tags.is_empty() {
+        layers.push(LayerSpec {
+            kind: LayerKind::Tag,
+            label: "tag".into(),
+            source: Source::Tagged {
+                root: prefix.to_string(),
+                tags,
+            },
+        });
+    }
+    for app in apps {
+        layers.push(LayerSpec::paths(
+            LayerKind::App,
+            format!("app:{app}"),
+            format!("{prefix}/{app}"),
+            format!("{prefix}/{app}/files"),
+            Some(format!("{prefix}/{app}")),
+        ));
+    }
+    layers
+}
+
+/// ECS layout: `/C/environment` < `/C/A/environment`, files under `/C/files`
+/// and `/C/A/files`.
+pub fn ecs_layers(cluster: &str, apps: &[String], shared: bool) -> Vec<LayerSpec> {
+    let mut layers = Vec::new();
+    if shared {
+        // No common base: /<cluster> also holds every app's parameters.
+        layers.push(LayerSpec::paths(
+            LayerKind::Shared,
+            "cluster".into(),
+            format!("/{cluster}/environment"),
+            format!("/{cluster}/files"),
+            None,
+        ));
+    }
+    for app in apps {
+        layers.push(LayerSpec::paths(
+            LayerKind::App,
+            format!("app:{app}"),
+            format!("/{cluster}/{app}/environment"),
+            format!("/{cluster}/{app}/files"),
+            Some(format!("/{cluster}/{app}")),
+        ));
+    }
+    layers
+}
+
+/// The layout in force: `--layout`, else `$SSMM_LAYOUT`, else team.
+pub fn resolve_layout(flag: Option<Layout>, env: EnvLookup) -> Result<Layout> {
+    if let Some(l) = flag {
+        return Ok(l);
+    }
+    match env("SSMM_LAYOUT").as_deref() {
+        None | Some("team") => Ok(Layout::Team),
+        Some("ecs") => Ok(Layout::Ecs),
+        Some(other) => Err(Error::usage(format!(
+            "invalid $SSMM_LAYOUT {:?}: expected team or ecs",
+            names::printable(other)
+        ))),
+    }
+}
+
+/// Whether resolution needs ECS metadata: only when a name it could supply
+/// is not given by flags or environment.
+pub fn needs_ecs(g: &GlobalArgs, env: EnvLookup) -> Result<bool> {
+    let app_missing = g.apps.is_empty() && env("SSMM_APP").is_none();
+    Ok(match resolve_layout(g.layout, env)? {
+        Layout::Team => app_missing,
+        Layout::Ecs => app_missing || (g.cluster.is_none() && env("SSMM_CLUSTER").is_none()),
+    })
+}
+
+/// Flags + environment (+ ECS metadata when it was needed and present) ->
+/// the layers to read.
+pub fn selection(
     g: &GlobalArgs,
     sel: &SelectArgs,
     env: EnvLookup,
     cwd: &Path,
+    ecs: Option<&EcsInfo>,
 ) -> Result<Selection> {
-    let prefix = resolve_prefix(g.prefix.as_deref(), env)?;
-    let apps = resolve_apps(&g.apps, env, cwd)?;
-    let tags = parse_tags(&sel.include_tag, "--include-tag")?;
-    let mut layers = Vec::new();
-    if !sel.no_shared {
-        layers.push(LayerSpec::Shared {
-            path: format!("{prefix}/shared"),
-        });
-    }
-    if !tags.is_empty() {
-        layers.push(LayerSpec::Tagged {
-            root: prefix.clone(),
-            tags,
-        });
-    }
-    for app in apps {
-        layers.push(LayerSpec::App {
-            path: format!("{prefix}/{app}"),
-            app,
-        });
-    }
+    let container = ecs.and_then(|e| e.container_name.as_deref());
+    let layers = match resolve_layout(g.layout, env)? {
+        Layout::Team => {
+            if g.cluster.is_some() {
+                return Err(Error::usage("--cluster is only used with --layout ecs"));
+            }
+            let prefix = resolve_prefix(g.prefix.as_deref(), env)?;
+            let apps = resolve_apps(&g.apps, env, container, cwd)?;
+            if apps.iter().any(|a| a == "shared") {
+                return Err(Error::usage(
+                    "\"shared\" is the shared layer, not an app; drop --app shared (or pass --no-shared to skip it)",
+                ));
+            }
+            let tags = parse_tags(&sel.include_tag, "--include-tag")?;
+            team_layers(&prefix, &apps, !sel.no_shared, tags)
+        }
+        Layout::Ecs => {
+            if !sel.include_tag.is_empty() {
+                return Err(Error::usage(
+                    "--include-tag is only used with the team layout",
+                ));
+            }
+            let cluster = match g.cluster.clone().or_else(|| env("SSMM_CLUSTER")) {
+                Some(c) => c,
+                None => match ecs.and_then(|e| e.cluster.clone()) {
+                    Some(c) => c,
+                    None => {
+                        return Err(Error::usage(
+                            "no cluster: pass --cluster, set $SSMM_CLUSTER, or run where ECS metadata is available",
+                        ));
+                    }
+                },
+            };
+            names::validate_app(&cluster, "cluster").map_err(Error::Usage)?;
+            let apps = resolve_apps(&g.apps, env, container, cwd)?;
+            ecs_layers(&cluster, &apps, !sel.no_shared)
+        }
+    };
     Ok(Selection {
-        prefix,
         layers,
         key_case: g.key_case,
         strict: sel.strict,
         allow_empty: sel.allow_empty,
     })
+}
+
+/// `10s`, `500ms`, `2m`, or plain seconds.
+pub fn parse_duration(s: &str) -> std::result::Result<std::time::Duration, String> {
+    let s = s.trim();
+    let (num, unit) = s
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .map_or((s, ""), |i| s.split_at(i));
+    let n: f64 = num
+        .parse()
+        .map_err(|_| format!("invalid duration {s:?}: expected e.g. 10s, 500ms, 2m"))?;
+    let secs = match unit {
+        "" | "s" => n,
+        "ms" => n / 1000.0,
+        "m" => n * 60.0,
+        _ => return Err(format!("invalid duration unit in {s:?}: use ms, s or m")),
+    };
+    if !secs.is_finite() || secs < 0.0 || secs > 86_400.0 {
+        return Err(format!("duration {s:?} out of range"));
+    }
+    Ok(std::time::Duration::from_secs_f64(secs))
+}
+
+/// `64MiB`, `512KiB`, `10MB`, `1048576`.
+pub fn parse_size(s: &str) -> std::result::Result<u64, String> {
+    let s = s.trim();
+    let (num, unit) = s
+        .find(|c: char| !c.is_ascii_digit())
+        .map_or((s, ""), |i| s.split_at(i));
+    let n: u64 = num
+        .parse()
+        .map_err(|_| format!("invalid size {s:?}: expected e.g. 64MiB, 512KiB, 1048576"))?;
+    let mult: u64 = match unit.trim() {
+        "" | "B" => 1,
+        "KiB" | "K" => 1 << 10,
+        "MiB" | "M" => 1 << 20,
+        "GiB" | "G" => 1 << 30,
+        "KB" => 1000,
+        "MB" => 1_000_000,
+        "GB" => 1_000_000_000,
+        _ => {
+            return Err(format!(
+                "invalid size unit in {s:?}: use B, KiB, MiB, GiB, KB, MB or GB"
+            ));
+        }
+    };
+    n.checked_mul(mult)
+        .ok_or_else(|| format!("size {s:?} out of range"))
 }
 
 /// The current directory, for the default app name and relative paths.
@@ -228,23 +449,86 @@ mod tests {
         let env = env_of(&[("SSMM_APP", "from-env")]);
         let cwd = Path::new("/srv/My_Api");
         assert_eq!(
-            resolve_apps(&["a".into(), "b".into()], &env, cwd).unwrap(),
+            resolve_apps(&["a".into(), "b".into()], &env, Some("ecs"), cwd).unwrap(),
             ["a", "b"]
         );
-        assert_eq!(resolve_apps(&[], &env, cwd).unwrap(), ["from-env"]);
-        assert_eq!(resolve_apps(&[], &env_of(&[]), cwd).unwrap(), ["my-api"]);
+        assert_eq!(
+            resolve_apps(&[], &env, Some("ecs"), cwd).unwrap(),
+            ["from-env"]
+        );
+        assert_eq!(
+            resolve_apps(&[], &env_of(&[]), Some("Web_Front"), cwd).unwrap(),
+            ["web-front"]
+        );
+        assert_eq!(
+            resolve_apps(&[], &env_of(&[]), None, cwd).unwrap(),
+            ["my-api"]
+        );
     }
 
     #[test]
     fn unusable_directory_names_ask_for_app() {
-        let err = resolve_apps(&[], &env_of(&[]), Path::new("/srv/has space")).unwrap_err();
+        let err = resolve_apps(&[], &env_of(&[]), None, Path::new("/srv/has space")).unwrap_err();
         assert!(err.to_string().contains("pass --app"), "{err}");
-        assert!(resolve_apps(&[], &env_of(&[]), Path::new("/")).is_err());
+        assert!(resolve_apps(&[], &env_of(&[]), None, Path::new("/")).is_err());
     }
 
     #[test]
-    fn shared_is_not_an_app() {
-        assert!(resolve_apps(&["shared".into()], &env_of(&[]), Path::new("/x")).is_err());
+    fn layouts_build_the_spec_paths() {
+        let team = team_layers("/t", &["api".into()], true, vec![("e".into(), "p".into())]);
+        assert_eq!(team.len(), 3);
+        assert_eq!(team[2].walks(false), [("/t/api".to_string(), false)]);
+        assert_eq!(team[2].walks(true), [("/t/api".to_string(), true)]);
+        assert!(
+            team[1].walks(true).is_empty(),
+            "the tag layer is not walked"
+        );
+        let ecs = ecs_layers("prod", &["web".into()], true);
+        assert_eq!(ecs[0].label, "cluster");
+        assert_eq!(
+            ecs[0].walks(true),
+            [
+                ("/prod/environment".to_string(), false),
+                ("/prod/files".to_string(), true)
+            ]
+        );
+        assert_eq!(ecs[1].walks(true), [("/prod/web".to_string(), true)]);
+        assert_eq!(
+            ecs[1].walks(false),
+            [("/prod/web/environment".to_string(), false)]
+        );
+    }
+
+    #[test]
+    fn durations_and_sizes_parse() {
+        use std::time::Duration;
+        assert_eq!(parse_duration("10s").unwrap(), Duration::from_secs(10));
+        assert_eq!(parse_duration("500ms").unwrap(), Duration::from_millis(500));
+        assert_eq!(parse_duration("2m").unwrap(), Duration::from_secs(120));
+        assert_eq!(parse_duration("3").unwrap(), Duration::from_secs(3));
+        for bad in ["", "x", "10h", "-1s", "1e9"] {
+            assert!(parse_duration(bad).is_err(), "{bad}");
+        }
+        assert_eq!(parse_size("64MiB").unwrap(), 64 << 20);
+        assert_eq!(parse_size("1048576").unwrap(), 1 << 20);
+        assert_eq!(parse_size("10MB").unwrap(), 10_000_000);
+        for bad in ["", "MiB", "1TiB", "99999999999999999999"] {
+            assert!(parse_size(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn layout_comes_from_flag_then_env() {
+        assert_eq!(resolve_layout(None, &env_of(&[])).unwrap(), Layout::Team);
+        assert_eq!(
+            resolve_layout(None, &env_of(&[("SSMM_LAYOUT", "ecs")])).unwrap(),
+            Layout::Ecs
+        );
+        assert_eq!(
+            resolve_layout(Some(Layout::Team), &env_of(&[("SSMM_LAYOUT", "ecs")])).unwrap(),
+            Layout::Team
+        );
+        assert!(resolve_layout(None, &env_of(&[("SSMM_LAYOUT", "k8s")])).is_err());
     }
 
     #[test]

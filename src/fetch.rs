@@ -7,7 +7,7 @@ use std::time::Instant;
 use anyhow::Context;
 use aws_sdk_ssm::types::ParameterStringFilter;
 
-use crate::config::{LayerSpec, Selection};
+use crate::config::{LayerSpec, Selection, Source};
 use crate::log;
 use crate::ssm::{Param, Ssm};
 
@@ -18,23 +18,27 @@ pub struct Fetched {
     pub params: Vec<Param>,
 }
 
-/// `recursive`: also walk below the layer's own level (needed for `files/`).
-pub async fn fetch_layers(
-    ssm: &Ssm,
-    sel: &Selection,
-    recursive: bool,
-) -> anyhow::Result<Vec<Fetched>> {
+/// `files`: also walk each layer's `files/` folder.
+pub async fn fetch_layers(ssm: &Ssm, sel: &Selection, files: bool) -> anyhow::Result<Vec<Fetched>> {
     let started = Instant::now();
     let jobs = sel.layers.iter().map(|spec| async move {
-        let params = match spec {
-            LayerSpec::Shared { path } | LayerSpec::App { path, .. } => {
-                ssm.get_by_path(path, recursive).await?
+        let params = match &spec.source {
+            Source::Paths { .. } => {
+                let walks = spec.walks(files);
+                let pages = walks
+                    .iter()
+                    .map(|(path, recursive)| ssm.get_by_path(path, *recursive));
+                futures_util::future::try_join_all(pages)
+                    .await?
+                    .into_iter()
+                    .flatten()
+                    .collect()
             }
-            LayerSpec::Tagged { root, tags } => fetch_tagged(ssm, root, tags).await?,
+            Source::Tagged { root, tags } => fetch_tagged(ssm, root, tags).await?,
         };
-        log::info!("{}: {} parameters", spec.label(), params.len());
+        log::info!("{}: {} parameters", spec.label, params.len());
         anyhow::Ok(Fetched {
-            spec: spec.clone(),
+            spec: LayerSpec::clone(spec),
             params,
         })
     });

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::config::LayerSpec;
+use crate::config::{LayerKind, LayerSpec, Source};
 use crate::fetch::Fetched;
 use crate::names::{self, KeyCase};
 use crate::secret::Secret;
@@ -75,10 +75,10 @@ impl Merged {
     pub fn contributions(&self, layers: &[LayerSpec]) -> (usize, usize, usize) {
         let (mut app, mut shared, mut tag) = (0, 0, 0);
         for e in self.vars.values() {
-            match layers.get(e.origin.layer) {
-                Some(LayerSpec::App { .. }) => app += 1,
-                Some(LayerSpec::Shared { .. }) => shared += 1,
-                Some(LayerSpec::Tagged { .. }) => tag += 1,
+            match layers.get(e.origin.layer).map(|l| l.kind) {
+                Some(LayerKind::App) => app += 1,
+                Some(LayerKind::Shared) => shared += 1,
+                Some(LayerKind::Tag) => tag += 1,
                 None => {}
             }
         }
@@ -102,25 +102,26 @@ enum Kind<'a> {
 }
 
 fn classify<'a>(spec: &LayerSpec, name: &'a str) -> Kind<'a> {
-    match spec {
-        LayerSpec::Shared { path } | LayerSpec::App { path, .. } => {
-            let Some(rel) = name
-                .strip_prefix(path.as_str())
+    match &spec.source {
+        Source::Paths { vars, files, .. } => {
+            if let Some(file) = name
+                .strip_prefix(files.as_str())
                 .and_then(|r| r.strip_prefix('/'))
-            else {
-                return Kind::Ignored;
-            };
-            if let Some(file) = rel.strip_prefix("files/") {
+            {
                 Kind::File(file)
-            } else if rel.contains('/') {
-                Kind::Ignored
+            } else if let Some(key) = name
+                .strip_prefix(vars.as_str())
+                .and_then(|r| r.strip_prefix('/'))
+                .filter(|k| !k.contains('/'))
+            {
+                Kind::Var(key)
             } else {
-                Kind::Var(rel)
+                Kind::Ignored
             }
         }
         // The tag overlay gives variables only; parameters inside a files/
         // folder belong to the files of their own layer.
-        LayerSpec::Tagged { .. } => {
+        Source::Tagged { .. } => {
             if name.split('/').any(|s| s == "files") {
                 Kind::Ignored
             } else {
@@ -135,7 +136,7 @@ pub fn merge(fetched: &[Fetched], key_case: KeyCase) -> Merged {
     let mut merged = Merged::default();
     for (index, layer) in fetched.iter().enumerate() {
         merged.raw_counts.push(layer.params.len());
-        let label = layer.spec.label();
+        let label = layer.spec.label.clone();
         // Within one layer: the lexically last parameter name wins.
         let mut params: Vec<_> = layer.params.iter().collect();
         params.sort_by(|a, b| a.name.cmp(&b.name));
@@ -214,16 +215,11 @@ mod tests {
     }
 
     fn shared() -> LayerSpec {
-        LayerSpec::Shared {
-            path: "/t/shared".into(),
-        }
+        crate::config::team_layers("/t", &[], true, vec![]).remove(0)
     }
 
     fn app(a: &str) -> LayerSpec {
-        LayerSpec::App {
-            app: a.into(),
-            path: format!("/t/{a}"),
-        }
+        crate::config::team_layers("/t", &[a.to_string()], false, vec![]).remove(0)
     }
 
     #[test]
@@ -310,10 +306,9 @@ mod tests {
 
     #[test]
     fn the_same_parameter_through_two_layers_is_not_an_override() {
-        let tagged = LayerSpec::Tagged {
-            root: "/t".into(),
-            tags: vec![("env".into(), "prod".into())],
-        };
+        let tagged =
+            crate::config::team_layers("/t", &[], false, vec![("env".into(), "prod".into())])
+                .remove(0);
         let m = merge(
             &[
                 layer(shared(), &[("/t/shared/x", "1")]),
@@ -331,6 +326,33 @@ mod tests {
         assert!(m.issues.is_empty(), "{:?}", m.issues);
         assert_eq!(m.vars.keys().collect::<Vec<_>>(), ["X", "Y"]);
         assert_eq!(m.vars["Y"].origin.label, "tag");
+    }
+
+    #[test]
+    fn ecs_layers_take_environment_and_files() {
+        let layers = crate::config::ecs_layers("prod", &["web".into()], true);
+        let m = merge(
+            &[
+                layer(
+                    layers[0].clone(),
+                    &[
+                        ("/prod/environment/region", "eu"),
+                        ("/prod/files/ca.pem", "c"),
+                    ],
+                ),
+                layer(
+                    layers[1].clone(),
+                    &[
+                        ("/prod/web/environment/region", "us"),
+                        ("/prod/web/files/conf/a.yml", "a"),
+                    ],
+                ),
+            ],
+            KeyCase::Upper,
+        );
+        assert_eq!(m.vars["REGION"].value.expose(), "us");
+        assert_eq!(m.files.keys().collect::<Vec<_>>(), ["ca.pem", "conf/a.yml"]);
+        assert_eq!(m.contributions(&layers), (1, 0, 0));
     }
 
     #[test]

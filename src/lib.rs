@@ -7,9 +7,12 @@
 pub mod cli;
 pub mod commands;
 pub mod config;
+pub mod ecs;
 pub mod encode;
 pub mod error;
+pub mod exec;
 pub mod fetch;
+pub mod files;
 pub mod layers;
 pub mod log;
 pub mod names;
@@ -25,10 +28,11 @@ pub fn run(cli: Cli) -> i32 {
     let g = &cli.global;
     log::init(g.verbose, g.quiet, g.log_format == LogFormat::Json);
     let result = match &cli.command {
-        Command::Sync(args) => commands::sync::run(g, args),
+        Command::Sync(args) => commands::sync::run(g, args).map(|()| exit::OK),
+        Command::Exec(args) => commands::exec::run(g, args),
     };
     match result {
-        Ok(()) => exit::OK,
+        Ok(code) => code,
         Err(e) => {
             match &e {
                 // SPEC §2 fixes this line exactly, whatever the log format.

@@ -1,0 +1,107 @@
+//! `ssmm exec`: resolve and merge exactly as `sync`, build the child's
+//! environment (inherited or empty, `ssm:` references resolved, parameters
+//! overlaid), write `--out` and files, then become CMD (`execve`) or
+//! supervise it as PID 1 (`--init`). Any failure before that point exits
+//! without starting CMD.
+
+use std::collections::BTreeMap;
+use std::ffi::OsString;
+use std::os::unix::ffi::OsStrExt;
+
+use anyhow::anyhow;
+
+use super::pipeline::{self, Failure, Want};
+use crate::cli::{ExecArgs, GlobalArgs};
+use crate::config;
+use crate::encode;
+use crate::error::{Error, Result};
+use crate::exec;
+use crate::files;
+use crate::log;
+use crate::write;
+
+pub fn run(g: &GlobalArgs, args: &ExecArgs) -> Result<i32> {
+    let cwd = config::current_dir()?;
+    let root = (!g.no_files).then(|| cwd.join(g.root.as_deref().unwrap_or(".".as_ref())));
+
+    // The inherited environment, kept as raw bytes: a variable that is not
+    // UTF-8 is passed through untouched.
+    let inherited: Vec<(OsString, OsString)> = if args.pristine {
+        Vec::new()
+    } else {
+        std::env::vars_os().collect()
+    };
+    let mut refs = Vec::new();
+    for (k, v) in &inherited {
+        if let (Some(k), Some(v)) = (k.to_str(), v.to_str())
+            && let Some(name) = pipeline::parse_ref(v)
+        {
+            pipeline::check_ref_name(k, name)?;
+            refs.push((k.to_string(), name.to_string()));
+        }
+    }
+
+    let want = Want {
+        root: root.clone(),
+        refs: &refs,
+    };
+    let gathered = pipeline::gather(g, &args.select, &cwd, want).map_err(|f| match f {
+        Failure::Fetch(e) => Error::Runtime(e),
+        Failure::Other(e) => e,
+    })?;
+
+    // Child environment: inherited (references resolved), then parameters
+    // on top, or under with --no-override.
+    let mut env: BTreeMap<OsString, OsString> = inherited.into_iter().collect();
+    for (var, value) in &gathered.refs {
+        env.insert(var.into(), value.expose().into());
+    }
+    for (var, entry) in &gathered.merged.vars {
+        if entry.value.expose().contains('\0') {
+            return Err(Error::Runtime(anyhow!(
+                "{var}: the value contains a NUL byte and cannot be passed in the environment"
+            )));
+        }
+        let key = OsString::from(var);
+        if args.no_override && env.contains_key(&key) {
+            log::debug!("{var}: inherited value kept (--no-override)");
+            continue;
+        }
+        env.insert(key, entry.value.expose().into());
+    }
+    for k in env.keys() {
+        if k.as_bytes().contains(&b'=') || k.is_empty() {
+            return Err(Error::Runtime(anyhow!(
+                "an inherited variable has an invalid name"
+            )));
+        }
+    }
+
+    // Deliver: files, then --out, then CMD.
+    if let Some(root) = &root {
+        let (written, unchanged) =
+            files::write_all(&gathered.files, root).map_err(Error::Runtime)?;
+        log::info!(
+            "files under {}: {written} written, {unchanged} unchanged",
+            root.display()
+        );
+    }
+    if let Some(out) = &args.out {
+        let pairs = gathered.merged.pairs();
+        let content = encode::encode(args.format, &pairs).map_err(|e| Error::Runtime(e.into()))?;
+        write::write_atomic(&cwd.join(out), content.as_bytes())
+            .map_err(|e| Error::Runtime(anyhow!("writing {}: {e}", out.display())))?;
+    }
+    let (app, shared, tag) = gathered.merged.contributions(&gathered.sel.layers);
+    log::info!(
+        "starting {} with {} parameters (app={app}, shared={shared}, tag={tag})",
+        args.cmd[0].to_string_lossy(),
+        gathered.merged.vars.len()
+    );
+    let env: Vec<(OsString, OsString)> = env.into_iter().collect();
+    if args.init {
+        exec::supervise(&args.cmd, &env)
+    } else {
+        Err(exec::exec_replace(&args.cmd, &env))
+    }
+}

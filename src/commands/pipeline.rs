@@ -1,0 +1,259 @@
+//! The part `sync` and `exec` share: resolve (flags, environment, ECS
+//! metadata when needed) -> fetch (layers, `ssm:` references, `url:` files)
+//! -> merge, all before anything is written or started. Everything async
+//! happens here, on one current-thread runtime dropped before returning.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::anyhow;
+
+use crate::cli::{GlobalArgs, SelectArgs};
+use crate::config::{self, LayerKind, Selection};
+use crate::ecs;
+use crate::error::{Error, Result};
+use crate::fetch::{self, Fetched};
+use crate::files::{self, FileSpec, Limits, Prepared};
+use crate::layers::{self, Issue, Merged};
+use crate::log;
+use crate::names;
+use crate::secret::Secret;
+use crate::ssm::{self, Purpose, Ssm};
+
+/// Per-download limit on top of the size cap.
+const DOWNLOAD_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// What the pipeline should do besides the layers.
+pub struct Want<'a> {
+    /// Write files/ parameters under this root (`None`: `--no-files`).
+    pub root: Option<PathBuf>,
+    /// Inherited variables holding `ssm:` references: (variable, parameter).
+    pub refs: &'a [(String, String)],
+}
+
+pub struct Gathered {
+    pub sel: Selection,
+    pub merged: Merged,
+    pub files: Vec<Prepared>,
+    /// Resolved references, in the order asked.
+    pub refs: Vec<(String, Secret)>,
+}
+
+/// Why gathering failed: `Fetch` is what `--keep-on-error` may ride out.
+pub enum Failure {
+    Fetch(anyhow::Error),
+    Other(Error),
+}
+
+impl From<Error> for Failure {
+    fn from(e: Error) -> Self {
+        Failure::Other(e)
+    }
+}
+
+/// Resolve, fetch and merge. Nothing is written.
+pub fn gather(
+    g: &GlobalArgs,
+    sel_args: &SelectArgs,
+    cwd: &Path,
+    want: Want<'_>,
+) -> std::result::Result<Gathered, Failure> {
+    ssm::block_on(async {
+        let env = &config::process_env;
+        let ecs = if config::needs_ecs(g, env)? {
+            let file = env("ECS_CONTAINER_METADATA_FILE").map(PathBuf::from);
+            let uri = env("ECS_CONTAINER_METADATA_URI_V4");
+            let found = ecs::discover(file.as_deref(), uri.as_deref(), g.ecs_timeout)
+                .await
+                .map_err(Error::Runtime)?;
+            if let Some(info) = &found {
+                log::info!(
+                    "ECS {}: cluster {}, container {}",
+                    info.source,
+                    info.cluster.as_deref().unwrap_or("-"),
+                    info.container_name.as_deref().unwrap_or("-")
+                );
+            }
+            found
+        } else {
+            None
+        };
+        let sel = config::selection(g, sel_args, env, cwd, ecs.as_ref())?;
+        let aws = config::aws_settings(g);
+        let client = ssm::connect(&aws, Purpose::Read).await?;
+
+        let (fetched, refs) = futures_util::future::try_join(
+            fetch::fetch_layers(&client, &sel, want.root.is_some()),
+            resolve_refs(&client, want.refs),
+        )
+        .await
+        .map_err(Failure::Fetch)?;
+
+        let merged = check(&sel, &fetched)?;
+        let files = match &want.root {
+            Some(root) => {
+                let specs: Vec<FileSpec> = merged
+                    .files
+                    .iter()
+                    .map(|(rel, e)| FileSpec {
+                        rel: rel.clone(),
+                        param: e.origin.param.clone(),
+                        value: e.value.clone(),
+                    })
+                    .collect();
+                let limits = Limits {
+                    max_size: g.max_file_size,
+                    timeout: DOWNLOAD_TIMEOUT,
+                };
+                files::prepare(&specs, root, &limits)
+                    .await
+                    .map_err(Failure::Fetch)?
+            }
+            None => Vec::new(),
+        };
+        log::debug!("API calls: {}", client.stats.summary());
+        Ok::<Gathered, Failure>(Gathered {
+            sel,
+            merged,
+            files,
+            refs,
+        })
+    })
+    .map_err(|e| Failure::Other(Error::Runtime(e)))?
+}
+
+/// Merge, then apply the rules that decide whether the result may be used:
+/// `--strict` and empty app layers.
+fn check(sel: &Selection, fetched: &[Fetched]) -> Result<Merged> {
+    let merged = layers::merge(fetched, sel.key_case);
+    if sel.strict && !merged.issues.is_empty() {
+        for issue in &merged.issues {
+            log::emit(log::Level::Error, &issue.message());
+        }
+        return Err(Error::Strict(format!(
+            "--strict: {} problem(s) found ({}); nothing written or started",
+            merged.issues.len(),
+            strict_kinds(&merged.issues)
+        )));
+    }
+    for issue in &merged.issues {
+        log::warning!("{}", issue.message());
+    }
+    if !sel.allow_empty {
+        for (spec, count) in sel.layers.iter().zip(&merged.raw_counts) {
+            if spec.kind == LayerKind::App && *count == 0 {
+                return Err(Error::Runtime(anyhow!(
+                    "no parameters under {} (pass --allow-empty if that is expected)",
+                    spec.describe()
+                )));
+            }
+        }
+    }
+    Ok(merged)
+}
+
+fn strict_kinds(issues: &[Issue]) -> String {
+    let mut kinds: Vec<&str> = issues
+        .iter()
+        .map(|i| match i {
+            Issue::InvalidName { .. } => "invalid names",
+            Issue::Duplicate { .. } => "duplicate keys",
+            Issue::Override { .. } => "overrides",
+        })
+        .collect();
+    kinds.sort();
+    kinds.dedup();
+    kinds.join(", ")
+}
+
+/// `ssm:/a/b` and `ssm:///a/b` -> `/a/b`; `None` for anything else.
+pub fn parse_ref(value: &str) -> Option<&str> {
+    let rest = value.strip_prefix("ssm:")?;
+    if rest.starts_with("///") {
+        Some(&rest[2..])
+    } else if rest.starts_with("//") {
+        // ssm://host/... names no parameter.
+        None
+    } else {
+        rest.starts_with('/').then_some(rest)
+    }
+}
+
+/// Checks a referenced name before asking SSM: a clear error beats SSM's
+/// validation message.
+pub fn check_ref_name(var: &str, name: &str) -> Result<()> {
+    let ok = name.len() <= 2048
+        && name.len() > 1
+        && !name.ends_with('/')
+        && name[1..].split('/').all(|s| {
+            !s.is_empty()
+                && s.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c))
+        });
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::usage(format!(
+            "${var} holds an ssm: reference to an invalid parameter name {:?}",
+            names::printable(name)
+        )))
+    }
+}
+
+async fn resolve_refs(
+    client: &Ssm,
+    refs: &[(String, String)],
+) -> anyhow::Result<Vec<(String, Secret)>> {
+    if refs.is_empty() {
+        return Ok(Vec::new());
+    }
+    let names: Vec<String> = refs.iter().map(|(_, n)| n.clone()).collect();
+    let got = client.get_many(&names).await?;
+    let mut out = Vec::with_capacity(refs.len());
+    for ((var, name), slot) in refs.iter().zip(got) {
+        match slot {
+            Some(p) => out.push((var.clone(), p.value)),
+            None => {
+                return Err(anyhow!(
+                    "${var} refers to {name}, which does not exist or cannot be read"
+                ));
+            }
+        }
+    }
+    log::info!("resolved {} ssm: references", out.len());
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn references_are_recognised_in_both_spellings() {
+        assert_eq!(parse_ref("ssm:/a/b"), Some("/a/b"));
+        assert_eq!(parse_ref("ssm:///a/b"), Some("/a/b"));
+        assert_eq!(
+            parse_ref("ssm:///aws/reference/secretsmanager/db"),
+            Some("/aws/reference/secretsmanager/db")
+        );
+        for not_ref in [
+            "ssm:a/b",
+            "ssm://host/a",
+            "SSM:/a",
+            "/a/b",
+            "ssm:",
+            "x ssm:/a",
+        ] {
+            assert_eq!(parse_ref(not_ref), None, "{not_ref}");
+        }
+    }
+
+    #[test]
+    fn referenced_names_are_validated() {
+        assert!(check_ref_name("X", "/a/b-c_d.e").is_ok());
+        for bad in ["/", "/a/", "/a//b", "/a b", "/a\n"] {
+            let err = check_ref_name("X", bad).unwrap_err();
+            assert_eq!(err.exit_code(), 2, "{bad}");
+        }
+    }
+}
