@@ -371,7 +371,7 @@ pub fn parse_duration(s: &str) -> std::result::Result<std::time::Duration, Strin
         "m" => n * 60.0,
         _ => return Err(format!("invalid duration unit in {s:?}: use ms, s or m")),
     };
-    if !secs.is_finite() || secs < 0.0 || secs > 86_400.0 {
+    if !secs.is_finite() || !(0.0..=86_400.0).contains(&secs) {
         return Err(format!("duration {s:?} out of range"));
     }
     Ok(std::time::Duration::from_secs_f64(secs))
