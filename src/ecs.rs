@@ -1,0 +1,463 @@
+//! ECS discovery for the `ecs` layout: the cluster and container name from
+//! the container metadata file (polled until READY) or task metadata
+//! endpoint v4 (with timeouts and bounded retries), per SPEC §2.
+
+use std::path::Path;
+use std::time::Duration;
+
+use anyhow::{Context, anyhow, bail};
+use serde_json::{Map, Value};
+use tokio::time::Instant;
+
+/// How often the metadata file is re-read while the agent is writing it.
+const POLL_INTERVAL: Duration = Duration::from_millis(100);
+/// Metadata is a few KiB; anything bigger is not metadata, and is not read.
+const MAX_BODY: usize = 1024 * 1024;
+/// The endpoint is link-local and answers in milliseconds when healthy.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(2);
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
+const ATTEMPTS: u32 = 3;
+const FIRST_BACKOFF: Duration = Duration::from_millis(100);
+/// Task-level cluster tag on every container, used when the task answer lacks one.
+const CLUSTER_LABEL: &str = "com.amazonaws.ecs.cluster";
+
+/// What ECS told us about the running container.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct EcsInfo {
+    /// Short name: text after the last '/' of an ARN.
+    pub cluster: Option<String>,
+    pub container_name: Option<String>,
+    pub family: Option<String>,
+    pub service_name: Option<String>,
+    /// "metadata file /path" or "metadata endpoint http://...".
+    pub source: String,
+}
+
+/// SPEC order: metadata file (if `file` is Some) polled until
+/// `MetadataFileStatus` == "READY", bounded by `timeout`; else endpoint v4
+/// (if `uri` is Some): GET {uri} (container: Name) and GET {uri}/task
+/// (Cluster, Family, ServiceName), concurrently, each with a per-request
+/// timeout and bounded retries, overall bounded by `timeout`.
+/// Neither given: Ok(None). Present but broken: Err naming the source.
+/// A file that is given but broken is an error even when `uri` is also set:
+/// falling back would silently pick a different source than the operator's.
+pub async fn discover(
+    file: Option<&Path>,
+    uri: Option<&str>,
+    timeout: Duration,
+) -> anyhow::Result<Option<EcsInfo>> {
+    if let Some(path) = file {
+        return from_file(path, timeout).await.map(Some);
+    }
+    if let Some(uri) = uri {
+        return from_endpoint(uri, timeout).await.map(Some);
+    }
+    Ok(None)
+}
+
+/// "arn:aws:ecs:us-east-1:123:cluster/prod" -> "prod"; "prod" -> "prod".
+pub fn short_cluster_name(s: &str) -> &str {
+    s.rsplit('/').next().unwrap_or(s)
+}
+
+// ---------------------------------------------------------------- file
+
+/// One look at the metadata file.
+enum Look {
+    Ready(Map<String, Value>),
+    /// Not there yet; the text says in what state, for the timeout message.
+    NotYet(&'static str),
+}
+
+async fn from_file(path: &Path, timeout: Duration) -> anyhow::Result<EcsInfo> {
+    let source = format!("metadata file {}", path.display());
+    let deadline = deadline_after(timeout);
+    loop {
+        let state = match look_at_file(path) {
+            Ok(Look::Ready(obj)) => {
+                return file_info(&obj, source.clone())
+                    .map_err(|m| anyhow!("ECS metadata file {}: {m}", path.display()));
+            }
+            Ok(Look::NotYet(state)) => state,
+            Err(m) => bail!("ECS metadata file {}: {m}", path.display()),
+        };
+        let now = Instant::now();
+        if now >= deadline {
+            bail!(
+                "ECS metadata file {}: {state} after {}",
+                path.display(),
+                fmt_duration(timeout)
+            );
+        }
+        tokio::time::sleep(POLL_INTERVAL.min(deadline - now)).await;
+    }
+}
+
+/// Reads are blocking std::fs on purpose: a stat plus a read of a small
+/// local file, and tokio's `fs` feature is not enabled for one file.
+fn look_at_file(path: &Path) -> Result<Look, String> {
+    // stat before open: opening a FIFO would block, a directory is no file.
+    let meta = match std::fs::metadata(path) {
+        Ok(m) => m,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Ok(Look::NotYet("does not exist"));
+        }
+        Err(e) => return Err(format!("cannot read: {e}")),
+    };
+    if !meta.is_file() {
+        return Err("not a regular file".into());
+    }
+    let bytes = read_capped(path).map_err(|e| format!("cannot read: {e}"))?;
+    let Some(bytes) = bytes else {
+        return Err("larger than 1 MiB".into());
+    };
+    // The agent writes the file incomplete first: unparseable is "not yet".
+    let Ok(value) = serde_json::from_slice::<Value>(&bytes) else {
+        return Ok(Look::NotYet("not valid JSON"));
+    };
+    let Value::Object(obj) = value else {
+        return Ok(Look::NotYet("not a JSON object"));
+    };
+    match obj.get("MetadataFileStatus") {
+        Some(Value::String(s)) if s == "READY" => Ok(Look::Ready(obj)),
+        _ => Ok(Look::NotYet("not READY")),
+    }
+}
+
+/// The whole file, or None when it is over the cap.
+fn read_capped(path: &Path) -> std::io::Result<Option<Vec<u8>>> {
+    use std::io::Read;
+    let mut buf = Vec::new();
+    std::fs::File::open(path)?
+        .take(MAX_BODY as u64 + 1)
+        .read_to_end(&mut buf)?;
+    Ok((buf.len() <= MAX_BODY).then_some(buf))
+}
+
+/// Fields of a READY metadata file. It has no service name (FACTS).
+fn file_info(obj: &Map<String, Value>, source: String) -> Result<EcsInfo, String> {
+    let cluster = cluster_field(obj, "Cluster")?.ok_or("missing Cluster")?;
+    Ok(EcsInfo {
+        cluster: Some(cluster),
+        container_name: opt_str(obj, "ContainerName")?,
+        family: opt_str(obj, "TaskDefinitionFamily")?,
+        service_name: None,
+        source,
+    })
+}
+
+// ------------------------------------------------------------ endpoint
+
+async fn from_endpoint(uri: &str, timeout: Duration) -> anyhow::Result<EcsInfo> {
+    let base = check_uri(uri)?;
+    let deadline = deadline_after(timeout);
+    let client = reqwest::Client::builder()
+        // The endpoint is link-local; an HTTP(S)_PROXY meant for AWS must not catch it.
+        .no_proxy()
+        .connect_timeout(CONNECT_TIMEOUT)
+        .build()
+        .context("ECS metadata endpoint: building the HTTP client")?;
+    let task_url = format!("{base}/task");
+    let (container, task) = tokio::try_join!(
+        get_json(&client, base, deadline, timeout),
+        get_json(&client, &task_url, deadline, timeout),
+    )?;
+    endpoint_info(&container, &task, format!("metadata endpoint {base}"))
+        .map_err(|m| anyhow!("ECS metadata endpoint {base}: {m}"))
+}
+
+/// The base URL without a trailing '/', so `{base}/task` is well formed.
+fn check_uri(uri: &str) -> anyhow::Result<&str> {
+    let base = uri.trim_end_matches('/');
+    let ok = reqwest::Url::parse(base)
+        .map(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some())
+        .unwrap_or(false);
+    if !ok {
+        bail!("ECS metadata endpoint {uri:?}: not an http(s) URL");
+    }
+    Ok(base)
+}
+
+/// Why one attempt failed, and whether another may help.
+enum Failure {
+    Retry(String),
+    Fatal(String),
+}
+
+/// GET `url` as a JSON object, retrying connect errors, timeouts and 5xx
+/// a bounded number of times, never past `deadline`.
+async fn get_json(
+    client: &reqwest::Client,
+    url: &str,
+    deadline: Instant,
+    timeout: Duration,
+) -> anyhow::Result<Map<String, Value>> {
+    let mut backoff = FIRST_BACKOFF;
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let left = deadline.saturating_duration_since(Instant::now());
+        // One timer over send and body read: a slow body is as stuck as a slow header.
+        let result =
+            match tokio::time::timeout(REQUEST_TIMEOUT.min(left), get_once(client, url)).await {
+                Ok(r) => r,
+                Err(_) => Err(Failure::Retry("timed out".into())),
+            };
+        let what = match result {
+            Ok(bytes) => {
+                return parse_object(&bytes)
+                    .map_err(|m| anyhow!("ECS metadata endpoint {url}: {m}"));
+            }
+            Err(Failure::Fatal(m)) => bail!("ECS metadata endpoint {url}: {m}"),
+            Err(Failure::Retry(m)) => m,
+        };
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            bail!(
+                "ECS metadata endpoint {url}: {what}, no answer within {}",
+                fmt_duration(timeout)
+            );
+        }
+        if attempt >= ATTEMPTS {
+            bail!("ECS metadata endpoint {url}: {what} after {attempt} attempts");
+        }
+        tokio::time::sleep(backoff.min(left)).await;
+        backoff *= 2;
+    }
+}
+
+async fn get_once(client: &reqwest::Client, url: &str) -> Result<Vec<u8>, Failure> {
+    let mut resp = client.get(url).send().await.map_err(request_failure)?;
+    let status = resp.status();
+    if status.is_server_error() {
+        return Err(Failure::Retry(format!("HTTP {}", status.as_u16())));
+    }
+    if !status.is_success() {
+        return Err(Failure::Fatal(format!("HTTP {}", status.as_u16())));
+    }
+    if resp.content_length().is_some_and(|n| n > MAX_BODY as u64) {
+        return Err(Failure::Fatal("answer larger than 1 MiB".into()));
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = resp.chunk().await.map_err(request_failure)? {
+        if body.len() + chunk.len() > MAX_BODY {
+            return Err(Failure::Fatal("answer larger than 1 MiB".into()));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
+/// reqwest's own Display repeats the URL; the root cause is what helps.
+fn request_failure(e: reqwest::Error) -> Failure {
+    let mut root: &dyn std::error::Error = &e;
+    while let Some(next) = root.source() {
+        root = next;
+    }
+    if e.is_timeout() {
+        Failure::Retry("timed out".into())
+    } else if e.is_connect() {
+        Failure::Retry(format!("cannot connect ({root})"))
+    } else {
+        // Resets and truncated bodies: as transient as a refused connection.
+        Failure::Retry(format!("request failed ({root})"))
+    }
+}
+
+fn parse_object(bytes: &[u8]) -> Result<Map<String, Value>, String> {
+    match serde_json::from_slice::<Value>(bytes) {
+        Ok(Value::Object(obj)) => Ok(obj),
+        Ok(_) => Err("not a JSON object".into()),
+        Err(_) => Err("not valid JSON".into()),
+    }
+}
+
+/// Fields from the container (`{uri}`) and task (`{uri}/task`) answers.
+fn endpoint_info(
+    container: &Map<String, Value>,
+    task: &Map<String, Value>,
+    source: String,
+) -> Result<EcsInfo, String> {
+    let cluster = match cluster_field(task, "Cluster")? {
+        Some(c) => c,
+        None => match container.get("Labels") {
+            Some(Value::Object(labels)) => cluster_field(labels, CLUSTER_LABEL)?,
+            _ => None,
+        }
+        .ok_or_else(|| format!("missing Cluster (task) and label {CLUSTER_LABEL} (container)"))?,
+    };
+    Ok(EcsInfo {
+        cluster: Some(cluster),
+        container_name: opt_str(container, "Name")?,
+        family: opt_str(task, "Family")?,
+        service_name: opt_str(task, "ServiceName")?,
+        source,
+    })
+}
+
+// -------------------------------------------------------------- shared
+
+/// A string field; absent, null or empty is None, any other type an error.
+fn opt_str(obj: &Map<String, Value>, key: &str) -> Result<Option<String>, String> {
+    match obj.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) if s.is_empty() => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s.clone())),
+        Some(_) => Err(format!("{key} is not a string")),
+    }
+}
+
+/// A cluster field as its short name; an ARN ending in '/' counts as missing.
+fn cluster_field(obj: &Map<String, Value>, key: &str) -> Result<Option<String>, String> {
+    Ok(opt_str(obj, key)?
+        .map(|c| short_cluster_name(&c).to_string())
+        .filter(|c| !c.is_empty()))
+}
+
+/// `now + timeout`, saturating: an absurd timeout must not panic.
+fn deadline_after(timeout: Duration) -> Instant {
+    let now = Instant::now();
+    now.checked_add(timeout)
+        .unwrap_or_else(|| now + Duration::from_secs(100 * 365 * 86_400))
+}
+
+/// "10s" for whole seconds, "1500ms" otherwise: how `--ecs-timeout` reads.
+fn fmt_duration(d: Duration) -> String {
+    if d.subsec_millis() == 0 {
+        format!("{}s", d.as_secs())
+    } else {
+        format!("{}ms", d.as_millis())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn obj(v: Value) -> Map<String, Value> {
+        match v {
+            Value::Object(m) => m,
+            _ => panic!("test input must be an object"),
+        }
+    }
+
+    #[test]
+    fn short_cluster_name_takes_text_after_last_slash() {
+        assert_eq!(
+            short_cluster_name("arn:aws:ecs:us-east-1:123:cluster/prod"),
+            "prod"
+        );
+        assert_eq!(short_cluster_name("prod"), "prod");
+        assert_eq!(short_cluster_name(""), "");
+        assert_eq!(short_cluster_name("a/b/c"), "c");
+        assert_eq!(short_cluster_name("arn:x:cluster/"), "");
+    }
+
+    #[test]
+    fn file_fields_are_extracted() {
+        let m = obj(json!({
+            "Cluster": "arn:aws:ecs:eu-west-1:1:cluster/prod",
+            "ContainerName": "web",
+            "TaskARN": "arn:aws:ecs:eu-west-1:1:task/prod/abc",
+            "TaskDefinitionFamily": "web-fam",
+            "MetadataFileStatus": "READY"
+        }));
+        let info = file_info(&m, "src".into()).unwrap();
+        assert_eq!(
+            info,
+            EcsInfo {
+                cluster: Some("prod".into()),
+                container_name: Some("web".into()),
+                family: Some("web-fam".into()),
+                service_name: None,
+                source: "src".into(),
+            }
+        );
+    }
+
+    #[test]
+    fn file_without_cluster_or_with_wrong_types_is_an_error() {
+        let e = file_info(&obj(json!({"ContainerName": "web"})), "s".into()).unwrap_err();
+        assert_eq!(e, "missing Cluster");
+        let e = file_info(&obj(json!({"Cluster": "arn:x:cluster/"})), "s".into()).unwrap_err();
+        assert_eq!(e, "missing Cluster");
+        let e = file_info(&obj(json!({"Cluster": 5})), "s".into()).unwrap_err();
+        assert_eq!(e, "Cluster is not a string");
+        let e = file_info(
+            &obj(json!({"Cluster": "c", "ContainerName": ["x"]})),
+            "s".into(),
+        )
+        .unwrap_err();
+        assert_eq!(e, "ContainerName is not a string");
+    }
+
+    #[test]
+    fn endpoint_fields_are_extracted() {
+        let c = obj(json!({"Name": "web", "Labels": {CLUSTER_LABEL: "ignored"}}));
+        let t = obj(json!({
+            "Cluster": "arn:aws:ecs:us-east-1:123:cluster/prod",
+            "Family": "fam", "Revision": "7", "ServiceName": "svc"
+        }));
+        let info = endpoint_info(&c, &t, "e".into()).unwrap();
+        assert_eq!(info.cluster.as_deref(), Some("prod"));
+        assert_eq!(info.container_name.as_deref(), Some("web"));
+        assert_eq!(info.family.as_deref(), Some("fam"));
+        assert_eq!(info.service_name.as_deref(), Some("svc"));
+    }
+
+    #[test]
+    fn endpoint_cluster_falls_back_to_label_then_errors() {
+        let c = obj(json!({"Name": "web", "Labels": {CLUSTER_LABEL: "arn:a:cluster/lab"}}));
+        let t = obj(json!({"Family": "fam"}));
+        let info = endpoint_info(&c, &t, "e".into()).unwrap();
+        assert_eq!(info.cluster.as_deref(), Some("lab"));
+        assert_eq!(info.service_name, None);
+
+        let c = obj(json!({"Name": "web", "Labels": "not an object"}));
+        let e = endpoint_info(&c, &t, "e".into()).unwrap_err();
+        assert!(e.contains("missing Cluster"), "{e}");
+        let e =
+            endpoint_info(&obj(json!({})), &obj(json!({"Cluster": {}})), "e".into()).unwrap_err();
+        assert_eq!(e, "Cluster is not a string");
+    }
+
+    #[test]
+    fn parse_object_rejects_non_objects_and_bad_bytes() {
+        assert!(parse_object(b"{\"a\":1}").is_ok());
+        assert_eq!(parse_object(b"[1]").unwrap_err(), "not a JSON object");
+        assert_eq!(parse_object(b"\xff\xfe{").unwrap_err(), "not valid JSON");
+        assert_eq!(parse_object(b"").unwrap_err(), "not valid JSON");
+    }
+
+    #[test]
+    fn uri_must_be_http_or_https() {
+        assert_eq!(
+            check_uri("http://169.254.170.2/v4/x/").unwrap(),
+            "http://169.254.170.2/v4/x"
+        );
+        assert!(check_uri("https://h/v4").is_ok());
+        for bad in [
+            "ftp://h/x",
+            "file:///etc/passwd",
+            "169.254.170.2/v4",
+            "",
+            "http://",
+        ] {
+            let e = check_uri(bad).unwrap_err().to_string();
+            assert!(e.contains("not an http(s) URL"), "{bad}: {e}");
+        }
+    }
+
+    #[test]
+    fn huge_timeouts_do_not_overflow() {
+        assert!(deadline_after(Duration::MAX) > Instant::now());
+    }
+
+    #[test]
+    fn durations_read_like_the_flag() {
+        assert_eq!(fmt_duration(Duration::from_secs(10)), "10s");
+        assert_eq!(fmt_duration(Duration::from_millis(1500)), "1500ms");
+        assert_eq!(fmt_duration(Duration::ZERO), "0s");
+    }
+}

@@ -1,0 +1,384 @@
+//! `ssmm exec --init`: ssmm stays as CMD's parent with tini's semantics, for
+//! images whose entrypoint runs as PID 1. PID 1 gets no default signal
+//! actions (a SIGTERM to a program that never installed a handler is simply
+//! dropped) and inherits every orphan, so a plain program there ignores
+//! `docker stop` and piles up zombies. Here every catchable signal is
+//! blocked and collected with `sigtimedwait`, forwarded to CMD, and every
+//! exited child is reaped; ssmm exits with CMD's code, or 128+N when CMD
+//! died of signal N.
+
+use std::ffi::OsString;
+use std::io::Write;
+
+use anyhow::anyhow;
+use nix::errno::Errno;
+use nix::libc;
+use nix::sys::signal::{
+    SaFlags, SigAction, SigHandler, SigSet, SigmaskHow, Signal, sigaction, sigprocmask,
+};
+use nix::unistd::{ForkResult, Pid};
+
+use super::Prepared;
+use crate::error::Error;
+use crate::log;
+
+/// Signals the kernel raises for a fault in ssmm itself; blocking them would
+/// hide a crash (tini leaves them alone too).
+const SYNCHRONOUS: [Signal; 7] = [
+    Signal::SIGFPE,
+    Signal::SIGILL,
+    Signal::SIGSEGV,
+    Signal::SIGBUS,
+    Signal::SIGABRT,
+    Signal::SIGTRAP,
+    Signal::SIGSYS,
+];
+
+/// How often the loop wakes with nothing to do: a safety net for a missed
+/// SIGCHLD, not the normal path.
+const IDLE_WAKEUP: libc::timespec = libc::timespec {
+    tv_sec: 1,
+    tv_nsec: 0,
+};
+
+/// Runs `argv[0]` (resolved with the `PATH` of `env`) as a child with
+/// exactly `env`, forwards signals to it and reaps zombies until it exits.
+/// Returns the exit code for ssmm: the child's, or 128+N for signal N.
+/// 126/127 come from the lookup, before anything is started.
+///
+/// The caller must have no other threads (the tokio runtime is dropped):
+/// the signal mask set here is the calling thread's, and fork copies only
+/// the calling thread. On success the mask stays blocked: ssmm exits right
+/// after, and a late signal must not change the exit status it reports.
+pub fn supervise(argv: &[OsString], env: &[(OsString, OsString)]) -> Result<i32, Error> {
+    let prepared = Prepared::new(argv, env)?;
+    // The child would inherit anything still buffered and print it again.
+    let _ = std::io::stdout().flush();
+    let saved = Saved::take_over()
+        .map_err(|e| Error::Runtime(anyhow!("setting up signal forwarding: {e}")))?;
+    become_subreaper();
+    let terminal = foreground_terminal();
+
+    // SAFETY: no other threads exist (see above), and the child makes only
+    // async-signal-safe calls (no allocation) before execve or _exit.
+    let child = match unsafe { nix::unistd::fork() } {
+        Ok(ForkResult::Child) => start_child(&prepared, &saved, terminal.is_some()),
+        Ok(ForkResult::Parent { child }) => child,
+        Err(e) => {
+            saved.restore();
+            return Err(Error::Runtime(anyhow!(
+                "cannot start {}: fork: {e}",
+                prepared.shown
+            )));
+        }
+    };
+    log::debug!("started {} as pid {child} under --init", prepared.shown);
+    let code = forward_and_reap(child, &saved.blocked);
+    if let Some(ours) = terminal {
+        // Take the terminal back from the child's (now empty) process group,
+        // so a shell that started ssmm can read from it again. SIGTTOU is
+        // ignored, so this works from the background.
+        // SAFETY: plain syscall on fd 0.
+        unsafe { libc::tcsetpgrp(libc::STDIN_FILENO, ours) };
+    }
+    code
+}
+
+/// Signal state as found, to give the child the world ssmm was started in.
+struct Saved {
+    /// What the loop collects: everything but the synchronous signals and
+    /// SIGTTIN/SIGTTOU.
+    blocked: SigSet,
+    mask: SigSet,
+    ttin: SigAction,
+    ttou: SigAction,
+    chld: SigAction,
+}
+
+impl Saved {
+    fn take_over() -> nix::Result<Saved> {
+        let mut blocked = SigSet::all();
+        for sig in SYNCHRONOUS {
+            blocked.remove(sig);
+        }
+        // Ignored rather than blocked, as tini does: once the child owns the
+        // terminal, ssmm is a background process, and a write to the
+        // terminal (an error message) must not stop it.
+        blocked.remove(Signal::SIGTTIN);
+        blocked.remove(Signal::SIGTTOU);
+        let mut mask = SigSet::empty();
+        sigprocmask(SigmaskHow::SIG_SETMASK, Some(&blocked), Some(&mut mask))?;
+        let ignore = SigAction::new(SigHandler::SigIgn, SaFlags::empty(), SigSet::empty());
+        let default = SigAction::new(SigHandler::SigDfl, SaFlags::empty(), SigSet::empty());
+        // SAFETY: only SIG_IGN / SIG_DFL are installed, no handler code.
+        unsafe {
+            Ok(Saved {
+                blocked,
+                mask,
+                ttin: sigaction(Signal::SIGTTIN, &ignore)?,
+                ttou: sigaction(Signal::SIGTTOU, &ignore)?,
+                // An inherited SIG_IGN would make the kernel reap children
+                // itself and lose the exit status.
+                chld: sigaction(Signal::SIGCHLD, &default)?,
+            })
+        }
+    }
+
+    /// Puts back what `take_over` changed. Async-signal-safe.
+    fn restore(&self) {
+        // SAFETY: reinstalls dispositions read earlier.
+        unsafe {
+            let _ = sigaction(Signal::SIGTTIN, &self.ttin);
+            let _ = sigaction(Signal::SIGTTOU, &self.ttou);
+            let _ = sigaction(Signal::SIGCHLD, &self.chld);
+        }
+        let _ = sigprocmask(SigmaskHow::SIG_SETMASK, Some(&self.mask), None);
+    }
+}
+
+/// Without this, when CMD's own children outlive it (a daemonising script,
+/// a double fork), they are re-parented to the real init, or to whatever
+/// subreaper sits above us, and ssmm cannot reap them. As PID 1 of a
+/// namespace ssmm gets them anyway. tini needs `-s` for this; for ssmm it is
+/// the default, since `--init` is asked for precisely to reap.
+fn become_subreaper() {
+    if std::process::id() == 1 {
+        return;
+    }
+    if let Err(e) = nix::sys::prctl::set_child_subreaper(true) {
+        log::debug!("could not become a child subreaper ({e}); orphans will not be reaped");
+    }
+}
+
+/// ssmm's process group, when stdin is a terminal and that group owns it:
+/// then the child is given the terminal (its own process group becomes the
+/// foreground one), as tini does, so that ^C reaches the child once, from
+/// the terminal, rather than twice.
+fn foreground_terminal() -> Option<libc::pid_t> {
+    // SAFETY: plain syscalls on fd 0.
+    let (owner, ours) = unsafe { (libc::tcgetpgrp(libc::STDIN_FILENO), libc::getpgrp()) };
+    (owner == ours).then_some(ours)
+}
+
+/// In the forked child: own process group (so signals ssmm forwards are
+/// not also delivered by a group-wide kill), the terminal if ssmm had it,
+/// the signal state ssmm was started with, then execve. Only
+/// async-signal-safe calls; never returns.
+fn start_child(prepared: &Prepared, saved: &Saved, take_terminal: bool) -> ! {
+    // SAFETY: plain syscalls; SIGTTOU is still ignored, so tcsetpgrp cannot
+    // stop us.
+    unsafe {
+        libc::setpgid(0, 0);
+        if take_terminal {
+            libc::tcsetpgrp(libc::STDIN_FILENO, libc::getpgrp());
+        }
+    }
+    saved.restore();
+    // Rust ignores SIGPIPE before main; programs expect the default, as
+    // std::process::Command arranges for its children.
+    let default = SigAction::new(SigHandler::SigDfl, SaFlags::empty(), SigSet::empty());
+    // SAFETY: installs SIG_DFL.
+    let _ = unsafe { sigaction(Signal::SIGPIPE, &default) };
+    let errno = prepared.execve();
+    let (code, reason) = prepared.failure(errno);
+    for part in [
+        b"ssmm: error: ".as_slice(),
+        prepared.shown.as_bytes(),
+        b": ",
+        reason.as_bytes(),
+        b"\n",
+    ] {
+        // SAFETY: writes a live buffer to fd 2.
+        unsafe { libc::write(libc::STDERR_FILENO, part.as_ptr().cast(), part.len()) };
+    }
+    // SAFETY: _exit skips atexit handlers and stdio flushing, which belong
+    // to the parent.
+    unsafe { libc::_exit(code) }
+}
+
+/// The parent's loop: wait for any signal (or a 1 s tick), forward it to
+/// the child unless it is SIGCHLD, reap every exited child, and return once
+/// the main child is gone.
+fn forward_and_reap(child: Pid, blocked: &SigSet) -> Result<i32, Error> {
+    loop {
+        // SAFETY: siginfo_t is plain data; all pointers are valid.
+        let sig = unsafe {
+            let mut info: libc::siginfo_t = std::mem::zeroed();
+            libc::sigtimedwait(blocked.as_ref(), &mut info, &IDLE_WAKEUP)
+        };
+        if sig == -1 {
+            match Errno::last() {
+                Errno::EAGAIN | Errno::EINTR => {}
+                e => return Err(Error::Runtime(anyhow!("waiting for signals: {e}"))),
+            }
+        } else if sig != libc::SIGCHLD {
+            forward(child, sig);
+        }
+        if let Some(code) = reap(child)? {
+            return Ok(code);
+        }
+    }
+}
+
+/// Raw numbers throughout: real-time signals have no `Signal` variant but
+/// are forwarded all the same.
+fn forward(child: Pid, sig: libc::c_int) {
+    log::trace!("forwarding signal {sig} to pid {child}");
+    // SAFETY: plain syscall.
+    if unsafe { libc::kill(child.as_raw(), sig) } == -1 {
+        // ESRCH cannot happen before the child is reaped (a zombie can still
+        // be signalled); anything else is not worth stopping for.
+        log::debug!("forwarding signal {sig}: {}", Errno::last());
+    }
+}
+
+/// Reaps every child that has exited, the main one and orphans alike, and
+/// returns the main child's exit code once it is among them. Live
+/// grandchildren are not waited for (tini does not either).
+fn reap(child: Pid) -> Result<Option<i32>, Error> {
+    let mut code = None;
+    loop {
+        let mut status = 0;
+        // SAFETY: plain syscall with a valid status pointer.
+        let pid = unsafe { libc::waitpid(-1, &mut status, libc::WNOHANG) };
+        match pid {
+            0 => break,
+            -1 => match Errno::last() {
+                Errno::ECHILD => break,
+                Errno::EINTR => {}
+                e => return Err(Error::Runtime(anyhow!("reaping children: {e}"))),
+            },
+            pid if pid == child.as_raw() => {
+                if libc::WIFEXITED(status) {
+                    code = Some(libc::WEXITSTATUS(status));
+                } else if libc::WIFSIGNALED(status) {
+                    code = Some(128 + libc::WTERMSIG(status));
+                }
+            }
+            pid => log::trace!("reaped orphan pid {pid}"),
+        }
+    }
+    Ok(code)
+}
+
+#[cfg(test)]
+pub(super) mod tests {
+    //! `supervise` changes the signal mask and reaps any child of the
+    //! process, so each case runs it in a forked copy of the test process:
+    //! single-threaded there, and its children are its own.
+
+    use super::*;
+    use std::time::{Duration, Instant};
+
+    /// Runs `f` in a forked child and returns the child's exit code.
+    pub(in crate::exec) fn in_fork(f: impl FnOnce() -> i32) -> i32 {
+        // Other test threads may hold the stdio locks (the harness prints
+        // results): a copy made at that moment could never take them, and
+        // supervise flushes stdout. Holding them across fork makes this
+        // thread their owner in the child; they are reentrant.
+        let out = std::io::stdout().lock();
+        let err = std::io::stderr().lock();
+        // SAFETY: test-only; the child runs `f` and _exits without
+        // returning into the test harness.
+        let forked = unsafe { nix::unistd::fork() }.expect("fork");
+        match forked {
+            ForkResult::Child => {
+                let code = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).unwrap_or(250);
+                // SAFETY: ends the forked copy.
+                unsafe { libc::_exit(code) }
+            }
+            ForkResult::Parent { child } => {
+                drop((out, err));
+                let deadline = Instant::now() + Duration::from_secs(60);
+                loop {
+                    let mut status = 0;
+                    // SAFETY: plain syscall.
+                    let r = unsafe { libc::waitpid(child.as_raw(), &mut status, libc::WNOHANG) };
+                    if r == child.as_raw() {
+                        assert!(libc::WIFEXITED(status), "forked test died: {status:#x}");
+                        return libc::WEXITSTATUS(status);
+                    }
+                    if Instant::now() > deadline {
+                        // SAFETY: kills the process group we know we made.
+                        unsafe { libc::kill(child.as_raw(), libc::SIGKILL) };
+                        panic!("forked supervise test hung");
+                    }
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+            }
+        }
+    }
+
+    fn sh(script: &str) -> Vec<OsString> {
+        vec!["sh".into(), "-c".into(), script.into()]
+    }
+
+    fn env() -> Vec<(OsString, OsString)> {
+        vec![("PATH".into(), "/usr/bin:/bin".into())]
+    }
+
+    /// supervise's result as an exit code: errors become 200 + their code's
+    /// last digit, out of the way of the codes the cases expect.
+    fn run(script: &str) -> i32 {
+        in_fork(|| match supervise(&sh(script), &env()) {
+            Ok(code) => code,
+            Err(e) => 200 + e.exit_code() % 10,
+        })
+    }
+
+    #[test]
+    fn exit_codes_pass_through() {
+        assert_eq!(run("exit 0"), 0);
+        assert_eq!(run("exit 3"), 3);
+        assert_eq!(run("exit 255"), 255);
+    }
+
+    #[test]
+    fn death_by_signal_is_128_plus_n() {
+        assert_eq!(run("kill -TERM $$"), 143);
+        // The child gets ssmm's original mask back: with SIGUSR1 still
+        // blocked this would exit 0.
+        assert_eq!(run("kill -USR1 $$; exit 0"), 138);
+        // And SIGPIPE's default action, not Rust's SIG_IGN.
+        assert_eq!(run("kill -PIPE $$; exit 0"), 141);
+    }
+
+    #[test]
+    fn signals_to_the_supervisor_reach_the_child() {
+        // The child asks its parent (the supervisor) to deliver SIGUSR1,
+        // which only the forwarding can bring back.
+        let script = "trap 'exit 42' USR1; kill -USR1 $PPID; \
+                      i=0; while [ $i -lt 100 ]; do sleep 0.05; i=$((i+1)); done; exit 1";
+        assert_eq!(run(script), 42);
+    }
+
+    #[test]
+    fn orphans_are_adopted_and_reaped() {
+        let code = in_fork(|| {
+            let script = "(sleep 0.1 &); (sleep 0.1 &); sleep 0.6; exit 5";
+            let code = supervise(&sh(script), &env()).unwrap_or(200);
+            // Orphans came to us (subreaper) and none is left unreaped.
+            let mut status = 0;
+            // SAFETY: plain syscall.
+            let left = unsafe { libc::waitpid(-1, &mut status, libc::WNOHANG) };
+            let adopted = nix::sys::prctl::get_child_subreaper().unwrap_or(false);
+            match (left, Errno::last(), adopted) {
+                (-1, Errno::ECHILD, true) => code,
+                (-1, _, false) => 97,
+                _ => 98,
+            }
+        });
+        assert_eq!(code, 5);
+    }
+
+    #[test]
+    fn lookup_failures_start_nothing() {
+        // Fails in the lookup, before any signal or process change, so it is
+        // safe in the test thread itself.
+        let e = supervise(&["no-such-command-xyz".into()], &env()).unwrap_err();
+        assert_eq!(e.exit_code(), 127);
+        assert_eq!(e.to_string(), "no-such-command-xyz: command not found");
+        let e = supervise(&["/dev/null".into()], &env()).unwrap_err();
+        assert_eq!(e.exit_code(), 126);
+    }
+}

@@ -1,0 +1,763 @@
+//! File parameters (SPEC §2 "Files", §5): path rules and root confinement
+//! on a real filesystem, `base64:` decoding, and `url:` downloads against
+//! real servers — moto's S3 through boto3 pre-signed URLs, and a tiny local
+//! HTTP server for the failure modes (status, slowness, redirects, caps).
+//! Only loopback addresses are ever contacted.
+
+mod support;
+
+use std::fs;
+use std::future::Future;
+use std::os::unix::fs::{PermissionsExt, symlink};
+use std::path::Path;
+use std::process::Command;
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use sha2::{Digest, Sha256};
+use ssmm::files::{self, FileError, FileSpec, Limits, Prepared, check_rel};
+use ssmm::secret::Secret;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+/// Planted in contents and in URL query strings; must never reach a message.
+const CANARY: &str = "CANARY-f1e5";
+
+fn spec(rel: &str, value: &str) -> FileSpec {
+    FileSpec {
+        rel: rel.into(),
+        param: format!("/team/app/files/{rel}"),
+        value: Secret::new(value),
+    }
+}
+
+fn limits() -> Limits {
+    Limits {
+        max_size: 1 << 20,
+        timeout: Duration::from_secs(10),
+    }
+}
+
+/// Runs a future on a fresh runtime (moto's helpers use their own runtime,
+/// so tests stay plain `#[test]`s).
+fn run<F: Future>(f: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(f)
+}
+
+fn prepare(files: &[FileSpec], root: &Path, limits: &Limits) -> anyhow::Result<Vec<Prepared>> {
+    run(files::prepare(files, root, limits))
+}
+
+/// The error's full message, checked to be free of canaries.
+fn err_text(e: &anyhow::Error) -> String {
+    let text = format!("{e:#} {e:?}");
+    assert!(!text.contains(CANARY), "a value leaked into: {text}");
+    text
+}
+
+fn prepare_err(files: &[FileSpec], root: &Path, limits: &Limits) -> String {
+    match prepare(files, root, limits) {
+        Ok(p) => panic!("expected an error, got {p:?}"),
+        Err(e) => err_text(&e),
+    }
+}
+
+fn mode(p: &Path) -> u32 {
+    fs::metadata(p).unwrap().permissions().mode() & 0o7777
+}
+
+/// Every entry under `dir`, recursively, as sorted relative paths.
+fn tree(dir: &Path) -> Vec<String> {
+    fn walk(base: &Path, dir: &Path, out: &mut Vec<String>) {
+        for entry in fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            out.push(path.strip_prefix(base).unwrap().display().to_string());
+            if fs::symlink_metadata(&path).unwrap().is_dir() {
+                walk(base, &path, out);
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(dir, dir, &mut out);
+    out.sort();
+    out
+}
+
+// ---------------------------------------------------------------- paths
+
+#[test]
+fn path_rule_accepts_plain_relative_paths() {
+    for good in [
+        "a",
+        "a/b/c.pem",
+        ".hidden",
+        "certs/..pem",
+        "a b/c",
+        "x-y_z.1",
+    ] {
+        assert_eq!(check_rel(good), Ok(()), "{good}");
+    }
+}
+
+#[test]
+fn path_rule_refuses_every_escape_shape() {
+    for bad in [
+        "",
+        "/etc/passwd",
+        "a//b",
+        "a/",
+        ".",
+        "./a",
+        "a/./b",
+        "..",
+        "../a",
+        "a/../../b",
+        "a/..",
+        "a\0b",
+        "a\tb",
+        "a\rb",
+        "a\x1bb",
+    ] {
+        assert!(check_rel(bad).is_err(), "{bad:?} was accepted");
+    }
+}
+
+#[test]
+fn bad_paths_fail_prepare_naming_the_parameter_and_write_nothing() {
+    let root = tempfile::tempdir().unwrap();
+    for bad in ["/abs", "a//b", "../up", "a/./b", "a/", "nul\0x"] {
+        let s = spec(bad, CANARY);
+        let msg = prepare_err(&[spec("ok", "fine"), s], root.path(), &limits());
+        let named = ssmm::names::printable("/team/app/files/");
+        assert!(msg.contains(&named), "{bad:?}: {msg}");
+        assert!(msg.contains("refused"), "{bad:?}: {msg}");
+    }
+    assert!(tree(root.path()).is_empty());
+}
+
+#[test]
+fn a_file_and_its_own_parent_directory_conflict() {
+    let root = tempfile::tempdir().unwrap();
+    let msg = prepare_err(&[spec("a", "1"), spec("a/b", "2")], root.path(), &limits());
+    assert!(msg.contains("/team/app/files/a"), "{msg}");
+}
+
+// ---------------------------------------------------------------- contents
+
+#[test]
+fn plain_and_base64_contents_are_written_0600_in_0700_dirs_and_then_unchanged() {
+    let root = tempfile::tempdir().unwrap();
+    let der: Vec<u8> = (0..=255u8).collect();
+    let padded = base64_std(&der);
+    let unpadded = padded.trim_end_matches('=').to_owned();
+    assert_ne!(padded, unpadded, "the fixture must have padding to drop");
+    // PEM-like wrapping at 64 columns, CRLF and a trailing newline.
+    let wrapped: String = padded
+        .as_bytes()
+        .chunks(64)
+        .map(|c| format!("{}\r\n", std::str::from_utf8(c).unwrap()))
+        .collect();
+    let files = [
+        spec("app.conf", "plain = \"text\"\nline2\n"),
+        spec("keys/der/padded.der", &format!("base64:{padded}")),
+        spec("keys/der/unpadded.der", &format!("base64:{unpadded}")),
+        spec("keys/wrapped.der", &format!("base64:{wrapped}")),
+        spec("empty", "base64:"),
+    ];
+    let prepared = prepare(&files, root.path(), &limits()).unwrap();
+    assert!(tree(root.path()).is_empty(), "prepare must not write");
+    assert_eq!(prepared[0].content(), b"plain = \"text\"\nline2\n");
+    assert_eq!(prepared[1].path, root.path().join("keys/der/padded.der"));
+
+    assert_eq!(files::write_all(&prepared, root.path()).unwrap(), (5, 0));
+    let r = root.path();
+    assert_eq!(
+        fs::read(r.join("app.conf")).unwrap(),
+        b"plain = \"text\"\nline2\n"
+    );
+    for rel in [
+        "keys/der/padded.der",
+        "keys/der/unpadded.der",
+        "keys/wrapped.der",
+    ] {
+        assert_eq!(fs::read(r.join(rel)).unwrap(), der, "{rel}");
+        assert_eq!(mode(&r.join(rel)), 0o600, "{rel}");
+    }
+    assert_eq!(fs::read(r.join("empty")).unwrap(), b"");
+    assert_eq!(mode(&r.join("app.conf")), 0o600);
+    assert_eq!(mode(&r.join("keys")), 0o700);
+    assert_eq!(mode(&r.join("keys/der")), 0o700);
+    // No temporary files left behind.
+    assert_eq!(
+        tree(r),
+        [
+            "app.conf",
+            "empty",
+            "keys",
+            "keys/der",
+            "keys/der/padded.der",
+            "keys/der/unpadded.der",
+            "keys/wrapped.der"
+        ]
+    );
+
+    let again = prepare(&files, r, &limits()).unwrap();
+    assert_eq!(files::write_all(&again, r).unwrap(), (0, 5));
+}
+
+#[test]
+fn a_missing_root_is_created_by_write_all_not_by_prepare() {
+    let base = tempfile::tempdir().unwrap();
+    let root = base.path().join("new/root");
+    let prepared = prepare(&[spec("d/f", "x")], &root, &limits()).unwrap();
+    assert!(!root.exists());
+    assert_eq!(files::write_all(&prepared, &root).unwrap(), (1, 0));
+    assert_eq!(fs::read(root.join("d/f")).unwrap(), b"x");
+    assert_eq!(mode(&root.join("d")), 0o700);
+}
+
+#[test]
+fn invalid_base64_is_an_error_naming_the_parameter_without_the_value() {
+    let root = tempfile::tempdir().unwrap();
+    for bad in [
+        format!("base64:{CANARY}!!"),
+        "base64:abcde".to_owned(),
+        "base64:ab=c".to_owned(),
+    ] {
+        let msg = prepare_err(&[spec("k.der", &bad)], root.path(), &limits());
+        assert!(msg.contains("/team/app/files/k.der"), "{msg}");
+        assert!(msg.contains("base64"), "{msg}");
+    }
+    assert!(tree(root.path()).is_empty());
+}
+
+#[test]
+fn debug_output_of_specs_and_prepared_files_hides_contents() {
+    let root = tempfile::tempdir().unwrap();
+    let files = [spec("c", CANARY)];
+    let prepared = prepare(&files, root.path(), &limits()).unwrap();
+    let shown = format!("{files:?} {prepared:?}");
+    assert!(!shown.contains(CANARY), "{shown}");
+    assert!(shown.contains("/team/app/files/c"), "{shown}");
+}
+
+// ---------------------------------------------------------------- symlinks
+
+#[test]
+fn a_symlinked_directory_inside_the_root_is_followed() {
+    let root = tempfile::tempdir().unwrap();
+    let r = root.path();
+    fs::create_dir(r.join("real")).unwrap();
+    symlink(r.join("real"), r.join("link")).unwrap();
+    // A relative link that stays inside is fine too.
+    symlink("real", r.join("rel-link")).unwrap();
+    let files = [spec("link/a", "1"), spec("rel-link/sub/b", "2")];
+    let prepared = prepare(&files, r, &limits()).unwrap();
+    assert_eq!(files::write_all(&prepared, r).unwrap(), (2, 0));
+    assert_eq!(fs::read(r.join("real/a")).unwrap(), b"1");
+    assert_eq!(fs::read(r.join("real/sub/b")).unwrap(), b"2");
+    assert!(fs::symlink_metadata(r.join("link")).unwrap().is_symlink());
+}
+
+#[test]
+fn a_symlinked_directory_leading_outside_is_refused_and_nothing_is_written_there() {
+    let root = tempfile::tempdir().unwrap();
+    let outside = tempfile::tempdir().unwrap();
+    let r = root.path();
+    symlink(outside.path(), r.join("out")).unwrap();
+    fs::create_dir(r.join("d")).unwrap();
+    symlink("../../", r.join("d/up")).unwrap();
+    for rel in ["out/f", "out/new/dir/f", "d/up/f"] {
+        let msg = prepare_err(&[spec(rel, CANARY)], r, &limits());
+        assert!(msg.contains(&format!("/team/app/files/{rel}")), "{msg}");
+        assert!(msg.contains("outside the root"), "{msg}");
+    }
+    assert!(tree(outside.path()).is_empty());
+}
+
+#[test]
+fn write_all_rechecks_confinement_right_before_writing() {
+    let root = tempfile::tempdir().unwrap();
+    let outside = tempfile::tempdir().unwrap();
+    let r = root.path();
+    let prepared = prepare(&[spec("sub/deeper/f", CANARY)], r, &limits()).unwrap();
+    // The tree changes between prepare and write_all.
+    symlink(outside.path(), r.join("sub")).unwrap();
+    let msg = err_text(&files::write_all(&prepared, r).unwrap_err());
+    assert!(msg.contains("/team/app/files/sub/deeper/f"), "{msg}");
+    assert!(msg.contains("outside the root"), "{msg}");
+    assert!(
+        tree(outside.path()).is_empty(),
+        "{:?}",
+        tree(outside.path())
+    );
+}
+
+#[test]
+fn a_final_symlink_to_outside_is_refused_and_its_target_untouched() {
+    let root = tempfile::tempdir().unwrap();
+    let outside = tempfile::tempdir().unwrap();
+    let target = outside.path().join("victim");
+    fs::write(&target, b"keep").unwrap();
+    symlink(&target, root.path().join("f")).unwrap();
+    let msg = prepare_err(&[spec("f", CANARY)], root.path(), &limits());
+    assert!(msg.contains("/team/app/files/f"), "{msg}");
+    assert!(msg.contains("outside the root"), "{msg}");
+    assert_eq!(fs::read(&target).unwrap(), b"keep");
+    assert!(
+        fs::symlink_metadata(root.path().join("f"))
+            .unwrap()
+            .is_symlink()
+    );
+}
+
+#[test]
+fn a_final_symlink_inside_the_root_is_replaced_not_followed() {
+    let root = tempfile::tempdir().unwrap();
+    let r = root.path();
+    fs::write(r.join("other"), b"keep").unwrap();
+    symlink("other", r.join("f")).unwrap();
+    let prepared = prepare(&[spec("f", "new")], r, &limits()).unwrap();
+    assert_eq!(files::write_all(&prepared, r).unwrap(), (1, 0));
+    assert!(fs::symlink_metadata(r.join("f")).unwrap().is_file());
+    assert_eq!(fs::read(r.join("f")).unwrap(), b"new");
+    assert_eq!(fs::read(r.join("other")).unwrap(), b"keep");
+}
+
+#[test]
+fn dangling_links_files_in_the_way_and_directories_at_the_target_are_refused() {
+    let root = tempfile::tempdir().unwrap();
+    let r = root.path();
+    symlink("/nonexistent-ssmm-target", r.join("dangling")).unwrap();
+    fs::write(r.join("plainfile"), b"x").unwrap();
+    fs::create_dir(r.join("adir")).unwrap();
+    for (rel, why) in [
+        ("dangling", "cannot be resolved"),
+        ("dangling/f", "cannot be resolved"),
+        ("plainfile/f", "not a directory"),
+        ("adir", "is a directory"),
+    ] {
+        let msg = prepare_err(&[spec(rel, "v")], r, &limits());
+        assert!(msg.contains(&format!("/team/app/files/{rel}")), "{msg}");
+        assert!(msg.contains(why), "{rel}: {msg}");
+    }
+}
+
+// ---------------------------------------------------------------- downloads: moto S3
+
+/// Puts `content` into a fresh moto S3 bucket and returns a boto3
+/// pre-signed GET URL for it (http://127.0.0.1:PORT/..., loopback).
+fn presigned(content: &[u8]) -> String {
+    const SCRIPT: &str = r#"
+import sys, boto3
+from botocore.config import Config
+endpoint, bucket, path = sys.argv[1:4]
+s3 = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1",
+                  aws_access_key_id="testing", aws_secret_access_key="testing",
+                  config=Config(signature_version="s3v4", s3={"addressing_style": "path"}))
+s3.create_bucket(Bucket=bucket)
+with open(path, "rb") as f:
+    s3.put_object(Bucket=bucket, Key="dir/obj.bin", Body=f.read())
+print(s3.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": "dir/obj.bin"}, ExpiresIn=600))
+"#;
+    let endpoint = support::moto().endpoint();
+    let bucket = format!("files{}", &support::unique_prefix()[2..]);
+    let tmp = tempfile::NamedTempFile::new().unwrap();
+    fs::write(tmp.path(), content).unwrap();
+    let python = support::moto::cache_dir().join("moto-venv/bin/python");
+    let out = Command::new(python)
+        .args(["-c", SCRIPT, &endpoint, &bucket])
+        .arg(tmp.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "boto3: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let url = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+    assert!(url.starts_with("http://127.0.0.1:"), "{url}");
+    assert!(url.contains("X-Amz-Signature="), "{url}");
+    url
+}
+
+fn sha256_hex(data: &[u8]) -> String {
+    Sha256::digest(data)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+#[test]
+fn s3_presigned_download_is_exact_and_verified() {
+    let content: Vec<u8> = (0..100_000u32).map(|i| (i * 7 % 251) as u8).collect();
+    let url = presigned(&content);
+    let root = tempfile::tempdir().unwrap();
+    let r = root.path();
+    let files = [
+        spec("plain.bin", &format!("url:{url}")),
+        spec(
+            "hashed/obj.bin",
+            &format!("url:{url}#sha256={}", sha256_hex(&content)),
+        ),
+        spec(
+            "upper.bin",
+            &format!(
+                "url: {url}#sha256={}\n",
+                sha256_hex(&content).to_uppercase()
+            ),
+        ),
+    ];
+    let prepared = prepare(&files, r, &limits()).unwrap();
+    assert!(tree(r).is_empty(), "prepare must not write");
+    assert_eq!(files::write_all(&prepared, r).unwrap(), (3, 0));
+    for rel in ["plain.bin", "hashed/obj.bin", "upper.bin"] {
+        assert_eq!(fs::read(r.join(rel)).unwrap(), content, "{rel}");
+        assert_eq!(mode(&r.join(rel)), 0o600);
+    }
+}
+
+#[test]
+fn s3_download_with_a_wrong_sha256_writes_nothing() {
+    let content = format!("{CANARY} certificate body").into_bytes();
+    let url = presigned(&content);
+    let root = tempfile::tempdir().unwrap();
+    let wrong = sha256_hex(b"something else");
+    let files = [
+        spec("good.txt", "fine"),
+        spec("sub/cert.pem", &format!("url:{url}#sha256={wrong}")),
+    ];
+    let msg = prepare_err(&files, root.path(), &limits());
+    assert!(msg.contains("/team/app/files/sub/cert.pem"), "{msg}");
+    assert!(msg.contains("sha256"), "{msg}");
+    assert!(!msg.contains("X-Amz"), "query string leaked: {msg}");
+    assert!(msg.contains("/dir/obj.bin"), "{msg}");
+    // No file, no directory, no temporary file.
+    assert!(tree(root.path()).is_empty(), "{:?}", tree(root.path()));
+}
+
+#[test]
+fn s3_download_over_the_size_cap_is_refused() {
+    let url = presigned(&vec![b'x'; 300_000]);
+    let root = tempfile::tempdir().unwrap();
+    let small = Limits {
+        max_size: 100_000,
+        ..limits()
+    };
+    let msg = prepare_err(&[spec("big", &format!("url:{url}"))], root.path(), &small);
+    assert!(msg.contains("/team/app/files/big"), "{msg}");
+    assert!(msg.contains("100000 bytes"), "{msg}");
+    assert!(!msg.contains("X-Amz"), "{msg}");
+    // Exactly at the cap is fine.
+    let exact = Limits {
+        max_size: 300_000,
+        ..limits()
+    };
+    let ok = prepare(&[spec("big", &format!("url:{url}"))], root.path(), &exact).unwrap();
+    assert_eq!(ok[0].content().len(), 300_000);
+}
+
+#[test]
+fn s3_missing_object_reports_the_status_without_the_query() {
+    let url = presigned(b"x").replace("/dir/obj.bin", "/dir/missing.bin");
+    let url = format!("{url}&x-canary={CANARY}");
+    let root = tempfile::tempdir().unwrap();
+    let msg = prepare_err(&[spec("m", &format!("url:{url}"))], root.path(), &limits());
+    assert!(msg.contains("/team/app/files/m"), "{msg}");
+    assert!(msg.contains("HTTP 404"), "{msg}");
+    assert!(!msg.contains("X-Amz"), "{msg}");
+}
+
+// ---------------------------------------------------------------- downloads: local server
+
+/// A tiny HTTP/1.1 server on 127.0.0.1 for failure modes S3 does not show.
+/// One per test process, on its own thread and runtime. Returns its base URL.
+fn server() -> &'static str {
+    static BASE: OnceLock<String> = OnceLock::new();
+    BASE.get_or_init(|| {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async move {
+                let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+                loop {
+                    let (conn, _) = listener.accept().await.unwrap();
+                    tokio::spawn(serve(conn));
+                }
+            });
+        });
+        base
+    })
+}
+
+async fn serve(mut conn: tokio::net::TcpStream) {
+    let mut head = Vec::new();
+    let mut buf = [0u8; 1024];
+    while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+        match conn.read(&mut buf).await {
+            Ok(0) | Err(_) => return,
+            Ok(n) => head.extend_from_slice(&buf[..n]),
+        }
+    }
+    let head = String::from_utf8_lossy(&head).into_owned();
+    let target = head.split(' ').nth(1).unwrap_or("/").to_owned();
+    let path = target.split('?').next().unwrap_or("/");
+    let stall = || tokio::time::sleep(Duration::from_secs(60));
+    let reply = |s: &str| format!("{s}\r\nConnection: close\r\n");
+    let out = match path {
+        "/ok" => format!("{}Content-Length: 5\r\n\r\nhello", reply("HTTP/1.1 200 OK")),
+        "/404" => format!(
+            "{}Content-Length: {}\r\n\r\n{CANARY}",
+            reply("HTTP/1.1 404 Not Found"),
+            CANARY.len()
+        ),
+        "/redirect-ok" => format!("{}Location: /ok\r\n\r\n", reply("HTTP/1.1 302 Found")),
+        "/redirect-out" => format!(
+            "{}Location: http://10.0.0.1/x?sig={CANARY}\r\n\r\n",
+            reply("HTTP/1.1 302 Found")
+        ),
+        "/redirect-ftp" => format!(
+            "{}Location: ftp://127.0.0.1/x\r\n\r\n",
+            reply("HTTP/1.1 301 Moved Permanently")
+        ),
+        "/redirect-loop" => format!(
+            "{}Location: {target}\r\n\r\n",
+            reply("HTTP/1.1 307 Temporary Redirect")
+        ),
+        "/slow-head" => {
+            stall().await;
+            return;
+        }
+        "/slow-body" => {
+            let _ = conn
+                .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nten bytes.")
+                .await;
+            stall().await;
+            return;
+        }
+        "/huge-length" => {
+            // Claims a gigabyte, sends a little, then stalls: the cap must
+            // act on the header, not wait for the body.
+            let _ = conn
+                .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 1000000000\r\n\r\nxxxx")
+                .await;
+            stall().await;
+            return;
+        }
+        "/chunked-big" => {
+            // 8 KiB in chunks, then stalls without the final chunk: the cap
+            // must act as soon as it is crossed.
+            let _ = conn
+                .write_all(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n")
+                .await;
+            for _ in 0..8 {
+                let chunk = format!("400\r\n{}\r\n", "y".repeat(1024));
+                let _ = conn.write_all(chunk.as_bytes()).await;
+            }
+            stall().await;
+            return;
+        }
+        "/close-big" => {
+            // No length at all: the body ends when the connection closes.
+            let _ = conn
+                .write_all(b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n")
+                .await;
+            let _ = conn.write_all(&[b'z'; 8192]).await;
+            let _ = conn.shutdown().await;
+            return;
+        }
+        "/close-small" => {
+            let _ = conn
+                .write_all(b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\nsmall body")
+                .await;
+            let _ = conn.shutdown().await;
+            return;
+        }
+        _ => format!("{}Content-Length: 0\r\n\r\n", reply("HTTP/1.1 500 Oops")),
+    };
+    let _ = conn.write_all(out.as_bytes()).await;
+    let _ = conn.shutdown().await;
+}
+
+fn fetch_one(url: &str, limits: &Limits) -> anyhow::Result<Vec<u8>> {
+    let root = tempfile::tempdir().unwrap();
+    let prepared = prepare(&[spec("f", &format!("url:{url}"))], root.path(), limits)?;
+    assert!(tree(root.path()).is_empty());
+    Ok(prepared[0].content().to_vec())
+}
+
+fn fetch_err(url: &str, limits: &Limits) -> (String, FileError) {
+    let e = fetch_one(url, limits).expect_err("the download should fail");
+    let text = err_text(&e);
+    assert!(text.contains("/team/app/files/f"), "{text}");
+    assert!(!text.contains("sig="), "{text}");
+    let kind = e
+        .downcast::<FileError>()
+        .unwrap_or_else(|e| panic!("not a FileError: {e:#}"));
+    (text, kind)
+}
+
+#[test]
+fn local_download_and_a_loopback_redirect_succeed() {
+    let base = server();
+    assert_eq!(
+        fetch_one(&format!("{base}/ok"), &limits()).unwrap(),
+        b"hello"
+    );
+    assert_eq!(
+        fetch_one(&format!("{base}/redirect-ok?sig=x"), &limits()).unwrap(),
+        b"hello"
+    );
+    let localhost = base.replace("127.0.0.1", "localhost");
+    assert_eq!(
+        fetch_one(&format!("{localhost}/close-small"), &limits()).unwrap(),
+        b"small body"
+    );
+}
+
+#[test]
+fn http_errors_report_the_status_but_not_the_body_or_query() {
+    let (text, kind) = fetch_err(&format!("{}/404?sig={CANARY}", server()), &limits());
+    assert!(matches!(kind, FileError::Status { .. }), "{kind:?}");
+    assert!(text.contains("HTTP 404"), "{text}");
+    assert!(text.contains("/404"), "{text}");
+}
+
+#[test]
+fn a_connection_refused_does_not_show_the_query() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let (text, kind) = fetch_err(
+        &format!("http://127.0.0.1:{port}/x?sig={CANARY}"),
+        &limits(),
+    );
+    assert!(matches!(kind, FileError::Download { .. }), "{kind:?}");
+    assert!(text.contains(&format!("127.0.0.1:{port}/x")), "{text}");
+}
+
+#[test]
+fn slow_servers_time_out() {
+    let short = Limits {
+        timeout: Duration::from_millis(300),
+        ..limits()
+    };
+    for path in ["/slow-head", "/slow-body"] {
+        let started = Instant::now();
+        let (text, _) = fetch_err(&format!("{}{path}?sig={CANARY}", server()), &short);
+        assert!(text.contains("timed out"), "{path}: {text}");
+        assert!(started.elapsed() < Duration::from_secs(5), "{path}");
+    }
+}
+
+#[test]
+fn bodies_over_the_cap_fail_as_soon_as_the_cap_is_crossed() {
+    let cap = Limits {
+        max_size: 4096,
+        timeout: Duration::from_secs(20),
+    };
+    for path in ["/huge-length", "/chunked-big", "/close-big"] {
+        let started = Instant::now();
+        let (text, kind) = fetch_err(&format!("{}{path}", server()), &cap);
+        assert!(
+            matches!(kind, FileError::TooLarge { .. }),
+            "{path}: {kind:?}"
+        );
+        assert!(text.contains("4096 bytes"), "{path}: {text}");
+        // Well before the timeout: the stalling servers never finish.
+        assert!(started.elapsed() < Duration::from_secs(5), "{path}");
+    }
+    // The same bodies pass under a cap large enough.
+    let roomy = Limits {
+        max_size: 8192,
+        ..cap
+    };
+    assert_eq!(
+        fetch_one(&format!("{}/close-big", server()), &roomy)
+            .unwrap()
+            .len(),
+        8192
+    );
+}
+
+#[test]
+fn redirects_are_checked_hop_by_hop() {
+    let base = server();
+    let (text, _) = fetch_err(&format!("{base}/redirect-out"), &limits());
+    assert!(text.contains("http://10.0.0.1/x"), "{text}");
+    assert!(text.contains("loopback"), "{text}");
+    let (text, _) = fetch_err(&format!("{base}/redirect-ftp"), &limits());
+    assert!(text.contains("ftp"), "{text}");
+    let (text, _) = fetch_err(&format!("{base}/redirect-loop?sig={CANARY}"), &limits());
+    assert!(text.contains("more than 3 redirects"), "{text}");
+}
+
+#[test]
+fn refused_urls_fail_before_any_network_access() {
+    // A 1 ms timeout: an actual connection attempt would report a timeout
+    // or a connect error instead of the scheme rule.
+    let instant = Limits {
+        timeout: Duration::from_millis(1),
+        ..limits()
+    };
+    for (url, why) in [
+        ("http://10.0.0.1/x", "only to loopback"),
+        ("http://example.com/x", "only to loopback"),
+        ("ftp://127.0.0.1/x", "\"ftp\" is not allowed"),
+        ("file:///etc/passwd", "\"file\" is not allowed"),
+        ("https://h.example/x#sha256=00", "64 hex digits"),
+        ("not a url", "not a valid URL"),
+    ] {
+        let (text, kind) = fetch_err(&format!("{url}?sig={CANARY}"), &instant);
+        assert!(matches!(kind, FileError::Url { .. }), "{url}: {kind:?}");
+        assert!(text.contains(why), "{url}: {text}");
+    }
+}
+
+#[test]
+fn one_bad_download_fails_the_whole_batch() {
+    let root = tempfile::tempdir().unwrap();
+    let base = server();
+    let files = [
+        spec("a", &format!("url:{base}/ok")),
+        spec("b", &format!("url:{base}/404")),
+        spec("c", "plain"),
+    ];
+    let msg = prepare_err(&files, root.path(), &limits());
+    assert!(msg.contains("/team/app/files/b"), "{msg}");
+    assert!(tree(root.path()).is_empty());
+}
+
+/// Standard base64 with padding, written out here so the test does not
+/// share the decoder's crate.
+fn base64_std(data: &[u8]) -> String {
+    const ABC: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for chunk in data.chunks(3) {
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(ABC[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
