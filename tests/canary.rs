@@ -214,3 +214,132 @@ fn failure_paths_leak_nothing() {
         .success();
     }
 }
+
+#[test]
+fn exec_and_files_leak_nothing() {
+    let p = seed();
+    let m = moto();
+    m.put_secure(
+        &format!("{p}/api/files/conf/app.yml"),
+        &format!("token: {MARK}-file"),
+    );
+    m.put_secure(
+        &format!("{p}/api/files/key.der"),
+        "base64:Q0FOQVJZLTdmM2E5Yy1iNjQ=",
+    );
+    m.put_secure(&format!("{p}/refs/db-url"), &format!("{MARK}-ref"));
+    let dir = tempfile::tempdir().unwrap();
+    let trace = [("RUST_LOG", "trace")];
+    let ep = moto().endpoint();
+    let with_ref = |cmd: Ssmm| cmd.env("DB_URL", format!("ssm://{p}/refs/db-url"));
+
+    // Success, plain exec and --init, at the highest verbosity.
+    for init in [&[][..], &["--init"]] {
+        let args = [
+            &[
+                "--prefix",
+                &p,
+                "exec",
+                "--app",
+                "api",
+                "--include-tag",
+                "env=prod",
+                "-vvv",
+            ][..],
+            init,
+            &["--root", "root", "--out", "app.env", "--", "true"],
+        ]
+        .concat();
+        let out = with_ref(
+            Ssmm::new()
+                .endpoint(&ep)
+                .current_dir(dir.path())
+                .args(&args),
+        )
+        .env("RUST_LOG", "trace")
+        .run();
+        assert_clean("exec", &out);
+        out.success();
+    }
+    // The files and the env file do hold the marker.
+    let file = std::fs::read_to_string(dir.path().join("root/conf/app.yml")).unwrap();
+    assert!(file.contains(MARK));
+    assert!(
+        std::fs::read(dir.path().join("root/key.der"))
+            .unwrap()
+            .starts_with(MARK.as_bytes())
+    );
+
+    // Failure paths: missing command, unresolvable reference, strict, a
+    // download that fails with the marker in the URL's query, a bad hash,
+    // and a path outside the root.
+    run(
+        "127",
+        &ep,
+        dir.path(),
+        &[
+            "--prefix",
+            &p,
+            "exec",
+            "--app",
+            "api",
+            "-vvv",
+            "--",
+            "no-such-command-xyz",
+        ],
+        &trace,
+    )
+    .code(127);
+    let out = Ssmm::new()
+        .endpoint(&ep)
+        .current_dir(dir.path())
+        .env("RUST_LOG", "trace")
+        .env("GONE", format!("ssm://{p}/refs/gone"))
+        .args(["--prefix", &p, "exec", "--app", "api", "-vvv", "--", "true"])
+        .run();
+    assert_clean("unresolvable reference", &out);
+    out.code(1);
+    run(
+        "exec strict",
+        &ep,
+        dir.path(),
+        &[
+            "--prefix", &p, "exec", "--app", "api", "--strict", "-vvv", "--", "true",
+        ],
+        &trace,
+    )
+    .code(3);
+
+    let p2 = seed();
+    m.put_secure(
+        &format!("{p2}/api/files/big.bin"),
+        &format!("url:http://127.0.0.1:9/obj?X-Amz-Signature={MARK}-sig"),
+    );
+    run(
+        "download failure",
+        &ep,
+        dir.path(),
+        &[
+            "--prefix", &p2, "sync", "--app", "api", "--root", "r2", "-vvv",
+        ],
+        &trace,
+    )
+    .code(1)
+    .stderr_contains("big.bin");
+
+    let p3 = seed();
+    m.put_secure(
+        &format!("{p3}/api/files/sub/../../escape"),
+        &format!("{MARK}-escape"),
+    );
+    run(
+        "path outside root",
+        &ep,
+        dir.path(),
+        &[
+            "--prefix", &p3, "exec", "--app", "api", "--root", "r3", "-vvv", "--", "true",
+        ],
+        &trace,
+    )
+    .code(1);
+}
