@@ -22,7 +22,7 @@ use crate::write;
 
 pub fn run(g: &GlobalArgs, args: &ExecArgs) -> Result<i32> {
     let cwd = config::current_dir()?;
-    let root = (!g.no_files).then(|| cwd.join(g.root.as_deref().unwrap_or(".".as_ref())));
+    let root = (!g.no_files).then(|| g.root.as_ref().map_or_else(|| cwd.clone(), |r| cwd.join(r)));
 
     // The inherited environment, kept as raw bytes: a variable that is not
     // UTF-8 is passed through untouched.

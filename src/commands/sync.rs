@@ -16,7 +16,7 @@ use crate::write::{self, Outcome};
 pub fn run(g: &GlobalArgs, args: &SyncArgs) -> Result<()> {
     let cwd = config::current_dir()?;
     let out = cwd.join(&args.out);
-    let root = (!g.no_files).then(|| cwd.join(g.root.as_deref().unwrap_or(".".as_ref())));
+    let root = (!g.no_files).then(|| g.root.as_ref().map_or_else(|| cwd.clone(), |r| cwd.join(r)));
     let want = Want {
         root: root.clone(),
         refs: &[],
