@@ -156,13 +156,7 @@ pub fn resolve_apps(
     } else if let Some(app) = env("SSMM_APP") {
         vec![app]
     } else if let Some(name) = ecs_container {
-        let app = names::normalize_detected(name);
-        names::validate_app(&app, "app").map_err(|e| {
-            Error::usage(format!(
-                "{e} (taken from the ECS container name); pass --app"
-            ))
-        })?;
-        vec![app]
+        vec![detected_app(name, "the ECS container name")?]
     } else {
         let base = cwd
             .file_name()
@@ -172,18 +166,21 @@ pub fn resolve_apps(
                     "cannot take the app name from the current directory (it has no name); pass --app",
                 )
             })?;
-        let app = names::normalize_detected(&base);
-        names::validate_app(&app, "app").map_err(|e| {
-            Error::usage(format!(
-                "{e} (taken from the current directory's name); pass --app"
-            ))
-        })?;
-        vec![app]
+        vec![detected_app(&base, "the current directory's name")?]
     };
     for app in &apps {
         names::validate_app(app, "app").map_err(Error::Usage)?;
     }
     Ok(apps)
+}
+
+/// A detected name, normalized and validated; `source` says where it came
+/// from when it is unusable.
+fn detected_app(name: &str, source: &str) -> Result<String> {
+    let app = names::normalize_detected(name);
+    names::validate_app(&app, "app")
+        .map_err(|e| Error::usage(format!("{e} (taken from {source}); pass --app")))?;
+    Ok(app)
 }
 
 /// `K=V` pairs of `--include-tag`.

@@ -11,7 +11,8 @@ pub enum KeyCase {
     Keep,
 }
 
-fn is_segment_char(c: char) -> bool {
+/// SSM's name characters, `/` aside.
+pub fn is_segment_char(c: char) -> bool {
     c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-')
 }
 

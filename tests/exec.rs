@@ -503,3 +503,23 @@ fn a_file_path_escaping_the_root_writes_nothing_and_starts_nothing() {
     );
     assert!(!dir.path().join("escape.txt").exists());
 }
+
+#[test]
+fn an_out_value_its_format_cannot_hold_leaves_the_files_unwritten() {
+    let p = unique_prefix();
+    moto().put(&format!("{p}/api/files/conf.yml"), "a: 1\n");
+    moto().put_secure(&format!("{p}/api/pem"), "line1\nline2");
+    let dir = tempfile::tempdir().unwrap();
+    let marker = dir.path().join("started");
+    let out = exec(&p, dir.path())
+        .args([
+            "--app", "api", "--root", "root", "--out", "app.env", "--format", "docker",
+        ])
+        .args(["--", "touch"])
+        .arg(&marker)
+        .run();
+    out.code(1).stderr_contains("PEM");
+    assert!(!marker.exists());
+    assert!(!dir.path().join("root").exists(), "files were written");
+    assert!(!dir.path().join("app.env").exists());
+}

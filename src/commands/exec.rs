@@ -13,16 +13,14 @@ use anyhow::anyhow;
 use super::pipeline::{self, Failure, Want};
 use crate::cli::{ExecArgs, GlobalArgs};
 use crate::config;
-use crate::encode;
 use crate::error::{Error, Result};
 use crate::exec;
 use crate::files;
 use crate::log;
-use crate::write;
 
 pub fn run(g: &GlobalArgs, args: &ExecArgs) -> Result<i32> {
     let cwd = config::current_dir()?;
-    let root = (!g.no_files).then(|| g.root.as_ref().map_or_else(|| cwd.clone(), |r| cwd.join(r)));
+    let root = pipeline::files_root(g, &cwd);
 
     // The inherited environment, kept as raw bytes: a variable that is not
     // UTF-8 is passed through untouched.
@@ -77,6 +75,13 @@ pub fn run(g: &GlobalArgs, args: &ExecArgs) -> Result<i32> {
         }
     }
 
+    // Encode --out before writing anything: a value its format cannot hold
+    // must leave the files untouched too.
+    let out_content = match &args.out {
+        Some(_) => Some(pipeline::encode_env(&gathered.merged, args.format)?),
+        None => None,
+    };
+
     // Deliver: files, then --out, then CMD.
     if let Some(root) = &root {
         let (written, unchanged) =
@@ -86,11 +91,8 @@ pub fn run(g: &GlobalArgs, args: &ExecArgs) -> Result<i32> {
             root.display()
         );
     }
-    if let Some(out) = &args.out {
-        let pairs = gathered.merged.pairs();
-        let content = encode::encode(args.format, &pairs).map_err(|e| Error::Runtime(e.into()))?;
-        write::write_atomic(&cwd.join(out), content.as_bytes())
-            .map_err(|e| Error::Runtime(anyhow!("writing {}: {e}", out.display())))?;
+    if let (Some(out), Some(content)) = (&args.out, &out_content) {
+        pipeline::write_env(&cwd, out, content)?;
     }
     let (app, shared, tag) = gathered.merged.contributions(&gathered.sel.layers);
     log::info!(

@@ -11,6 +11,7 @@ use anyhow::anyhow;
 use crate::cli::{GlobalArgs, SelectArgs};
 use crate::config::{self, LayerKind, Selection};
 use crate::ecs;
+use crate::encode::{self, Format};
 use crate::error::{Error, Result};
 use crate::fetch::{self, Fetched};
 use crate::files::{self, FileSpec, Limits, Prepared};
@@ -19,6 +20,7 @@ use crate::log;
 use crate::names;
 use crate::secret::Secret;
 use crate::ssm::{self, Purpose, Ssm};
+use crate::write;
 
 /// Per-download limit on top of the size cap.
 const DOWNLOAD_TIMEOUT: Duration = Duration::from_secs(60);
@@ -122,6 +124,28 @@ pub fn gather(
     .map_err(|e| Failure::Other(Error::Runtime(e)))?
 }
 
+/// Where files/ parameters go: `--root` (relative to the working
+/// directory), else the working directory; `None` with `--no-files`.
+pub fn files_root(g: &GlobalArgs, cwd: &Path) -> Option<PathBuf> {
+    (!g.no_files).then(|| {
+        g.root
+            .as_ref()
+            .map_or_else(|| cwd.to_path_buf(), |r| cwd.join(r))
+    })
+}
+
+/// The env file's content; done before anything is written, so a value the
+/// format cannot hold leaves every file untouched.
+pub fn encode_env(merged: &Merged, format: Format) -> Result<String> {
+    encode::encode(format, &merged.pairs()).map_err(|e| Error::Runtime(e.into()))
+}
+
+/// Write the env file atomically to `cwd/out`; errors name `out` as given.
+pub fn write_env(cwd: &Path, out: &Path, content: &str) -> Result<write::Outcome> {
+    write::write_atomic(&cwd.join(out), content.as_bytes())
+        .map_err(|e| Error::Runtime(anyhow!("writing {}: {e}", out.display())))
+}
+
 /// Merge, then apply the rules that decide whether the result may be used:
 /// `--strict` and empty app layers.
 fn check(sel: &Selection, fetched: &[Fetched]) -> Result<Merged> {
@@ -185,11 +209,9 @@ pub fn check_ref_name(var: &str, name: &str) -> Result<()> {
     let ok = name.len() <= 2048
         && name.len() > 1
         && !name.ends_with('/')
-        && name[1..].split('/').all(|s| {
-            !s.is_empty()
-                && s.chars()
-                    .all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c))
-        });
+        && name[1..]
+            .split('/')
+            .all(|s| !s.is_empty() && s.chars().all(names::is_segment_char));
     if ok {
         Ok(())
     } else {

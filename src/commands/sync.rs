@@ -2,21 +2,18 @@
 //! files atomically (SPEC §3). Nothing is written unless every step before
 //! it succeeded; the env file is written last.
 
-use anyhow::anyhow;
-
 use super::pipeline::{self, Failure, Want};
 use crate::cli::{GlobalArgs, SyncArgs};
 use crate::config;
-use crate::encode;
 use crate::error::{Error, Result};
 use crate::files;
 use crate::log;
-use crate::write::{self, Outcome};
+use crate::write::Outcome;
 
 pub fn run(g: &GlobalArgs, args: &SyncArgs) -> Result<()> {
     let cwd = config::current_dir()?;
     let out = cwd.join(&args.out);
-    let root = (!g.no_files).then(|| g.root.as_ref().map_or_else(|| cwd.clone(), |r| cwd.join(r)));
+    let root = pipeline::files_root(g, &cwd);
     let want = Want {
         root: root.clone(),
         refs: &[],
@@ -34,14 +31,12 @@ pub fn run(g: &GlobalArgs, args: &SyncArgs) -> Result<()> {
         Err(Failure::Other(e)) => return Err(e),
     };
 
-    let pairs = gathered.merged.pairs();
-    let content = encode::encode(args.format, &pairs).map_err(|e| Error::Runtime(e.into()))?;
+    let content = pipeline::encode_env(&gathered.merged, args.format)?;
     let (files_written, _) = match &root {
         Some(root) => files::write_all(&gathered.files, root).map_err(Error::Runtime)?,
         None => (0, 0),
     };
-    let env_outcome = write::write_atomic(&out, content.as_bytes())
-        .map_err(|e| Error::Runtime(anyhow!("writing {}: {e}", args.out.display())))?;
+    let env_outcome = pipeline::write_env(&cwd, &args.out, &content)?;
 
     let (app, shared, tag) = gathered.merged.contributions(&gathered.sel.layers);
     let files_note = match &root {
@@ -59,7 +54,7 @@ pub fn run(g: &GlobalArgs, args: &SyncArgs) -> Result<()> {
         ),
         Outcome::Written => log::notice!(
             "wrote {} variables to {} (app={app}, shared={shared}, tag={tag}){files_note}",
-            pairs.len(),
+            gathered.merged.vars.len(),
             args.out.display()
         ),
     }

@@ -85,19 +85,13 @@ pub(crate) const REASON_BAD_NAME: &str = "the name is not a valid environment va
 /// shells) cannot hold NUL, and a name outside `[A-Za-z_][A-Za-z0-9_]*` could
 /// break the line structure of a file (or mean nothing to a shell).
 fn check_common(format: Format, key: &str, value: &str) -> Result<(), EncodeError> {
-    if !is_valid_name(key) {
+    if !crate::names::is_valid_var(key) {
         return Err(refuse(format, key, REASON_BAD_NAME));
     }
     if value.contains('\0') {
         return Err(refuse(format, key, REASON_NUL));
     }
     Ok(())
-}
-
-fn is_valid_name(key: &str) -> bool {
-    let mut bytes = key.bytes();
-    matches!(bytes.next(), Some(b'A'..=b'Z' | b'a'..=b'z' | b'_'))
-        && bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_')
 }
 
 fn refuse(format: Format, key: &str, reason: &'static str) -> EncodeError {
