@@ -8,6 +8,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::config::{Layout, parse_duration, parse_size};
 use crate::encode::Format;
+use crate::envfile::Syntax;
 use crate::names::KeyCase;
 
 /// AWS SSM Parameter Store as the source of truth for a service's
@@ -168,7 +169,120 @@ Exit codes: CMD's own; 1 fetch or write failure (CMD not started); 2 usage; 3 --
 126 CMD not executable; 127 CMD not found."
     )]
     Exec(ExecArgs),
+
+    /// Write parameters from KEY=VALUE arguments and/or an env file
+    #[command(after_help = PUT_HELP)]
+    Put(PutArgs),
+
+    /// List parameter names, types and dates (never values)
+    #[command(after_help = "Examples:\n  \
+ssmm --prefix /acme list --app api\n  \
+ssmm --prefix /acme list --all --keys-only\n  \
+ssmm --prefix /acme list --all --tag owner=payments --json")]
+    List(ListArgs),
+
+    /// Print one parameter's decrypted value (the command meant to reveal one)
+    #[command(
+        after_help = "KEY is a variable (DB_URL), a key (db-url) or a path below the app \
+(files/tls/cert.pem) in --app's namespace, or a full name (/acme/shared/db-url).\n\n\
+Examples:\n  \
+ssmm --prefix /acme show DB_URL --app api\n  \
+ssmm --prefix /acme show /acme/shared/sentry-dsn --json"
+    )]
+    Show(ShowArgs),
+
+    /// Delete one parameter, or every parameter of an app
+    #[command(
+        after_help = "Deleting a whole app (--app A --all) asks for confirmation on a \
+terminal; elsewhere it needs -y. Deletes run in batches of 10.\n\n\
+Examples:\n  \
+ssmm --prefix /acme delete OLD_TOKEN --app api\n  \
+ssmm --prefix /acme delete --app api-canary --all -y"
+    )]
+    Delete(DeleteArgs),
+
+    /// Add, remove or list a parameter's tags
+    #[command(after_help = "Examples:\n  \
+ssmm --prefix /acme tag add DB_URL owner=payments tier=1 --app api\n  \
+ssmm --prefix /acme tag remove DB_URL tier --app api\n  \
+ssmm --prefix /acme tag list DB_URL --app api")]
+    Tag(TagArgs),
+
+    /// Every app namespace under the prefix, with parameter counts and the
+    /// last change
+    #[command(after_help = "Examples:\n  \
+ssmm --prefix /acme dirs\n  \
+ssmm --prefix /acme dirs --json")]
+    Dirs(DirsArgs),
+
+    /// Find the same key in several apps and identical values across
+    /// parameters
+    #[command(after_help = CHECK_HELP)]
+    Check(CheckArgs),
+
+    /// Compare a local env file with an app's parameters (exit 0 equal, 1
+    /// different)
+    #[command(
+        after_help = "Variables are compared by name: + only in the file (put would add it), \
+- only in SSM, ~ in both with different values. Values are never shown: a changed value is \
+shown as hash prefixes (SHA-256 keyed with a random per-run salt).\n\n\
+Examples:\n  \
+ssmm --prefix /acme diff --app api --env /opt/api/.env\n  \
+ssmm --prefix /acme diff --app api --json"
+    )]
+    Diff(DiffArgs),
+
+    /// Move an app's parameters to a new app (or path) in three safe steps
+    #[command(after_help = MIGRATE_HELP)]
+    Migrate(MigrateArgs),
+
+    /// Print a shell completion script
+    #[command(after_help = "Examples:\n  \
+ssmm completions bash > /etc/bash_completion.d/ssmm\n  \
+ssmm completions zsh > \"${fpath[1]}/_ssmm\"\n  \
+ssmm completions fish > ~/.config/fish/completions/ssmm.fish")]
+    Completions(CompletionsArgs),
+
+    /// Print the man page (roff)
+    #[command(after_help = "Examples:\n  \
+ssmm man > /usr/local/share/man/man1/ssmm.1\n  \
+ssmm man | man -l -")]
+    Man,
 }
+
+const PUT_HELP: &str = "Each VARIABLE becomes the key /<prefix>/<app>/<variable lower-cased, _ -> ->. \
+Variables ending in _PATH _DIR _CHANNEL _NAME _HOST _PORT _REGION _ENDPOINT are String, \
+everything else (including _URL) SecureString; --plain-key, --secure and --plain-all decide \
+instead. Every parameter is tagged app=<app>. Existing parameters are left alone unless \
+--overwrite. Prints one line per key: name, type, why, len=N (never the value).\n\n\
+KEY=VALUE arguments are visible to other users in the process list and stay in shell \
+history: prefer --env FILE (or --env - for stdin) for secrets.\n\n\
+Examples:\n  \
+ssmm --prefix /acme put --app api --env api.env\n  \
+ssmm --prefix /acme put --app api SLACK_CHANNEL=#ops --tag owner=payments\n  \
+ssmm --prefix /acme put --app api --env - --overwrite < api.env\n  \
+ssmm --prefix /acme put --app shared SENTRY_DSN=https://... --plain-key SENTRY_DSN";
+
+const CHECK_HELP: &str = "--duplicates: the same key in several apps. --values: parameters \
+holding identical values, grouped by a hash prefix (SHA-256 keyed with a random per-run salt, \
+so the prefixes group values within one report but cannot be used to guess them). With \
+neither, both checks run. --show-values prints the shared values instead of hashes.\n\n\
+Examples:\n  \
+ssmm --prefix /acme check\n  \
+ssmm --prefix /acme check --values --json";
+
+const MIGRATE_HELP: &str = "OLD and NEW are app names under the prefix, or full paths \
+(/acme/old-api). Three steps, each safe to repeat:\n  \
+1. ssmm migrate OLD NEW                        copy values, types, tiers, KMS keys, \
+descriptions and tags (an app=OLD tag becomes app=NEW)\n  \
+2. ssmm migrate OLD NEW --delete-old           verify every copy, write a JSON backup of \
+OLD (mode 0600, at an unpredictable path it prints) and list what would be deleted\n  \
+3. ssmm migrate OLD NEW --delete-old --confirm verify again, back up again, delete OLD\n\n\
+Nothing is deleted unless every copy verifies. An existing parameter under NEW with a \
+different value stops step 1 unless --overwrite.\n\n\
+Examples:\n  \
+ssmm --prefix /acme migrate api api-v2\n  \
+ssmm --prefix /acme migrate api api-v2 --delete-old --backup-dir /root/backups";
 
 /// Which layers to read; shared by `sync` and `exec`.
 #[derive(Debug, Args, Clone)]
@@ -239,4 +353,207 @@ pub struct ExecArgs {
     #[arg(required = true, last = true, value_name = "CMD",
           value_parser = clap::value_parser!(std::ffi::OsString))]
     pub cmd: Vec<std::ffi::OsString>,
+}
+
+#[derive(Debug, Args)]
+pub struct PutArgs {
+    /// VARIABLE=VALUE pairs (after --env's, so they win)
+    #[arg(value_name = "KEY=VALUE")]
+    pub pairs: Vec<String>,
+
+    /// Read variables from this env file ("-": standard input)
+    #[arg(long, value_name = "FILE")]
+    pub env: Option<PathBuf>,
+
+    /// How backslashes in double quotes read: shell (as sh and systemd; also
+    /// files from sync --format systemd|shell) or dotenv (as python-dotenv;
+    /// files from sync --format dotenv)
+    #[arg(long, value_enum, default_value_t = Syntax::Shell, value_name = "SYNTAX")]
+    pub env_syntax: Syntax,
+
+    /// Store this variable as String (repeatable)
+    #[arg(long, value_name = "KEY")]
+    pub plain_key: Vec<String>,
+
+    /// Store this variable as SecureString (repeatable)
+    #[arg(long, value_name = "KEY")]
+    pub secure: Vec<String>,
+
+    /// Store every variable as String
+    #[arg(long, conflicts_with = "secure")]
+    pub plain_all: bool,
+
+    /// Also tag every parameter K=V (repeatable)
+    #[arg(long, value_name = "K=V")]
+    pub tag: Vec<String>,
+
+    /// Advanced tier (values up to 8 KB; charged by AWS)
+    #[arg(long)]
+    pub advanced: bool,
+
+    /// KMS key for SecureString parameters [default: alias/aws/ssm]
+    #[arg(long, value_name = "KEY")]
+    pub kms_key_id: Option<String>,
+
+    /// Replace parameters that already exist
+    #[arg(long)]
+    pub overwrite: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// Every parameter under the prefix, not just --app's
+    #[arg(long)]
+    pub all: bool,
+
+    /// Only the parameter names, one per line
+    #[arg(long, conflicts_with = "json")]
+    pub keys_only: bool,
+
+    /// Only parameters with this tag (repeatable; all must match)
+    #[arg(long, value_name = "K=V")]
+    pub tag: Vec<String>,
+
+    /// One JSON array of objects
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ShowArgs {
+    /// Variable, key, path below the app, or full parameter name
+    #[arg(value_name = "KEY")]
+    pub key: String,
+
+    /// A JSON object with the value and its metadata
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DeleteArgs {
+    /// Variable, key, path below the app, or full parameter name
+    #[arg(
+        value_name = "KEY",
+        required_unless_present = "all",
+        conflicts_with = "all"
+    )]
+    pub key: Option<String>,
+
+    /// Delete every parameter of --app (files/ included)
+    #[arg(long)]
+    pub all: bool,
+
+    /// Do not ask for confirmation
+    #[arg(short = 'y', long = "yes")]
+    pub yes: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct TagArgs {
+    #[command(subcommand)]
+    pub action: TagAction,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TagAction {
+    /// Add or replace tags: tag add KEY K=V...
+    Add {
+        #[arg(value_name = "KEY")]
+        key: String,
+        #[arg(value_name = "K=V", required = true)]
+        tags: Vec<String>,
+    },
+    /// Remove tags by key: tag remove KEY K...
+    Remove {
+        #[arg(value_name = "KEY")]
+        key: String,
+        #[arg(value_name = "K", required = true)]
+        tag_keys: Vec<String>,
+    },
+    /// List tags as K=V lines
+    List {
+        #[arg(value_name = "KEY")]
+        key: String,
+        /// One JSON object of tag key -> value
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct DirsArgs {
+    /// One JSON array of objects
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// Report keys present in more than one app
+    #[arg(long)]
+    pub duplicates: bool,
+
+    /// Report parameters that hold identical values
+    #[arg(long)]
+    pub values: bool,
+
+    /// Print the identical values themselves instead of hash prefixes
+    #[arg(long)]
+    pub show_values: bool,
+
+    /// One JSON object
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DiffArgs {
+    /// The local env file (.env syntax; see --env-syntax)
+    #[arg(long, default_value = ".env", value_name = "FILE")]
+    pub env: PathBuf,
+
+    /// How backslashes in double quotes read: shell (as sh and systemd; also
+    /// files from sync --format systemd|shell) or dotenv (as python-dotenv;
+    /// files from sync --format dotenv)
+    #[arg(long, value_enum, default_value_t = Syntax::Shell, value_name = "SYNTAX")]
+    pub env_syntax: Syntax,
+
+    /// One JSON object
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct MigrateArgs {
+    /// Source app (or full path)
+    #[arg(value_name = "OLD")]
+    pub old: String,
+
+    /// Destination app (or full path)
+    #[arg(value_name = "NEW")]
+    pub new: String,
+
+    /// Verify the copies, back up OLD and list what would be deleted
+    #[arg(long)]
+    pub delete_old: bool,
+
+    /// With --delete-old: really delete OLD
+    #[arg(long, requires = "delete_old")]
+    pub confirm: bool,
+
+    /// Replace parameters under NEW whose value differs
+    #[arg(long, conflicts_with = "delete_old")]
+    pub overwrite: bool,
+
+    /// Where the backup goes [default: $TMPDIR or /tmp]
+    #[arg(long, value_name = "DIR", requires = "delete_old")]
+    pub backup_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete for
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
 }

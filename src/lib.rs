@@ -9,6 +9,7 @@ pub mod commands;
 pub mod config;
 pub mod ecs;
 pub mod encode;
+pub mod envfile;
 pub mod error;
 pub mod exec;
 pub mod fetch;
@@ -16,6 +17,8 @@ pub mod files;
 pub mod layers;
 pub mod log;
 pub mod names;
+pub mod output;
+pub mod progress;
 pub mod secret;
 pub mod ssm;
 pub mod write;
@@ -30,6 +33,17 @@ pub fn run(cli: Cli) -> i32 {
     let result = match &cli.command {
         Command::Sync(args) => commands::sync::run(g, args).map(|()| exit::OK),
         Command::Exec(args) => commands::exec::run(g, args),
+        Command::Put(args) => commands::put::run(g, args).map(|()| exit::OK),
+        Command::List(args) => commands::list::run(g, args).map(|()| exit::OK),
+        Command::Show(args) => commands::show::run(g, args).map(|()| exit::OK),
+        Command::Delete(args) => commands::delete::run(g, args).map(|()| exit::OK),
+        Command::Tag(args) => commands::tag::run(g, &args.action).map(|()| exit::OK),
+        Command::Dirs(args) => commands::dirs::run(g, args).map(|()| exit::OK),
+        Command::Check(args) => commands::check::run(g, args).map(|()| exit::OK),
+        Command::Diff(args) => commands::diff::run(g, args),
+        Command::Migrate(args) => commands::migrate::run(g, args).map(|()| exit::OK),
+        Command::Completions(args) => commands::meta::completions(args).map(|()| exit::OK),
+        Command::Man => commands::meta::man().map(|()| exit::OK),
     };
     match result {
         Ok(code) => code,

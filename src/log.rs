@@ -47,6 +47,11 @@ pub fn init(verbose: u8, quiet: bool, json: bool) {
     JSON.store(json, Ordering::Relaxed);
 }
 
+/// Whether diagnostics are JSON lines (`--log-format json`).
+pub fn is_json() -> bool {
+    JSON.load(Ordering::Relaxed)
+}
+
 pub fn enabled(level: Level) -> bool {
     level as i8 <= MAX_LEVEL.load(Ordering::Relaxed)
 }

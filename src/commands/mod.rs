@@ -1,6 +1,18 @@
 //! One thin module per subcommand, on top of config, fetch, merge and
-//! write; `pipeline` is what `sync` and `exec` share.
+//! write; `pipeline` is what `sync` and `exec` share, `admin` what the team
+//! admin commands share.
 
+mod admin;
+pub mod check;
+pub mod delete;
+pub mod diff;
+pub mod dirs;
 pub mod exec;
+pub mod list;
+pub mod meta;
+pub mod migrate;
 mod pipeline;
+pub mod put;
+pub mod show;
 pub mod sync;
+pub mod tag;

@@ -3,6 +3,7 @@
 //! of 10, and error messages that name the operation and path but never a
 //! value. Values leave this module wrapped in `Secret`.
 
+mod admin;
 mod errors;
 mod stats;
 
@@ -24,6 +25,7 @@ use crate::error::Error;
 use crate::log;
 use crate::secret::Secret;
 
+pub use admin::{Meta, PutRequest, WriteError, describe_write};
 pub use errors::describe;
 pub use stats::Stats;
 
@@ -186,31 +188,8 @@ impl Ssm {
         what: &str,
         filters: Vec<ParameterStringFilter>,
     ) -> anyhow::Result<Vec<String>> {
-        let mut names = Vec::new();
-        let mut token: Option<String> = None;
-        loop {
-            let _permit = self.limit.acquire().await?;
-            let out = self
-                .client
-                .describe_parameters()
-                .set_parameter_filters(Some(filters.clone()))
-                .max_results(50)
-                .set_next_token(token.take())
-                .send()
-                .await
-                .map_err(|e| anyhow!("DescribeParameters {what}: {}", describe(&e)))?;
-            names.extend(
-                out.parameters()
-                    .iter()
-                    .filter_map(|p| p.name().map(str::to_string)),
-            );
-            match out.next_token {
-                Some(t) if !t.is_empty() => token = Some(t),
-                _ => break,
-            }
-        }
-        log::debug!("DescribeParameters {what}: {} names", names.len());
-        Ok(names)
+        let metas = self.describe_meta(what, filters).await?;
+        Ok(metas.into_iter().map(|m| m.name).collect())
     }
 
     /// GetParameters for `names` in batches of 10, run concurrently (bounded

@@ -233,6 +233,49 @@ impl Moto {
         }
     }
 
+    /// The parameter's type and tier as SSM reports them (`("SecureString",
+    /// "Standard")`), or `None` if it does not exist.
+    pub fn kind(&self, name: &str) -> Option<(String, String)> {
+        let call = self.client.get_parameter().name(name).send();
+        let out = match block_on(call) {
+            Ok(out) => out,
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_parameter_not_found()) =>
+            {
+                return None;
+            }
+            Err(e) => panic!("moto: GetParameter {name}: {}", DisplayErrorContext(&e)),
+        };
+        let ty = out.parameter()?.r#type()?.as_str().to_owned();
+        let filter = aws_sdk_ssm::types::ParameterStringFilter::builder()
+            .key("Name")
+            .option("Equals")
+            .values(name)
+            .build()
+            .expect("filter");
+        let described = block_on(
+            self.client
+                .describe_parameters()
+                .parameter_filters(filter)
+                .send(),
+        )
+        .unwrap_or_else(|e| {
+            panic!(
+                "moto: DescribeParameters {name}: {}",
+                DisplayErrorContext(&e)
+            )
+        });
+        let tier = described
+            .parameters()
+            .iter()
+            .find(|p| p.name() == Some(name))
+            .and_then(|p| p.tier())
+            .map(|t| t.as_str().to_owned())
+            .unwrap_or_else(|| "Standard".to_owned());
+        Some((ty, tier))
+    }
+
     /// The parameter's tags, sorted by key.
     pub fn tags(&self, name: &str) -> Vec<(String, String)> {
         let call = self

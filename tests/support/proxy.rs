@@ -35,6 +35,14 @@ pub enum Fault {
     /// This HTTP status with an AWS JSON error body (`500` is
     /// `InternalServerError`, `503` is `ServiceUnavailable`).
     Status(u16),
+    /// This HTTP status with an AWS JSON error body of this `__type` and
+    /// message (e.g. a ValidationException that repeats a value, as SSM's
+    /// do).
+    Error {
+        status: u16,
+        code: String,
+        message: String,
+    },
     /// Drop the connection without answering, with a TCP RST.
     Reset,
     /// Wait this long, then forward normally. Combines with later rules.
@@ -588,6 +596,11 @@ async fn serve(client: TcpStream, shared: Arc<Shared>) -> io::Result<()> {
                 };
                 canned(code, kind, "injected by the test proxy")
             }
+            Some(Fault::Error {
+                status,
+                code,
+                message,
+            }) => canned(status, &code, &message),
             Some(Fault::Reset) => {
                 // SO_LINGER 0 turns the close into an RST.
                 let _ = client.get_ref().set_zero_linger();

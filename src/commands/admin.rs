@@ -1,0 +1,207 @@
+//! What the team admin commands share: the team prefix (admin commands use
+//! the team layout only), the one app a command works on, turning a KEY
+//! argument into a parameter name, and the salted hashes that stand in for
+//! values in `check` and `diff`.
+
+use std::path::Path;
+
+use aws_sdk_ssm::types::ParameterStringFilter;
+use sha2::{Digest, Sha256};
+
+use crate::cli::GlobalArgs;
+use crate::config::{self, Layout};
+use crate::error::{Error, Result};
+use crate::names;
+
+/// The team prefix; refuses the ecs layout and `--cluster`.
+pub fn prefix(g: &GlobalArgs) -> Result<String> {
+    let env = &config::process_env;
+    if config::resolve_layout(g.layout, env)? != Layout::Team {
+        return Err(Error::usage(
+            "admin commands work on the team layout (/<team>/<app>/<key>); drop --layout ecs or unset SSMM_LAYOUT",
+        ));
+    }
+    if g.cluster.is_some() {
+        return Err(Error::usage("--cluster is only used with --layout ecs"));
+    }
+    config::resolve_prefix(g.prefix.as_deref(), env)
+}
+
+/// Every app of `--app` (else `$SSMM_APP`, else the directory's name).
+/// `shared` is allowed here: it is the shared namespace.
+pub fn apps(g: &GlobalArgs, cwd: &Path) -> Result<Vec<String>> {
+    config::resolve_apps(&g.apps, &config::process_env, None, cwd)
+}
+
+/// The single app a command works on.
+pub fn one_app(g: &GlobalArgs, cwd: &Path, command: &str) -> Result<String> {
+    let mut apps = apps(g, cwd)?;
+    if apps.len() > 1 {
+        return Err(Error::usage(format!("{command} takes one --app")));
+    }
+    Ok(apps.remove(0))
+}
+
+/// A KEY argument -> parameter name:
+/// - `/acme/api/db-url`: a full name, which must lie under the prefix;
+/// - `files/tls/cert.pem`: a path below the app;
+/// - `DB_URL`: a variable, mapped like `put` does (`db-url`);
+/// - `db-url`, `db.host`: a key, used as is.
+pub fn param_name(prefix: &str, app: &str, key: &str) -> Result<String> {
+    let bad = |why: &str| Error::usage(format!("invalid KEY {:?}: {why}", names::printable(key)));
+    if let Some(rest) = key.strip_prefix('/') {
+        let under = prefix.trim_start_matches('/');
+        let inside = rest
+            .strip_prefix(under)
+            .is_some_and(|tail| tail.starts_with('/') && tail.len() > 1);
+        if !inside {
+            return Err(bad(&format!(
+                "a full name must lie under the prefix {prefix}/"
+            )));
+        }
+        check_segments(rest).map_err(&bad)?;
+        return Ok(key.to_string());
+    }
+    check_segments(key).map_err(bad)?;
+    let key = if names::is_valid_var(key) {
+        names::var_to_key(key)
+    } else {
+        key.to_string()
+    };
+    Ok(format!("{prefix}/{app}/{key}"))
+}
+
+fn check_segments(path: &str) -> std::result::Result<(), &'static str> {
+    if path.split('/').all(names::is_valid_segment) {
+        Ok(())
+    } else {
+        Err("segments may only use A-Z a-z 0-9 _ . - (and not be '.', '..' or empty)")
+    }
+}
+
+/// A path argument of `migrate`: an app name under the prefix, or a full
+/// path. Returns the path and, for an app, its name.
+pub fn namespace(prefix: Option<&str>, arg: &str) -> Result<(String, Option<String>)> {
+    if arg.starts_with('/') {
+        names::validate_prefix(arg)
+            .map_err(|e| Error::usage(e.replacen("invalid prefix", "invalid path", 1)))?;
+        return Ok((arg.to_string(), None));
+    }
+    names::validate_app(arg, "app").map_err(Error::Usage)?;
+    let prefix = prefix.ok_or(Error::NoPrefix)?;
+    Ok((format!("{prefix}/{arg}"), Some(arg.to_string())))
+}
+
+/// DescribeParameters filters: everything below `path` (recursive) whose
+/// tags match all of `tags`.
+pub fn below(path: &str, tags: &[(String, String)]) -> Result<Vec<ParameterStringFilter>> {
+    let build = |b: aws_sdk_ssm::types::builders::ParameterStringFilterBuilder| {
+        b.build().map_err(|e| {
+            Error::Runtime(anyhow::anyhow!("building a DescribeParameters filter: {e}"))
+        })
+    };
+    let mut filters = vec![build(
+        ParameterStringFilter::builder()
+            .key("Path")
+            .option("Recursive")
+            .values(path),
+    )?];
+    for (k, v) in tags {
+        filters.push(build(
+            ParameterStringFilter::builder()
+                .key(format!("tag:{k}"))
+                .values(v),
+        )?);
+    }
+    Ok(filters)
+}
+
+/// The part of `name` after `base/`.
+pub fn relative<'a>(base: &str, name: &'a str) -> &'a str {
+    name.strip_prefix(base)
+        .and_then(|r| r.strip_prefix('/'))
+        .unwrap_or(name)
+}
+
+/// Hash prefixes that group equal values within one report without letting
+/// anyone test guesses offline: SHA-256 over a random per-run salt and the
+/// value. The same value gets the same prefix within a run, a different one
+/// in the next.
+pub struct Hasher {
+    salt: [u8; 32],
+}
+
+impl Hasher {
+    pub fn new() -> Result<Hasher> {
+        let mut salt = [0u8; 32];
+        getrandom::fill(&mut salt)
+            .map_err(|e| Error::Runtime(anyhow::anyhow!("no randomness for the hash salt: {e}")))?;
+        Ok(Hasher { salt })
+    }
+
+    /// 12 hex digits (48 bits): collisions are negligible within a team.
+    pub fn short(&self, value: &str) -> String {
+        let mut h = Sha256::new();
+        h.update(self.salt);
+        h.update(value.as_bytes());
+        let digest = h.finalize();
+        digest[..6].iter().map(|b| format!("{b:02x}")).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_map_to_names() {
+        let p = "/acme";
+        assert_eq!(param_name(p, "api", "DB_URL").unwrap(), "/acme/api/db-url");
+        assert_eq!(param_name(p, "api", "db-url").unwrap(), "/acme/api/db-url");
+        assert_eq!(
+            param_name(p, "api", "db.host").unwrap(),
+            "/acme/api/db.host"
+        );
+        assert_eq!(
+            param_name(p, "api", "files/tls/cert.pem").unwrap(),
+            "/acme/api/files/tls/cert.pem"
+        );
+        assert_eq!(
+            param_name(p, "api", "/acme/shared/x").unwrap(),
+            "/acme/shared/x"
+        );
+    }
+
+    #[test]
+    fn bad_keys_are_refused_without_echoing_control_characters() {
+        for bad in [
+            "/other/x", "/acme", "/acme/", "/acmex/y", "a/../b", "a//b", "", "a b", "x\n",
+        ] {
+            let e = param_name("/acme", "api", bad).unwrap_err().to_string();
+            assert!(e.contains("invalid KEY"), "{bad}: {e}");
+            assert!(!e.contains('\n'), "{e}");
+        }
+    }
+
+    #[test]
+    fn hashes_group_equal_values_and_change_between_runs() {
+        let a = Hasher::new().unwrap();
+        let b = Hasher::new().unwrap();
+        assert_eq!(a.short("x"), a.short("x"));
+        assert_ne!(a.short("x"), a.short("y"));
+        assert_ne!(a.short("x"), b.short("x"));
+        assert_eq!(a.short("x").len(), 12);
+    }
+
+    #[test]
+    fn namespaces_are_apps_or_full_paths() {
+        assert_eq!(
+            namespace(Some("/acme"), "api").unwrap(),
+            ("/acme/api".to_string(), Some("api".to_string()))
+        );
+        assert_eq!(namespace(None, "/x/y").unwrap(), ("/x/y".to_string(), None));
+        assert!(matches!(namespace(None, "api"), Err(Error::NoPrefix)));
+        assert!(namespace(Some("/acme"), "a/b").is_err());
+        assert!(namespace(None, "/x/../y").is_err());
+    }
+}

@@ -1,0 +1,132 @@
+//! `ssmm check`: the same key in several apps (`--duplicates`) and
+//! parameters holding identical values (`--values`), shown as salted hash
+//! prefixes unless `--show-values`. A report, not a gate: exit 0 whatever it
+//! finds.
+
+use std::collections::BTreeMap;
+
+use super::admin::{self, Hasher};
+use crate::cli::{CheckArgs, GlobalArgs};
+use crate::config;
+use crate::error::{Error, Result};
+use crate::log;
+use crate::output;
+use crate::ssm::{self, Purpose};
+
+pub fn run(g: &GlobalArgs, args: &CheckArgs) -> Result<()> {
+    let prefix = admin::prefix(g)?;
+    // Neither check named: both. --show-values implies --values.
+    let (want_dups, want_values) = match (args.duplicates, args.values) {
+        (false, false) => (true, true),
+        (d, v) => (d, v || args.show_values),
+    };
+    let aws = config::aws_settings(g);
+    let filters = admin::below(&prefix, &[])?;
+    // Values are only read (and decrypted) when they are compared.
+    let (names, params) = ssm::block_on(async {
+        let client = ssm::connect(&aws, Purpose::Read).await?;
+        let result = if want_values {
+            let params = client
+                .get_by_path(&prefix, true)
+                .await
+                .map_err(Error::Runtime)?;
+            (params.iter().map(|p| p.name.clone()).collect(), params)
+        } else {
+            let names = client
+                .describe_names(&prefix, filters)
+                .await
+                .map_err(Error::Runtime)?;
+            (names, Vec::new())
+        };
+        log::debug!("API calls: {}", client.stats.summary());
+        Ok::<_, Error>(result)
+    })
+    .map_err(Error::Runtime)??;
+
+    // key -> apps holding it
+    let mut keys: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    for name in &names {
+        if let Some((app, key)) = admin::relative(&prefix, name).split_once('/') {
+            keys.entry(key).or_default().push(app);
+        }
+    }
+    let dups: Vec<(&str, Vec<&str>)> = keys
+        .into_iter()
+        .filter(|(_, apps)| apps.len() > 1)
+        .map(|(k, mut apps)| {
+            apps.sort();
+            (k, apps)
+        })
+        .collect();
+
+    // value -> parameters holding it (grouped on the value itself, shown as
+    // a hash prefix)
+    let hasher = Hasher::new()?;
+    let mut by_value: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    for p in &params {
+        by_value
+            .entry(p.value.expose())
+            .or_default()
+            .push(p.name.as_str());
+    }
+    let mut same: Vec<(String, Option<&str>, Vec<&str>)> = by_value
+        .into_iter()
+        .filter(|(_, names)| names.len() > 1)
+        .map(|(value, mut names)| {
+            names.sort();
+            let shown = args.show_values.then_some(value);
+            (hasher.short(value), shown, names)
+        })
+        .collect();
+    same.sort_by(|a, b| a.2.cmp(&b.2));
+
+    if args.json {
+        let mut doc = serde_json::Map::new();
+        if want_dups {
+            doc.insert(
+                "duplicates".into(),
+                dups.iter()
+                    .map(|(k, apps)| serde_json::json!({"key": k, "apps": apps}))
+                    .collect(),
+            );
+        }
+        if want_values {
+            doc.insert(
+                "values".into(),
+                same.iter()
+                    .map(|(hash, value, names)| {
+                        let mut o = serde_json::json!({"hash": hash, "parameters": names});
+                        if let Some(v) = value {
+                            o["value"] = serde_json::Value::String(v.to_string());
+                        }
+                        o
+                    })
+                    .collect(),
+            );
+        }
+        output::json(&serde_json::Value::Object(doc));
+    } else {
+        if want_dups {
+            output::line(&format!("Keys in several apps: {}", dups.len()));
+            for (k, apps) in &dups {
+                output::line(&format!("  {k}: {}", apps.join(", ")));
+            }
+        }
+        if want_values {
+            output::line(&format!("Identical values: {}", same.len()));
+            for (hash, value, names) in &same {
+                // A value may hold newlines: shown JSON-quoted, on one line.
+                let label = match value {
+                    Some(v) => serde_json::Value::String(v.to_string()).to_string(),
+                    None => hash.clone(),
+                };
+                output::line(&format!("  {label}: {}", names.join(", ")));
+            }
+        }
+    }
+    log::notice!(
+        "checked {} under {prefix}/",
+        output::count(names.len(), "parameter")
+    );
+    Ok(())
+}

@@ -1,0 +1,141 @@
+//! `ssmm delete`: one parameter, or every parameter of one app (`--app A
+//! --all`, confirmed on a terminal or with `-y`), in DeleteParameters
+//! batches of 10.
+
+use std::io::{BufRead, IsTerminal, Write};
+
+use super::admin;
+use crate::cli::{DeleteArgs, GlobalArgs};
+use crate::config;
+use crate::error::{Error, Result};
+use crate::log;
+use crate::progress::Progress;
+use crate::ssm::{self, BATCH, Purpose, Ssm};
+
+pub fn run(g: &GlobalArgs, args: &DeleteArgs) -> Result<()> {
+    let cwd = config::current_dir()?;
+    let prefix = admin::prefix(g)?;
+    let aws = config::aws_settings(g);
+    if let Some(key) = &args.key {
+        let name = if key.starts_with('/') {
+            admin::param_name(&prefix, "", key)?
+        } else {
+            admin::param_name(&prefix, &admin::one_app(g, &cwd, "delete")?, key)?
+        };
+        let (deleted, _) = ssm::block_on(async {
+            let client = ssm::connect(&aws, Purpose::Write).await?;
+            client
+                .delete_batch(std::slice::from_ref(&name))
+                .await
+                .map_err(Error::Runtime)
+        })
+        .map_err(Error::Runtime)??;
+        if deleted.is_empty() {
+            return Err(Error::Runtime(anyhow::anyhow!(
+                "parameter {name} not found"
+            )));
+        }
+        crate::output::line(&format!("deleted {name}"));
+        return Ok(());
+    }
+
+    // A whole app: only for an app named on the command line, never one
+    // taken from $SSMM_APP or the directory's name.
+    let [app] = g.apps.as_slice() else {
+        return Err(Error::usage(
+            "delete --all needs exactly one --app on the command line",
+        ));
+    };
+    crate::names::validate_app(app, "app").map_err(Error::Usage)?;
+    let base = format!("{prefix}/{app}");
+    ssm::block_on(async {
+        let client = ssm::connect(&aws, Purpose::Write).await?;
+        let mut names: Vec<String> = client
+            .describe_names(&base, admin::below(&base, &[])?)
+            .await
+            .map_err(Error::Runtime)?;
+        names.sort();
+        if names.is_empty() {
+            log::notice!("nothing to delete under {base}/");
+            return Ok(());
+        }
+        if !args.yes {
+            confirm(names.len(), &base)?;
+        }
+        delete_all(&client, &names, &base).await
+    })
+    .map_err(Error::Runtime)?
+}
+
+/// Ask on the terminal; refuse when there is none.
+fn confirm(count: usize, base: &str) -> Result<()> {
+    if !std::io::stdin().is_terminal() || !std::io::stderr().is_terminal() {
+        return Err(Error::usage(format!(
+            "refusing to delete {} under {base}/ without confirmation: pass -y (no terminal to ask on)",
+            crate::output::count(count, "parameter")
+        )));
+    }
+    {
+        let mut err = std::io::stderr().lock();
+        let _ = write!(
+            err,
+            "Delete {} under {base}/? This cannot be undone. [y/N] ",
+            crate::output::count(count, "parameter")
+        );
+        let _ = err.flush();
+    }
+    let mut answer = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut answer)
+        .map_err(|e| Error::Runtime(anyhow::anyhow!("reading the answer: {e}")))?;
+    if matches!(answer.trim(), "y" | "Y" | "yes" | "YES" | "Yes") {
+        Ok(())
+    } else {
+        Err(Error::Runtime(anyhow::anyhow!(
+            "not confirmed; nothing deleted"
+        )))
+    }
+}
+
+/// Delete `names` in batches of 10 (concurrent up to --write-concurrency);
+/// every batch is tried, failures are reported together.
+pub async fn delete_all(client: &Ssm, names: &[String], base: &str) -> Result<()> {
+    let progress = Progress::new(names.len(), "delete");
+    let batches = names.chunks(BATCH).map(|batch| {
+        let progress = &progress;
+        async move {
+            let result = client.delete_batch(batch).await;
+            match &result {
+                Ok((deleted, _)) => {
+                    for name in deleted {
+                        progress.inc();
+                        progress.line(&format!("deleted {name}"));
+                    }
+                }
+                Err(e) => progress.emit(log::Level::Error, &format!("{e:#}")),
+            }
+            result
+        }
+    });
+    let results = futures_util::future::join_all(batches).await;
+    drop(progress);
+    log::debug!("API calls: {}", client.stats.summary());
+    let deleted: usize = results
+        .iter()
+        .filter_map(|r| r.as_ref().ok())
+        .map(|(d, _)| d.len())
+        .sum();
+    let failed = results.iter().filter(|r| r.is_err()).count();
+    if failed > 0 {
+        return Err(Error::Runtime(anyhow::anyhow!(
+            "{failed} DeleteParameters batches failed; {deleted} of {} parameters under {base}/ deleted",
+            names.len()
+        )));
+    }
+    log::notice!(
+        "deleted {} under {base}/",
+        crate::output::count(deleted, "parameter")
+    );
+    Ok(())
+}

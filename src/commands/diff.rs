@@ -1,0 +1,102 @@
+//! `ssmm diff`: a local env file against an app's parameters, by variable
+//! name. Values are never shown: a changed variable shows two salted hash
+//! prefixes. Exit 0 when equal, 1 when different.
+
+use std::collections::BTreeMap;
+
+use super::admin::{self, Hasher};
+use crate::cli::{DiffArgs, GlobalArgs};
+use crate::config;
+use crate::envfile;
+use crate::error::{Error, Result, exit};
+use crate::log;
+use crate::names;
+use crate::output;
+use crate::secret::Secret;
+use crate::ssm::{self, Purpose};
+
+pub fn run(g: &GlobalArgs, args: &DiffArgs) -> Result<i32> {
+    let cwd = config::current_dir()?;
+    let prefix = admin::prefix(g)?;
+    let app = admin::one_app(g, &cwd, "diff")?;
+    let shown = args.env.display().to_string();
+    let bytes = std::fs::read(cwd.join(&args.env))
+        .map_err(|e| Error::Runtime(anyhow::anyhow!("reading {shown}: {e}")))?;
+    let local: BTreeMap<String, Secret> = envfile::parse_as(&bytes, args.env_syntax)
+        .map_err(|e| Error::usage(format!("{shown}: {e}")))?
+        .into_iter()
+        .map(|e| (e.var, e.value))
+        .collect();
+
+    let base = format!("{prefix}/{app}");
+    let aws = config::aws_settings(g);
+    let params = ssm::block_on(async {
+        let client = ssm::connect(&aws, Purpose::Read).await?;
+        let found = client
+            .get_by_path(&base, false)
+            .await
+            .map_err(Error::Runtime)?;
+        log::debug!("API calls: {}", client.stats.summary());
+        Ok::<_, Error>(found)
+    })
+    .map_err(Error::Runtime)??;
+    let mut remote: BTreeMap<String, Secret> = BTreeMap::new();
+    for p in params {
+        match names::key_to_var(names::last_segment(&p.name), g.key_case) {
+            Some(var) => {
+                remote.insert(var, p.value);
+            }
+            None => log::warning!(
+                "{}: not a valid variable name; left out of the comparison",
+                names::printable(&p.name)
+            ),
+        }
+    }
+
+    let hasher = Hasher::new()?;
+    let added: Vec<&String> = local.keys().filter(|k| !remote.contains_key(*k)).collect();
+    let removed: Vec<&String> = remote.keys().filter(|k| !local.contains_key(*k)).collect();
+    let changed: Vec<(&String, String, String)> = local
+        .iter()
+        .filter_map(|(k, v)| {
+            let r = remote.get(k)?;
+            (r != v).then(|| (k, hasher.short(v.expose()), hasher.short(r.expose())))
+        })
+        .collect();
+
+    if args.json {
+        output::json(&serde_json::json!({
+            "file": shown,
+            "path": format!("{base}/"),
+            "added": added,
+            "removed": removed,
+            "changed": changed.iter().map(|(k, l, r)| serde_json::json!({"name": k, "file": l, "ssm": r})).collect::<Vec<_>>(),
+        }));
+    } else {
+        let mut lines: Vec<(&String, String)> = Vec::new();
+        lines.extend(added.iter().map(|k| (*k, format!("+ {k}"))));
+        lines.extend(removed.iter().map(|k| (*k, format!("- {k}"))));
+        lines.extend(
+            changed
+                .iter()
+                .map(|(k, l, r)| (*k, format!("~ {k} (file {l}, ssm {r})"))),
+        );
+        lines.sort();
+        for (_, line) in lines {
+            output::line(&line);
+        }
+    }
+    let differs = !(added.is_empty() && removed.is_empty() && changed.is_empty());
+    if differs {
+        log::notice!(
+            "{shown} vs {base}/: {} only in the file, {} only in SSM, {} changed",
+            added.len(),
+            removed.len(),
+            changed.len()
+        );
+        Ok(exit::RUNTIME)
+    } else {
+        log::notice!("{shown} matches {base}/ ({} variables)", local.len());
+        Ok(exit::OK)
+    }
+}

@@ -1,0 +1,98 @@
+//! `ssmm list`: parameter names, types, tiers, versions and dates under an
+//! app (or the whole prefix), optionally filtered by tags. Never values:
+//! only DescribeParameters is called.
+
+use super::admin;
+use crate::cli::{GlobalArgs, ListArgs};
+use crate::config;
+use crate::error::{Error, Result};
+use crate::log;
+use crate::output;
+use crate::ssm::{self, Meta, Purpose};
+
+pub fn run(g: &GlobalArgs, args: &ListArgs) -> Result<()> {
+    let cwd = config::current_dir()?;
+    let prefix = admin::prefix(g)?;
+    let tags = config::parse_tags(&args.tag, "--tag")?;
+    let bases: Vec<String> = if args.all {
+        if !g.apps.is_empty() {
+            return Err(Error::usage("--all lists every app; drop --app"));
+        }
+        vec![prefix.clone()]
+    } else {
+        admin::apps(g, &cwd)?
+            .iter()
+            .map(|a| format!("{prefix}/{a}"))
+            .collect()
+    };
+    let filters = bases
+        .iter()
+        .map(|b| admin::below(b, &tags))
+        .collect::<Result<Vec<_>>>()?;
+
+    let aws = config::aws_settings(g);
+    let mut metas: Vec<Meta> = ssm::block_on(async {
+        let client = ssm::connect(&aws, Purpose::Read).await?;
+        let calls = bases
+            .iter()
+            .zip(filters)
+            .map(|(base, f)| client.describe_meta(base, f));
+        let found = futures_util::future::try_join_all(calls)
+            .await
+            .map_err(Error::Runtime)?;
+        log::debug!("API calls: {}", client.stats.summary());
+        Ok::<_, Error>(found.into_iter().flatten().collect())
+    })
+    .map_err(Error::Runtime)??;
+    metas.sort_by(|a, b| a.name.cmp(&b.name));
+    metas.dedup_by(|a, b| a.name == b.name);
+
+    if args.json {
+        let rows: Vec<serde_json::Value> = metas
+            .iter()
+            .map(|m| {
+                let rel = admin::relative(&prefix, &m.name);
+                let (app, key) = rel.split_once('/').unwrap_or(("", rel));
+                serde_json::json!({
+                    "name": m.name,
+                    "app": (!app.is_empty()).then_some(app),
+                    "key": key,
+                    "type": m.kind.as_str(),
+                    "tier": m.tier.as_str(),
+                    "version": m.version,
+                    "last_modified": m.last_modified,
+                })
+            })
+            .collect();
+        output::json(&serde_json::Value::Array(rows));
+    } else if args.keys_only {
+        for m in &metas {
+            output::line(&m.name);
+        }
+    } else {
+        let rows: Vec<Vec<String>> = metas
+            .iter()
+            .map(|m| {
+                vec![
+                    m.name.clone(),
+                    m.kind.as_str().to_string(),
+                    m.tier.as_str().to_string(),
+                    format!("v{}", m.version),
+                    m.last_modified.clone().unwrap_or_else(|| "-".into()),
+                ]
+            })
+            .collect();
+        output::table(&rows);
+    }
+    if metas.is_empty() {
+        log::notice!(
+            "no parameters under {}",
+            bases
+                .iter()
+                .map(|b| format!("{b}/"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+    Ok(())
+}

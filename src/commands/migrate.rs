@@ -1,0 +1,386 @@
+//! `ssmm migrate OLD NEW`: move a namespace in three steps, each safe to
+//! repeat (SPEC §3):
+//! 1. copy every parameter under OLD to NEW: value, type, tier, KMS key,
+//!    description, data type and tags (`app=OLD` becomes `app=NEW`);
+//! 2. `--delete-old`: verify every copy against its source, write a JSON
+//!    backup of OLD (0600, unpredictable name) and list what would go;
+//! 3. `--delete-old --confirm`: the same, then delete OLD.
+//!
+//! Nothing is deleted unless every copy verifies, and the backup is on disk
+//! before the first delete.
+
+use std::collections::HashMap;
+use std::fs::OpenOptions;
+use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use aws_sdk_ssm::types::ParameterTier;
+
+use super::admin;
+use super::delete;
+use crate::cli::{GlobalArgs, MigrateArgs};
+use crate::config;
+use crate::error::{Error, Result};
+use crate::log::{self, Level};
+use crate::output;
+use crate::progress::Progress;
+use crate::secret::Secret;
+use crate::ssm::{self, Meta, Purpose, PutRequest, Ssm};
+
+/// A parameter with everything a copy must carry.
+struct Full {
+    meta: Meta,
+    value: Secret,
+    tags: Vec<(String, String)>,
+}
+
+struct Plan {
+    /// OLD and NEW as given, for the next command to suggest.
+    args: (String, String),
+    old: String,
+    new: String,
+    /// (old app, new app) when both are app names: the `app` tag moves.
+    apps: Option<(String, String)>,
+}
+
+impl Plan {
+    fn target(&self, name: &str) -> String {
+        format!("{}/{}", self.new, admin::relative(&self.old, name))
+    }
+
+    /// The tags a copy of a parameter with `tags` should carry.
+    fn target_tags(&self, tags: &[(String, String)]) -> Vec<(String, String)> {
+        let mut out: Vec<(String, String)> = tags
+            .iter()
+            .map(|(k, v)| match &self.apps {
+                Some((old, new)) if k == "app" && v == old => (k.clone(), new.clone()),
+                _ => (k.clone(), v.clone()),
+            })
+            .collect();
+        out.sort();
+        out
+    }
+}
+
+pub fn run(g: &GlobalArgs, args: &MigrateArgs) -> Result<()> {
+    let needs_prefix = !args.old.starts_with('/') || !args.new.starts_with('/');
+    let prefix = if needs_prefix {
+        Some(admin::prefix(g)?)
+    } else {
+        None
+    };
+    let (old, old_app) = admin::namespace(prefix.as_deref(), &args.old)?;
+    let (new, new_app) = admin::namespace(prefix.as_deref(), &args.new)?;
+    let nested = |a: &str, b: &str| a == b || b.starts_with(&format!("{a}/"));
+    if nested(&old, &new) || nested(&new, &old) {
+        return Err(Error::usage(format!(
+            "{old} and {new} overlap: migrate between separate namespaces"
+        )));
+    }
+    let plan = Plan {
+        args: (args.old.clone(), args.new.clone()),
+        old,
+        new,
+        apps: old_app.zip(new_app),
+    };
+    let backup_dir = match &args.backup_dir {
+        Some(dir) => config::current_dir()?.join(dir),
+        None => std::env::temp_dir(),
+    };
+    let aws = config::aws_settings(g);
+    ssm::block_on(async {
+        let client = ssm::connect(&aws, Purpose::Write).await?;
+        let result = if args.delete_old {
+            verify_backup_delete(&client, &plan, &backup_dir, args.confirm).await
+        } else {
+            copy(&client, &plan, args.overwrite).await
+        };
+        log::debug!("API calls: {}", client.stats.summary());
+        result
+    })
+    .map_err(Error::Runtime)?
+}
+
+/// Every parameter under `base` with value, metadata and tags, by name.
+async fn read_all(client: &Ssm, base: &str) -> Result<Vec<Full>> {
+    let filters = admin::below(base, &[])?;
+    let (metas, values) = futures_util::future::try_join(
+        client.describe_meta(base, filters),
+        client.get_by_path(base, true),
+    )
+    .await
+    .map_err(Error::Runtime)?;
+    let mut values: HashMap<String, Secret> =
+        values.into_iter().map(|p| (p.name, p.value)).collect();
+    let tag_calls = metas.iter().map(|m| client.list_tags(&m.name));
+    let tags = futures_util::future::try_join_all(tag_calls)
+        .await
+        .map_err(Error::Runtime)?;
+    let mut out = Vec::with_capacity(metas.len());
+    for (meta, tags) in metas.into_iter().zip(tags) {
+        // Listed but gone by the time values were read: not there.
+        if let Some(value) = values.remove(&meta.name) {
+            out.push(Full { meta, value, tags });
+        }
+    }
+    out.sort_by(|a, b| a.meta.name.cmp(&b.meta.name));
+    Ok(out)
+}
+
+fn nothing_under(base: &str) -> Error {
+    Error::Runtime(anyhow::anyhow!("no parameters under {base}/"))
+}
+
+async fn copy(client: &Ssm, plan: &Plan, overwrite: bool) -> Result<()> {
+    let sources = read_all(client, &plan.old).await?;
+    if sources.is_empty() {
+        return Err(nothing_under(&plan.old));
+    }
+    let targets: Vec<String> = sources.iter().map(|s| plan.target(&s.meta.name)).collect();
+    let existing = client.get_many(&targets).await.map_err(Error::Runtime)?;
+
+    // Decide everything before the first write.
+    let mut conflicts = Vec::new();
+    // (source, target, target exists, target already holds the value)
+    let mut todo: Vec<(&Full, &String, bool, bool)> = Vec::new();
+    for ((src, target), found) in sources.iter().zip(&targets).zip(&existing) {
+        match found {
+            None => todo.push((src, target, false, false)),
+            // Same value: only the tags may need bringing over.
+            Some(p) if p.value == src.value && p.kind == src.meta.kind => {
+                todo.push((src, target, true, true))
+            }
+            Some(_) if overwrite => todo.push((src, target, true, false)),
+            Some(_) => conflicts.push(target.as_str()),
+        }
+    }
+    let already = todo.iter().filter(|t| t.3).count();
+    if !conflicts.is_empty() {
+        return Err(Error::Runtime(anyhow::anyhow!(
+            "{} parameters under {}/ already exist with a different value or type; nothing was copied (pass --overwrite to replace them): {}",
+            conflicts.len(),
+            plan.new,
+            conflicts.join(", ")
+        )));
+    }
+
+    let progress = Progress::new(todo.len(), "copy");
+    let writes = todo.iter().map(|&(src, target, exists, same)| {
+        let progress = &progress;
+        async move {
+            let tags = plan.target_tags(&src.tags);
+            let result = async {
+                if !same {
+                    let req = PutRequest {
+                        name: target,
+                        value: &src.value,
+                        kind: src.meta.kind.clone(),
+                        tier: src.meta.tier.clone(),
+                        key_id: src.meta.key_id.as_deref(),
+                        description: src.meta.description.as_deref(),
+                        data_type: src.meta.data_type.as_deref(),
+                        overwrite: exists,
+                        tags: &tags,
+                    };
+                    client.put(&req).await.map_err(|e| match e {
+                        ssm::WriteError::AlreadyExists => {
+                            anyhow::anyhow!("PutParameter {target}: {e}")
+                        }
+                        ssm::WriteError::Other(msg) => anyhow::anyhow!(msg),
+                    })?;
+                }
+                if exists && !tags.is_empty() {
+                    client.add_tags(target, &tags).await?;
+                }
+                anyhow::Ok(())
+            }
+            .await;
+            progress.inc();
+            match &result {
+                Ok(()) if same => {
+                    progress.line(&format!("{} = {target} (already copied)", src.meta.name))
+                }
+                Ok(()) => progress.line(&format!("{} -> {target}", src.meta.name)),
+                Err(e) => progress.emit(Level::Error, &format!("{e:#}")),
+            }
+            result
+        }
+    });
+    let results = futures_util::future::join_all(writes).await;
+    drop(progress);
+    let failed = results.iter().filter(|r| r.is_err()).count();
+    if failed > 0 {
+        return Err(Error::Runtime(anyhow::anyhow!(
+            "{failed} of {} parameters were not copied to {}/; run the same command again",
+            sources.len(),
+            plan.new
+        )));
+    }
+    log::notice!(
+        "copied {} from {}/ to {}/ ({already} already there); next: ssmm migrate {} {} --delete-old",
+        output::count(sources.len(), "parameter"),
+        plan.old,
+        plan.new,
+        plan.args.0,
+        plan.args.1
+    );
+    Ok(())
+}
+
+/// Why a copy does not match its source, if it does not.
+fn mismatch(plan: &Plan, src: &Full, copy: Option<&Full>) -> Option<&'static str> {
+    let Some(copy) = copy else {
+        return Some("no copy");
+    };
+    if copy.value != src.value {
+        return Some("the value differs");
+    }
+    if copy.meta.kind != src.meta.kind {
+        return Some("the type differs");
+    }
+    if tier_rank(&copy.meta.tier) < tier_rank(&src.meta.tier) {
+        return Some("the tier differs");
+    }
+    let want = plan.target_tags(&src.tags);
+    if !want.iter().all(|t| copy.tags.contains(t)) {
+        return Some("tags are missing");
+    }
+    None
+}
+
+fn tier_rank(t: &ParameterTier) -> u8 {
+    match t {
+        ParameterTier::Standard => 0,
+        _ => 1,
+    }
+}
+
+async fn verify_backup_delete(
+    client: &Ssm,
+    plan: &Plan,
+    backup_dir: &Path,
+    confirm: bool,
+) -> Result<()> {
+    let (sources, copies) =
+        futures_util::future::try_join(read_all(client, &plan.old), read_all(client, &plan.new))
+            .await?;
+    if sources.is_empty() {
+        return Err(nothing_under(&plan.old));
+    }
+    let copies: HashMap<&str, &Full> = copies.iter().map(|c| (c.meta.name.as_str(), c)).collect();
+    let bad: Vec<String> = sources
+        .iter()
+        .filter_map(|s| {
+            let target = plan.target(&s.meta.name);
+            mismatch(plan, s, copies.get(target.as_str()).copied())
+                .map(|why| format!("{} -> {target}: {why}", s.meta.name))
+        })
+        .collect();
+    if !bad.is_empty() {
+        for line in &bad {
+            log::emit(Level::Error, line);
+        }
+        return Err(Error::Runtime(anyhow::anyhow!(
+            "{} of {} copies under {}/ do not match their source; nothing was deleted (run `ssmm migrate {} {}` again to copy)",
+            bad.len(),
+            sources.len(),
+            plan.new,
+            plan.args.0,
+            plan.args.1
+        )));
+    }
+    let backup = write_backup(backup_dir, plan, &sources).map_err(Error::Runtime)?;
+    log::notice!(
+        "verified {}; backup of {}/ written to {}",
+        output::count(sources.len(), "copy").replace("copys", "copies"),
+        plan.old,
+        backup.display()
+    );
+    let names: Vec<String> = sources.iter().map(|s| s.meta.name.clone()).collect();
+    if !confirm {
+        for name in &names {
+            crate::output::line(&format!("would delete {name}"));
+        }
+        log::notice!(
+            "{} under {}/ would be deleted; add --confirm to delete them",
+            output::count(names.len(), "parameter"),
+            plan.old
+        );
+        return Ok(());
+    }
+    delete::delete_all(client, &names, &plan.old).await
+}
+
+/// The sources as JSON, in a new file named with 128 random bits, created
+/// 0600 with O_EXCL|O_NOFOLLOW and fsync-ed before anything is deleted.
+fn write_backup(dir: &Path, plan: &Plan, sources: &[Full]) -> anyhow::Result<PathBuf> {
+    let mut random = [0u8; 16];
+    getrandom::fill(&mut random).map_err(|e| anyhow::anyhow!("no randomness: {e}"))?;
+    let hex: String = random.iter().map(|b| format!("{b:02x}")).collect();
+    let path = dir.join(format!("ssmm-migrate-backup-{hex}.json"));
+    let params: Vec<serde_json::Value> = sources
+        .iter()
+        .map(|s| {
+            serde_json::json!({
+                "name": s.meta.name,
+                "type": s.meta.kind.as_str(),
+                "tier": s.meta.tier.as_str(),
+                "version": s.meta.version,
+                "key_id": s.meta.key_id,
+                "description": s.meta.description,
+                "data_type": s.meta.data_type,
+                "last_modified": s.meta.last_modified,
+                "tags": s.tags.iter()
+                    .map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone())))
+                    .collect::<serde_json::Map<_, _>>(),
+                "value": s.value.expose(),
+            })
+        })
+        .collect();
+    let doc = serde_json::json!({
+        "source": plan.old,
+        "destination": plan.new,
+        "parameters": params,
+    });
+    let mut file = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .custom_flags(nix::libc::O_NOFOLLOW | nix::libc::O_CLOEXEC)
+        .open(&path)
+        .with_context(|| format!("creating the backup {}", path.display()))?;
+    let mut text = serde_json::to_string_pretty(&doc)?;
+    text.push('\n');
+    file.write_all(text.as_bytes())
+        .and_then(|()| file.sync_all())
+        .with_context(|| format!("writing the backup {}", path.display()))?;
+    Ok(path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn targets_and_app_tags_move() {
+        let plan = Plan {
+            args: ("api".into(), "api2".into()),
+            old: "/acme/api".into(),
+            new: "/acme/api2".into(),
+            apps: Some(("api".into(), "api2".into())),
+        };
+        assert_eq!(
+            plan.target("/acme/api/files/a.pem"),
+            "/acme/api2/files/a.pem"
+        );
+        assert_eq!(
+            plan.target_tags(&[("owner".into(), "x".into()), ("app".into(), "api".into())]),
+            vec![
+                ("app".to_string(), "api2".to_string()),
+                ("owner".into(), "x".into())
+            ]
+        );
+    }
+}

@@ -1,0 +1,401 @@
+//! `ssmm put`: variables from `KEY=VALUE` arguments and `--env` files become
+//! parameters under `/<prefix>/<app>/`, typed by suffix or flag, tagged
+//! `app=<app>`. Everything is checked before the first write; existing
+//! parameters are only replaced with `--overwrite`. One line per key, never
+//! the value.
+
+use std::collections::{HashMap, HashSet};
+use std::io::Read;
+use std::path::Path;
+
+use aws_sdk_ssm::types::{ParameterTier, ParameterType};
+
+use super::admin;
+use crate::cli::{GlobalArgs, PutArgs};
+use crate::config;
+use crate::envfile;
+use crate::error::{Error, Result};
+use crate::log::{self, Level};
+use crate::names;
+use crate::progress::Progress;
+use crate::secret::Secret;
+use crate::ssm::{self, Purpose, PutRequest, Ssm, WriteError};
+
+/// Variable suffixes stored as String (SPEC §3); everything else, `_URL`
+/// included, is SecureString.
+const PLAIN_SUFFIXES: [&str; 8] = [
+    "_PATH",
+    "_DIR",
+    "_CHANNEL",
+    "_NAME",
+    "_HOST",
+    "_PORT",
+    "_REGION",
+    "_ENDPOINT",
+];
+
+/// SSM's value limits, in bytes.
+const STANDARD_MAX: usize = 4096;
+const ADVANCED_MAX: usize = 8192;
+
+/// One parameter to write.
+struct Item {
+    var: String,
+    name: String,
+    value: Secret,
+    kind: ParameterType,
+    why: &'static str,
+}
+
+/// The type a variable gets and why (`auto: suffix`, `auto: default`, `flag`).
+pub fn decide_type(
+    var: &str,
+    plain: &HashSet<String>,
+    secure: &HashSet<String>,
+    plain_all: bool,
+) -> (ParameterType, &'static str) {
+    let upper = var.to_ascii_uppercase();
+    if secure.contains(&upper) {
+        (ParameterType::SecureString, "flag")
+    } else if plain_all || plain.contains(&upper) {
+        (ParameterType::String, "flag")
+    } else if PLAIN_SUFFIXES.iter().any(|s| upper.ends_with(s)) {
+        (ParameterType::String, "auto: suffix")
+    } else {
+        (ParameterType::SecureString, "auto: default")
+    }
+}
+
+/// A KEY given on the command line or in a file -> (variable, key segment).
+/// Variables map as SPEC says (`SLACK_CHANNEL` -> `slack-channel`); a key
+/// that is already in key form (`db.host`, `db-url`) is kept.
+fn key_of(raw: &str) -> Option<(String, String)> {
+    if names::is_valid_var(raw) {
+        return Some((raw.to_string(), names::var_to_key(raw)));
+    }
+    if !names::is_valid_segment(raw) {
+        return None;
+    }
+    let var = names::key_to_var(raw, names::KeyCase::Upper)?;
+    Some((var, raw.to_string()))
+}
+
+/// A `--plain-key`/`--secure` argument -> the upper-case variable it names.
+fn flag_var(raw: &str, flag: &str) -> Result<String> {
+    key_of(raw)
+        .map(|(var, _)| var.to_ascii_uppercase())
+        .ok_or_else(|| {
+            Error::usage(format!(
+                "invalid {flag} {:?}: expected a variable name or key",
+                names::printable(raw)
+            ))
+        })
+}
+
+fn read_env_file(cwd: &Path, path: &Path, syntax: envfile::Syntax) -> Result<Vec<envfile::Entry>> {
+    let shown = path.display().to_string();
+    let bytes = if path == Path::new("-") {
+        let mut buf = Vec::new();
+        std::io::stdin()
+            .read_to_end(&mut buf)
+            .map_err(|e| Error::Runtime(anyhow::anyhow!("reading standard input: {e}")))?;
+        buf
+    } else {
+        std::fs::read(cwd.join(path))
+            .map_err(|e| Error::Runtime(anyhow::anyhow!("reading {shown}: {e}")))?
+    };
+    envfile::parse_as(&bytes, syntax).map_err(|e| Error::usage(format!("{shown}: {e}")))
+}
+
+/// Everything to write, in order, later sources winning: `--env` first, then
+/// the arguments.
+fn collect(args: &PutArgs, cwd: &Path) -> Result<Vec<(String, String, Secret)>> {
+    let mut raw: Vec<(String, Secret, String)> = Vec::new();
+    if let Some(path) = &args.env {
+        for e in read_env_file(cwd, path, args.env_syntax)? {
+            let origin = format!("{} line {}", path.display(), e.line);
+            raw.push((e.var, e.value, origin));
+        }
+    }
+    for (i, pair) in args.pairs.iter().enumerate() {
+        // Never show the argument: it may be a secret missing its `KEY=`.
+        let Some((k, v)) = pair.split_once('=') else {
+            return Err(Error::usage(format!("argument {} is not KEY=VALUE", i + 1)));
+        };
+        raw.push((k.to_string(), Secret::new(v), format!("argument {}", i + 1)));
+    }
+    if raw.is_empty() {
+        return Err(Error::usage(
+            "nothing to put: give KEY=VALUE arguments or --env FILE",
+        ));
+    }
+    let mut out: Vec<(String, String, Secret)> = Vec::new();
+    let mut seen: HashMap<String, (usize, String)> = HashMap::new();
+    for (k, value, origin) in raw {
+        // Not shown: with a value holding `=`, part of it could be in `k`.
+        let Some((var, key)) = key_of(&k) else {
+            return Err(Error::usage(format!(
+                "{origin}: invalid variable name (use A-Z a-z 0-9 _ not starting with a digit, or a key of A-Z a-z 0-9 _ . -)"
+            )));
+        };
+        if value.is_empty() {
+            return Err(Error::usage(format!(
+                "{var} ({origin}): empty value; SSM cannot store an empty parameter"
+            )));
+        }
+        if let Some((idx, first)) = seen.get(&key) {
+            log::warning!("{var}: set in {first} and {origin}; the last one wins");
+            out[*idx] = (var, key.clone(), value);
+            seen.insert(key, (*idx, origin));
+        } else {
+            seen.insert(key.clone(), (out.len(), origin));
+            out.push((var, key, value));
+        }
+    }
+    Ok(out)
+}
+
+pub fn run(g: &GlobalArgs, args: &PutArgs) -> Result<()> {
+    let cwd = config::current_dir()?;
+    let prefix = admin::prefix(g)?;
+    let app = admin::one_app(g, &cwd, "put")?;
+    let collected = collect(args, &cwd)?;
+
+    let plain: HashSet<String> = args
+        .plain_key
+        .iter()
+        .map(|k| flag_var(k, "--plain-key"))
+        .collect::<Result<_>>()?;
+    let secure: HashSet<String> = args
+        .secure
+        .iter()
+        .map(|k| flag_var(k, "--secure"))
+        .collect::<Result<_>>()?;
+    if let Some(both) = plain.intersection(&secure).next() {
+        return Err(Error::usage(format!(
+            "{both} is given to both --plain-key and --secure"
+        )));
+    }
+    let vars: HashSet<String> = collected
+        .iter()
+        .map(|(v, _, _)| v.to_ascii_uppercase())
+        .collect();
+    for (flag, set) in [("--plain-key", &plain), ("--secure", &secure)] {
+        if let Some(unused) = set.iter().find(|v| !vars.contains(*v)) {
+            return Err(Error::usage(format!(
+                "{flag} {unused} names no variable being put"
+            )));
+        }
+    }
+
+    let mut tags = vec![("app".to_string(), app.clone())];
+    for (k, v) in config::parse_tags(&args.tag, "--tag")? {
+        if k == "app" {
+            return Err(Error::usage(format!(
+                "--tag app=... is not needed: every parameter is tagged app={app}"
+            )));
+        }
+        tags.push((k, v));
+    }
+    let (tier, max) = if args.advanced {
+        (ParameterTier::Advanced, ADVANCED_MAX)
+    } else {
+        (ParameterTier::Standard, STANDARD_MAX)
+    };
+
+    let mut items = Vec::with_capacity(collected.len());
+    for (var, key, value) in collected {
+        let name = format!("{prefix}/{app}/{key}");
+        if value.len() > max {
+            let hint = if args.advanced {
+                "the most SSM stores; use a files/ parameter with url: instead"
+            } else {
+                "pass --advanced for up to 8192"
+            };
+            return Err(Error::usage(format!(
+                "{var}: the value is {} bytes, over the {max} of a {} parameter ({hint})",
+                value.len(),
+                if args.advanced {
+                    "advanced"
+                } else {
+                    "standard"
+                },
+            )));
+        }
+        let (kind, why) = decide_type(&var, &plain, &secure, args.plain_all);
+        items.push(Item {
+            var,
+            name,
+            value,
+            kind,
+            why,
+        });
+    }
+
+    let aws = config::aws_settings(g);
+    let outcome = ssm::block_on(async {
+        let client = ssm::connect(&aws, Purpose::Write).await?;
+        let names: Vec<String> = items.iter().map(|i| i.name.clone()).collect();
+        let existing = client.existing(&names).await.map_err(Error::Runtime)?;
+        if !args.overwrite && !existing.is_empty() {
+            let mut list: Vec<&String> = existing.iter().collect();
+            list.sort();
+            return Err(Error::Runtime(anyhow::anyhow!(
+                "{} of {} parameters already exist; nothing was written (pass --overwrite to replace them): {}",
+                list.len(),
+                items.len(),
+                list.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
+            )));
+        }
+        let progress = Progress::new(items.len(), "put");
+        let writes = items.iter().map(|item| {
+            let client = &client;
+            let tags = &tags;
+            let existed = existing.contains(&item.name);
+            let progress = &progress;
+            let tier = tier.clone();
+            async move {
+                let result = write_one(client, item, tier, args, tags, existed).await;
+                progress.inc();
+                match &result {
+                    Ok(replaced) => progress.line(&format!(
+                        "{}  {}  {}  len={}{}",
+                        item.name,
+                        item.kind.as_str(),
+                        item.why,
+                        item.value.len(),
+                        if *replaced { "  (replaced)" } else { "" }
+                    )),
+                    Err(e) => progress.emit(Level::Error, &format!("{}: {e}", item.var)),
+                }
+                result
+            }
+        });
+        let results = futures_util::future::join_all(writes).await;
+        drop(progress);
+        log::debug!("API calls: {}", client.stats.summary());
+        Ok(results)
+    })
+    .map_err(Error::Runtime)??;
+
+    let failed = outcome.iter().filter(|r| r.is_err()).count();
+    let replaced = outcome.iter().filter(|r| matches!(r, Ok(true))).count();
+    let created = outcome.len() - failed - replaced;
+    if failed > 0 {
+        return Err(Error::Runtime(anyhow::anyhow!(
+            "{failed} of {} parameters were not written ({created} created, {replaced} replaced)",
+            outcome.len()
+        )));
+    }
+    log::notice!(
+        "put {} under {prefix}/{app}/ ({created} created, {replaced} replaced)",
+        crate::output::count(outcome.len(), "parameter")
+    );
+    Ok(())
+}
+
+/// Create (tags with the call) or replace (then tag: SSM refuses tags with
+/// Overwrite). Returns whether an existing parameter was replaced.
+async fn write_one(
+    client: &Ssm,
+    item: &Item,
+    tier: ParameterTier,
+    args: &PutArgs,
+    tags: &[(String, String)],
+    existed: bool,
+) -> std::result::Result<bool, String> {
+    let req = |overwrite: bool| PutRequest {
+        name: &item.name,
+        value: &item.value,
+        kind: item.kind.clone(),
+        tier: tier.clone(),
+        key_id: args.kms_key_id.as_deref(),
+        description: None,
+        data_type: None,
+        overwrite,
+        tags,
+    };
+    let shown = |e: WriteError| match e {
+        WriteError::AlreadyExists => format!("PutParameter {}: {e}", item.name),
+        WriteError::Other(msg) => msg,
+    };
+    let replaced = if existed {
+        client.put(&req(true)).await.map_err(shown)?;
+        true
+    } else {
+        match client.put(&req(false)).await {
+            Ok(()) => false,
+            // Created by someone else since the existence check.
+            Err(WriteError::AlreadyExists) if args.overwrite => {
+                client.put(&req(true)).await.map_err(shown)?;
+                true
+            }
+            Err(e) => return Err(shown(e)),
+        }
+    };
+    if replaced {
+        client
+            .add_tags(&item.name, tags)
+            .await
+            .map_err(|e| format!("written, but tagging failed: {e:#}"))?;
+    }
+    Ok(replaced)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn types_follow_the_suffix_rules() {
+        let none = HashSet::new();
+        for (var, kind, why) in [
+            ("SLACK_CHANNEL", ParameterType::String, "auto: suffix"),
+            ("db_host", ParameterType::String, "auto: suffix"),
+            ("API_PORT", ParameterType::String, "auto: suffix"),
+            ("AWS_REGION", ParameterType::String, "auto: suffix"),
+            ("S3_ENDPOINT", ParameterType::String, "auto: suffix"),
+            ("LOG_DIR", ParameterType::String, "auto: suffix"),
+            ("CONFIG_PATH", ParameterType::String, "auto: suffix"),
+            ("APP_NAME", ParameterType::String, "auto: suffix"),
+            ("DB_URL", ParameterType::SecureString, "auto: default"),
+            ("TOKEN", ParameterType::SecureString, "auto: default"),
+            ("HOSTNAME", ParameterType::SecureString, "auto: default"),
+        ] {
+            assert_eq!(decide_type(var, &none, &none, false), (kind, why), "{var}");
+        }
+    }
+
+    #[test]
+    fn flags_beat_suffixes() {
+        let plain: HashSet<String> = ["DB_URL".to_string()].into();
+        let secure: HashSet<String> = ["DB_HOST".to_string()].into();
+        assert_eq!(
+            decide_type("DB_URL", &plain, &secure, false),
+            (ParameterType::String, "flag")
+        );
+        assert_eq!(
+            decide_type("DB_HOST", &plain, &secure, true),
+            (ParameterType::SecureString, "flag")
+        );
+        assert_eq!(
+            decide_type("TOKEN", &HashSet::new(), &HashSet::new(), true),
+            (ParameterType::String, "flag")
+        );
+    }
+
+    #[test]
+    fn keys_and_variables_map_both_ways() {
+        assert_eq!(
+            key_of("SLACK_CHANNEL"),
+            Some(("SLACK_CHANNEL".into(), "slack-channel".into()))
+        );
+        assert_eq!(
+            key_of("db.host"),
+            Some(("DB_HOST".into(), "db.host".into()))
+        );
+        assert_eq!(key_of("1abc"), None);
+        assert_eq!(key_of("a/b"), None);
+        assert_eq!(key_of(""), None);
+    }
+}

@@ -1,0 +1,41 @@
+//! `ssmm show KEY`: print one parameter's decrypted value. With `check
+//! --show-values`, the only command meant to reveal a value (SPEC §5).
+
+use super::admin;
+use crate::cli::{GlobalArgs, ShowArgs};
+use crate::config;
+use crate::error::{Error, Result};
+use crate::output;
+use crate::ssm::{self, Purpose};
+
+pub fn run(g: &GlobalArgs, args: &ShowArgs) -> Result<()> {
+    let cwd = config::current_dir()?;
+    let prefix = admin::prefix(g)?;
+    let name = if args.key.starts_with('/') {
+        admin::param_name(&prefix, "", &args.key)?
+    } else {
+        let app = admin::one_app(g, &cwd, "show")?;
+        admin::param_name(&prefix, &app, &args.key)?
+    };
+    let aws = config::aws_settings(g);
+    let found = ssm::block_on(async {
+        let client = ssm::connect(&aws, Purpose::Read).await?;
+        client.get_one(&name).await.map_err(Error::Runtime)
+    })
+    .map_err(Error::Runtime)??;
+    let Some(param) = found else {
+        return Err(Error::Runtime(anyhow::anyhow!(
+            "parameter {name} not found"
+        )));
+    };
+    if args.json {
+        output::json(&serde_json::json!({
+            "name": param.name,
+            "type": param.kind.as_str(),
+            "value": param.value.expose(),
+        }));
+    } else {
+        output::line(param.value.expose());
+    }
+    Ok(())
+}

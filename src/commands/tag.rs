@@ -1,0 +1,86 @@
+//! `ssmm tag add|remove|list KEY`: a parameter's tags. Tags are metadata,
+//! not secrets, so they are printed.
+
+use super::admin;
+use crate::cli::{GlobalArgs, TagAction};
+use crate::config;
+use crate::error::{Error, Result};
+use crate::log;
+use crate::names;
+use crate::output;
+use crate::ssm::{self, Purpose};
+
+pub fn run(g: &GlobalArgs, action: &TagAction) -> Result<()> {
+    let cwd = config::current_dir()?;
+    let prefix = admin::prefix(g)?;
+    let key = match action {
+        TagAction::Add { key, .. }
+        | TagAction::Remove { key, .. }
+        | TagAction::List { key, .. } => key,
+    };
+    let name = if key.starts_with('/') {
+        admin::param_name(&prefix, "", key)?
+    } else {
+        admin::param_name(&prefix, &admin::one_app(g, &cwd, "tag")?, key)?
+    };
+    let aws = config::aws_settings(g);
+    match action {
+        TagAction::Add { tags, .. } => {
+            let tags = config::parse_tags(tags, "tag")?;
+            run_async(&aws, Purpose::Write, |c| async move {
+                c.add_tags(&name, &tags).await?;
+                log::notice!(
+                    "tagged {name}: {}",
+                    tags.iter()
+                        .map(|(k, v)| format!("{k}={v}"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                );
+                Ok(())
+            })
+        }
+        TagAction::Remove { tag_keys, .. } => {
+            if let Some(bad) = tag_keys.iter().find(|k| k.is_empty() || k.contains('=')) {
+                return Err(Error::usage(format!(
+                    "invalid tag key {:?}: give keys only (tag remove KEY K...)",
+                    names::printable(bad)
+                )));
+            }
+            run_async(&aws, Purpose::Write, |c| async move {
+                // RemoveTagsFromResource succeeds on a missing parameter in
+                // some implementations: check it exists first.
+                c.list_tags(&name).await?;
+                c.remove_tags(&name, tag_keys).await?;
+                log::notice!("removed from {name}: {}", tag_keys.join(", "));
+                Ok(())
+            })
+        }
+        TagAction::List { json, .. } => run_async(&aws, Purpose::Read, |c| async move {
+            let tags = c.list_tags(&name).await?;
+            if *json {
+                let obj: serde_json::Map<String, serde_json::Value> = tags
+                    .into_iter()
+                    .map(|(k, v)| (k, serde_json::Value::String(v)))
+                    .collect();
+                output::json(&serde_json::Value::Object(obj));
+            } else {
+                for (k, v) in tags {
+                    output::line(&format!("{k}={v}"));
+                }
+            }
+            Ok(())
+        }),
+    }
+}
+
+fn run_async<F, Fut>(aws: &config::AwsSettings, purpose: Purpose, f: F) -> Result<()>
+where
+    F: FnOnce(ssm::Ssm) -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<()>>,
+{
+    ssm::block_on(async {
+        let client = ssm::connect(aws, purpose).await?;
+        f(client).await.map_err(Error::Runtime)
+    })
+    .map_err(Error::Runtime)?
+}

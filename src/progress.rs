@@ -1,0 +1,64 @@
+//! Progress of long write runs (`put`, `migrate`, `delete --all`): an
+//! indicatif bar on stderr when stderr is a terminal and there are more than
+//! a few items; nothing otherwise. Result lines go to stdout either way,
+//! printed around the bar so they never tear it.
+
+use std::io::IsTerminal;
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use crate::log::{self, Level};
+
+/// "More than a few": below this a bar would only flicker.
+const FEW: usize = 3;
+
+pub struct Progress(Option<ProgressBar>);
+
+impl Progress {
+    pub fn new(total: usize, verb: &str) -> Progress {
+        let show = total > FEW
+            && std::io::stderr().is_terminal()
+            && log::enabled(Level::Notice)
+            && !log::is_json();
+        if !show {
+            return Progress(None);
+        }
+        let bar = ProgressBar::with_draw_target(Some(total as u64), ProgressDrawTarget::stderr());
+        let style = ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} {elapsed}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> ");
+        bar.set_style(style);
+        bar.set_prefix(verb.to_string());
+        Progress(Some(bar))
+    }
+
+    /// A result line on stdout.
+    pub fn line(&self, text: &str) {
+        match &self.0 {
+            Some(bar) => bar.suspend(|| crate::output::line(text)),
+            None => crate::output::line(text),
+        }
+    }
+
+    /// A diagnostic on stderr (through `log`).
+    pub fn emit(&self, level: Level, text: &str) {
+        match &self.0 {
+            Some(bar) => bar.suspend(|| log::emit(level, text)),
+            None => log::emit(level, text),
+        }
+    }
+
+    pub fn inc(&self) {
+        if let Some(bar) = &self.0 {
+            bar.inc(1);
+        }
+    }
+}
+
+impl Drop for Progress {
+    fn drop(&mut self) {
+        if let Some(bar) = &self.0 {
+            bar.finish_and_clear();
+        }
+    }
+}

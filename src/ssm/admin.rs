@@ -1,0 +1,321 @@
+//! The calls admin commands make besides reading layers: metadata listings,
+//! single reads, writes, tags and deletes.
+//!
+//! Write errors show the service's error code and a fixed explanation, never
+//! the service's message: SSM's ValidationException repeats the value it
+//! refused ("Value '...' at 'value' failed to satisfy constraint").
+
+use std::collections::HashSet;
+
+use anyhow::anyhow;
+use aws_sdk_ssm::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_ssm::types::{
+    ParameterStringFilter, ParameterTier, ParameterType, ResourceTypeForTagging, Tag,
+};
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
+
+use super::{BATCH, Param, Ssm, describe, to_param};
+use crate::secret::Secret;
+
+/// A parameter's metadata from DescribeParameters (no value).
+#[derive(Debug, Clone)]
+pub struct Meta {
+    pub name: String,
+    pub kind: ParameterType,
+    pub tier: ParameterTier,
+    pub version: i64,
+    /// RFC 3339 in UTC to the second (`2026-11-26T01:43:39Z`): one width,
+    /// so text order is time order.
+    pub last_modified: Option<String>,
+    pub key_id: Option<String>,
+    pub description: Option<String>,
+    pub data_type: Option<String>,
+}
+
+/// One PutParameter call.
+pub struct PutRequest<'a> {
+    pub name: &'a str,
+    pub value: &'a Secret,
+    pub kind: ParameterType,
+    pub tier: ParameterTier,
+    pub key_id: Option<&'a str>,
+    pub description: Option<&'a str>,
+    pub data_type: Option<&'a str>,
+    pub overwrite: bool,
+    /// Sent with the call when creating; SSM refuses tags with Overwrite.
+    pub tags: &'a [(String, String)],
+}
+
+/// Why a write failed, for callers that treat "already exists" apart.
+#[derive(Debug, thiserror::Error)]
+pub enum WriteError {
+    #[error("it already exists (pass --overwrite to replace it)")]
+    AlreadyExists,
+    #[error("{0}")]
+    Other(String),
+}
+
+/// An SDK error from a write, safe to print: the error code plus our own
+/// explanation for the common ones; the service's message is dropped.
+pub fn describe_write<E>(err: &SdkError<E, HttpResponse>) -> String
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+{
+    let SdkError::ServiceError(se) = err else {
+        return describe(err);
+    };
+    let Some(code) = se.err().code() else {
+        return format!("unexpected HTTP {} answer", se.raw().status().as_u16());
+    };
+    let why = match code {
+        "ValidationException" => {
+            "SSM refused the request (a value over the tier's size limit, or an invalid name, tier or KMS key)"
+        }
+        "ParameterLimitExceeded" => "the account's parameter limit is reached",
+        "ParameterMaxVersionLimitExceeded" => {
+            "the parameter has 100 versions; delete old ones or the parameter first"
+        }
+        "HierarchyLevelLimitExceededException" => "the name has more than 15 levels",
+        "HierarchyTypeMismatchException" => "the parameter's type cannot be changed",
+        "InvalidKeyId" => "the KMS key is not valid for this parameter",
+        "TooManyUpdates" => "too many concurrent updates to this parameter",
+        "ParameterNotFound" => "it does not exist",
+        "InvalidResourceId" => "it does not exist",
+        "TooManyTagsError" => "it would have more than 50 tags",
+        "AccessDeniedException" => "access denied",
+        "UnsupportedParameterType" => "SSM does not support this parameter type here",
+        "IncompatiblePolicyException" | "InvalidPolicyTypeException" => {
+            "the parameter's policies do not allow this"
+        }
+        _ => return code.to_string(),
+    };
+    format!("{code}: {why}")
+}
+
+fn tag_list(tags: &[(String, String)]) -> anyhow::Result<Vec<Tag>> {
+    tags.iter()
+        .map(|(k, v)| {
+            Tag::builder()
+                .key(k)
+                .value(v)
+                .build()
+                .map_err(|_| anyhow!("invalid tag {k:?}"))
+        })
+        .collect()
+}
+
+fn to_meta(p: &aws_sdk_ssm::types::ParameterMetadata) -> Option<Meta> {
+    Some(Meta {
+        name: p.name()?.to_string(),
+        kind: p.r#type().cloned().unwrap_or(ParameterType::String),
+        tier: p.tier().cloned().unwrap_or(ParameterTier::Standard),
+        version: p.version(),
+        last_modified: p.last_modified_date().and_then(|d| {
+            aws_smithy_types::DateTime::from_secs(d.secs())
+                .fmt(aws_smithy_types::date_time::Format::DateTime)
+                .ok()
+        }),
+        key_id: p.key_id().map(str::to_string),
+        description: p.description().map(str::to_string),
+        data_type: p.data_type().map(str::to_string),
+    })
+}
+
+impl Ssm {
+    /// Metadata of the parameters matching `filters` (DescribeParameters,
+    /// paged until the token is absent).
+    pub async fn describe_meta(
+        &self,
+        what: &str,
+        filters: Vec<ParameterStringFilter>,
+    ) -> anyhow::Result<Vec<Meta>> {
+        let mut metas = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let _permit = self.limit.acquire().await?;
+            let out = self
+                .client
+                .describe_parameters()
+                .set_parameter_filters(Some(filters.clone()))
+                .max_results(50)
+                .set_next_token(token.take())
+                .send()
+                .await
+                .map_err(|e| anyhow!("DescribeParameters {what}: {}", describe(&e)))?;
+            metas.extend(out.parameters().iter().filter_map(to_meta));
+            match out.next_token {
+                Some(t) if !t.is_empty() => token = Some(t),
+                _ => break,
+            }
+        }
+        crate::log::debug!("DescribeParameters {what}: {} parameters", metas.len());
+        Ok(metas)
+    }
+
+    /// One parameter, decrypted; `None` when it does not exist.
+    pub async fn get_one(&self, name: &str) -> anyhow::Result<Option<Param>> {
+        let _permit = self.limit.acquire().await?;
+        match self
+            .client
+            .get_parameter()
+            .name(name)
+            .with_decryption(true)
+            .send()
+            .await
+        {
+            Ok(out) => Ok(out.parameter().and_then(to_param)),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_parameter_not_found()) =>
+            {
+                Ok(None)
+            }
+            Err(e) => Err(anyhow!("GetParameter {name}: {}", describe(&e))),
+        }
+    }
+
+    /// Which of `names` exist (GetParameters without decryption, batches of
+    /// 10 in parallel: no kms:Decrypt needed, values are not used).
+    pub async fn existing(&self, names: &[String]) -> anyhow::Result<HashSet<String>> {
+        let batches = names.chunks(BATCH).map(|batch| async move {
+            let _permit = self.limit.acquire().await?;
+            let out = self
+                .client
+                .get_parameters()
+                .set_names(Some(batch.to_vec()))
+                .with_decryption(false)
+                .send()
+                .await
+                .map_err(|e| anyhow!("GetParameters {}: {}", batch[0], describe(&e)))?;
+            let invalid: HashSet<&String> = out.invalid_parameters().iter().collect();
+            Ok::<_, anyhow::Error>(
+                batch
+                    .iter()
+                    .filter(|n| !invalid.contains(n))
+                    .cloned()
+                    .collect::<Vec<_>>(),
+            )
+        });
+        let found = futures_util::future::try_join_all(batches).await?;
+        Ok(found.into_iter().flatten().collect())
+    }
+
+    /// PutParameter. Tags go with the call when creating; with `overwrite`
+    /// they must be added separately (SSM refuses both together).
+    pub async fn put(&self, req: &PutRequest<'_>) -> Result<(), WriteError> {
+        let tags = if req.overwrite || req.tags.is_empty() {
+            None
+        } else {
+            Some(tag_list(req.tags).map_err(|e| WriteError::Other(e.to_string()))?)
+        };
+        let _permit = self
+            .limit
+            .acquire()
+            .await
+            .map_err(|e| WriteError::Other(e.to_string()))?;
+        let result = self
+            .client
+            .put_parameter()
+            .name(req.name)
+            .value(req.value.expose())
+            .r#type(req.kind.clone())
+            .tier(req.tier.clone())
+            .set_key_id(
+                (req.kind == ParameterType::SecureString)
+                    .then(|| req.key_id.map(str::to_string))
+                    .flatten(),
+            )
+            .set_description(req.description.map(str::to_string))
+            .set_data_type(req.data_type.map(str::to_string))
+            .overwrite(req.overwrite)
+            .set_tags(tags)
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_parameter_already_exists()) =>
+            {
+                Err(WriteError::AlreadyExists)
+            }
+            Err(e) => Err(WriteError::Other(format!(
+                "PutParameter {}: {}",
+                req.name,
+                describe_write(&e)
+            ))),
+        }
+    }
+
+    pub async fn add_tags(&self, name: &str, tags: &[(String, String)]) -> anyhow::Result<()> {
+        let _permit = self.limit.acquire().await?;
+        self.client
+            .add_tags_to_resource()
+            .resource_type(ResourceTypeForTagging::Parameter)
+            .resource_id(name)
+            .set_tags(Some(tag_list(tags)?))
+            .send()
+            .await
+            .map_err(|e| anyhow!("AddTagsToResource {name}: {}", describe_write(&e)))?;
+        Ok(())
+    }
+
+    pub async fn remove_tags(&self, name: &str, keys: &[String]) -> anyhow::Result<()> {
+        let _permit = self.limit.acquire().await?;
+        self.client
+            .remove_tags_from_resource()
+            .resource_type(ResourceTypeForTagging::Parameter)
+            .resource_id(name)
+            .set_tag_keys(Some(keys.to_vec()))
+            .send()
+            .await
+            .map_err(|e| anyhow!("RemoveTagsFromResource {name}: {}", describe_write(&e)))?;
+        Ok(())
+    }
+
+    /// The parameter's tags, sorted by key.
+    pub async fn list_tags(&self, name: &str) -> anyhow::Result<Vec<(String, String)>> {
+        let _permit = self.limit.acquire().await?;
+        let out = self
+            .client
+            .list_tags_for_resource()
+            .resource_type(ResourceTypeForTagging::Parameter)
+            .resource_id(name)
+            .send()
+            .await
+            .map_err(|e| anyhow!("ListTagsForResource {name}: {}", describe_write(&e)))?;
+        let mut tags: Vec<(String, String)> = out
+            .tag_list()
+            .iter()
+            .map(|t| (t.key().to_string(), t.value().to_string()))
+            .collect();
+        tags.sort();
+        Ok(tags)
+    }
+
+    /// DeleteParameters for up to 10 names: (deleted, not found).
+    pub async fn delete_batch(
+        &self,
+        names: &[String],
+    ) -> anyhow::Result<(Vec<String>, Vec<String>)> {
+        let _permit = self.limit.acquire().await?;
+        let out = self
+            .client
+            .delete_parameters()
+            .set_names(Some(names.to_vec()))
+            .send()
+            .await
+            .map_err(|e| {
+                anyhow!(
+                    "DeleteParameters {} (and {} more): {}",
+                    names.first().map(String::as_str).unwrap_or("-"),
+                    names.len().saturating_sub(1),
+                    describe_write(&e)
+                )
+            })?;
+        Ok((
+            out.deleted_parameters().to_vec(),
+            out.invalid_parameters().to_vec(),
+        ))
+    }
+}
