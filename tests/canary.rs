@@ -1,6 +1,7 @@
 //! Secrets never leak: every parameter carries a unique canary marker, and
-//! every command of the core, at every verbosity, with `RUST_LOG=trace`, in
-//! every failure path, must keep that marker out of stdout and stderr.
+//! every command of the core and every admin command, at every verbosity,
+//! with `RUST_LOG=trace`, in every failure path, must keep that marker out
+//! of stdout and stderr; only `show` and `check --show-values` print it.
 
 mod support;
 
@@ -51,6 +52,27 @@ fn run(what: &str, endpoint: &str, dir: &Path, args: &[&str], env: &[(&str, &str
     }
     let out = cmd.run();
     assert_clean(what, &out);
+    out
+}
+
+/// Like `run`, for the commands meant to reveal a value (`show`, `check
+/// --show-values`): the marker must be in the output.
+fn run_showing(
+    what: &str,
+    endpoint: &str,
+    dir: &Path,
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> Outcome {
+    let mut cmd = Ssmm::new().endpoint(endpoint).current_dir(dir).args(args);
+    for (k, v) in env {
+        cmd = cmd.env(k, v);
+    }
+    let out = cmd.run();
+    assert!(
+        out.stdout.contains(MARK),
+        "{what}: the value was not shown on stdout\n{out}"
+    );
     out
 }
 
@@ -342,4 +364,496 @@ fn exec_and_files_leak_nothing() {
         &trace,
     )
     .code(1);
+}
+
+/// RUST_LOG=trace on every admin run: ssmm installs no tracing subscriber,
+/// and these tests hold it to that.
+const TRACE: [(&str, &str); 2] = [("RUST_LOG", "trace"), ("RUST_BACKTRACE", "full")];
+
+/// Default verbosity and the loudest (text and JSON lines), for every admin
+/// command.
+const LOUDNESS: [&[&str]; 3] = [&[], &["-vvv"], &["-vvv", "--log-format", "json"]];
+
+fn traced(mut cmd: Ssmm) -> Ssmm {
+    for (k, v) in TRACE {
+        cmd = cmd.env(k, v);
+    }
+    cmd
+}
+
+fn args_with<'a>(base: &[&'a str], loud: &[&'a str]) -> Vec<&'a str> {
+    [base, loud].concat()
+}
+
+/// `seed()` plus a second app sharing a value and a key with `api`, so
+/// `check` has identical values and keys in several apps to report.
+fn seed_admin() -> String {
+    let p = seed();
+    let m = moto();
+    m.put_secure(&format!("{p}/web/token"), &format!("{MARK}-token"));
+    m.put_secure(&format!("{p}/web/db-host"), &format!("{MARK}-web-host"));
+    m.add_tags(&format!("{p}/web/token"), &[("app", "web")]);
+    p
+}
+
+#[test]
+fn admin_reads_leak_nothing_at_any_verbosity() {
+    let p = seed_admin();
+    let dir = tempfile::tempdir().unwrap();
+    let ep = moto().endpoint();
+    let full = format!("{p}/ops/flag");
+    let reads: Vec<(&str, Vec<&str>)> = vec![
+        ("list app", vec!["list", "--app", "api"]),
+        (
+            "list apps json",
+            vec!["list", "--app", "api", "--app", "web", "--json"],
+        ),
+        ("list all", vec!["list", "--all"]),
+        ("list keys", vec!["list", "--all", "--keys-only"]),
+        ("list json", vec!["list", "--all", "--json"]),
+        ("list tag", vec!["list", "--all", "--tag", "env=prod"]),
+        (
+            "list tag keys",
+            vec!["list", "--app", "ops", "--tag", "env=prod", "--keys-only"],
+        ),
+        ("tag list", vec!["tag", "list", "token", "--app", "web"]),
+        ("tag list json", vec!["tag", "list", &full, "--json"]),
+        ("dirs", vec!["dirs"]),
+        ("dirs json", vec!["dirs", "--json"]),
+        ("check", vec!["check"]),
+        ("check dups", vec!["check", "--duplicates"]),
+        ("check values", vec!["check", "--values"]),
+        ("check json", vec!["check", "--json"]),
+        ("check values json", vec!["check", "--values", "--json"]),
+    ];
+    let mut said_more = false;
+    for loud in LOUDNESS {
+        for (what, base) in &reads {
+            let args = args_with(&[&["--prefix", &p][..], base].concat(), loud);
+            let out = run(what, &ep, dir.path(), &args, &TRACE);
+            out.success();
+            said_more |= out.stderr.contains("ssmm: debug:");
+        }
+    }
+    assert!(
+        said_more,
+        "-vvv printed no debug lines: the check saw no loud output"
+    );
+    // The reports did find what the marker-holding values have in common.
+    let out = run("check", &ep, dir.path(), &["--prefix", &p, "check"], &TRACE);
+    out.stdout_contains("Identical values: 1")
+        .stdout_contains("  db-host: api, shared, web");
+
+    // diff, equal and changed, against a file sync wrote.
+    let sync = [
+        "--prefix",
+        &p,
+        "sync",
+        "--app",
+        "api",
+        "--no-shared",
+        "--out",
+        "api.env",
+    ];
+    run("sync", &ep, dir.path(), &sync, &TRACE).success();
+    let written = std::fs::read_to_string(dir.path().join("api.env")).unwrap();
+    assert!(written.contains(MARK));
+    let changed = written.replace(&format!("{MARK}-token"), &format!("{MARK}-local"))
+        + &format!("NEW_ONE=\"{MARK}-new\"\n");
+    std::fs::write(dir.path().join("changed.env"), changed).unwrap();
+    for loud in LOUDNESS {
+        for json in [&[][..], &["--json"]] {
+            let base = ["--prefix", &p, "diff", "--app", "api", "--env"];
+            let args = [&base[..], &["api.env"], json, loud].concat();
+            run("diff equal", &ep, dir.path(), &args, &TRACE).success();
+            let args = [&base[..], &["changed.env"], json, loud].concat();
+            let out = run("diff changed", &ep, dir.path(), &args, &TRACE);
+            out.code(1);
+            assert!(
+                out.stdout.contains("TOKEN") && out.stdout.contains("NEW_ONE"),
+                "{out}"
+            );
+        }
+    }
+}
+
+#[test]
+fn show_and_check_show_values_print_the_value() {
+    let p = seed_admin();
+    let dir = tempfile::tempdir().unwrap();
+    let ep = moto().endpoint();
+    let full = format!("{p}/ops/flag");
+    let shows: Vec<(&str, Vec<&str>, String)> = vec![
+        (
+            "show var",
+            vec!["show", "TOKEN", "--app", "api"],
+            format!("{MARK}-token"),
+        ),
+        (
+            "show key json",
+            vec!["show", "db-host", "--app", "web", "--json"],
+            format!("{MARK}-web-host"),
+        ),
+        (
+            "show full name",
+            vec!["show", &full],
+            format!("{MARK}-tagged"),
+        ),
+        (
+            "check show",
+            vec!["check", "--show-values"],
+            format!("\"{MARK}-token\""),
+        ),
+        (
+            "check show json",
+            vec!["check", "--show-values", "--json"],
+            format!("\"{MARK}-token\""),
+        ),
+        (
+            "check values show",
+            vec!["check", "--values", "--show-values"],
+            format!("\"{MARK}-token\""),
+        ),
+    ];
+    for loud in LOUDNESS {
+        for (what, base, value) in &shows {
+            let args = args_with(&[&["--prefix", &p][..], base].concat(), loud);
+            let out = run_showing(what, &ep, dir.path(), &args, &TRACE);
+            out.success().stdout_contains(value);
+            // Shown once, on stdout; diagnostics still carry no value.
+            assert!(!out.stderr.contains(MARK), "{what}: value on stderr\n{out}");
+        }
+    }
+}
+
+#[test]
+fn admin_writes_leak_nothing_at_any_verbosity() {
+    let p = unique_prefix();
+    let m = moto();
+    let dir = tempfile::tempdir().unwrap();
+    let ep = moto().endpoint();
+    std::fs::write(
+        dir.path().join("in.env"),
+        format!(
+            "# {MARK} in a comment\nexport API_KEY=\"{MARK}-file \\\"q\\\"\nline two\"\nSLACK_CHANNEL='{MARK}-chan'\n"
+        ),
+    )
+    .unwrap();
+    for (i, loud) in LOUDNESS.iter().enumerate() {
+        let app = format!("w{i}");
+        let pre = ["--prefix", &p];
+        let tok = format!("TOKEN={MARK}-arg-{i}");
+        let host = format!("DB_HOST={MARK}-host");
+        let put = [&pre[..], &["put", "--app", &app, &tok, &host]].concat();
+        run("put args", &ep, dir.path(), &args_with(&put, loud), &TRACE).success();
+        run(
+            "put exists",
+            &ep,
+            dir.path(),
+            &args_with(&put, loud),
+            &TRACE,
+        )
+        .code(1);
+        let over = [&put[..], &["--overwrite", "--tag", "owner=x"]].concat();
+        run(
+            "put overwrite",
+            &ep,
+            dir.path(),
+            &args_with(&over, loud),
+            &TRACE,
+        )
+        .success();
+        let env = [&pre[..], &["put", "--app", &app, "--env", "in.env"]].concat();
+        run("put env", &ep, dir.path(), &args_with(&env, loud), &TRACE).success();
+        run(
+            "put env exists",
+            &ep,
+            dir.path(),
+            &args_with(&env, loud),
+            &TRACE,
+        )
+        .code(1);
+        assert_eq!(
+            m.get(&format!("{p}/{app}/api-key")),
+            Some(format!("{MARK}-file \"q\"\nline two")),
+            "the marker is really in SSM"
+        );
+        // Set twice, in the file and as an argument: a warning, no value.
+        let twice = format!("API_KEY={MARK}-twice");
+        let both = [&env[..], &[&twice, "--overwrite"]].concat();
+        run(
+            "put twice",
+            &ep,
+            dir.path(),
+            &args_with(&both, loud),
+            &TRACE,
+        )
+        .success()
+        .stderr_contains("API_KEY");
+        let stdin = traced(Ssmm::new().endpoint(&ep).current_dir(dir.path()))
+            .args(args_with(
+                &[
+                    &pre[..],
+                    &["put", "--app", &app, "--env", "-", "--overwrite"],
+                ]
+                .concat(),
+                loud,
+            ))
+            .stdin_bytes(format!("STDIN_SECRET={MARK}-stdin\n"))
+            .run();
+        assert_clean("put stdin", &stdin);
+        stdin.success();
+        assert_eq!(
+            m.get(&format!("{p}/{app}/slack-channel")),
+            Some(format!("{MARK}-chan")),
+            "the marker is really in SSM"
+        );
+        assert_eq!(
+            m.get(&format!("{p}/{app}/api-key")),
+            Some(format!("{MARK}-twice")),
+            "the argument wins over the file"
+        );
+
+        let tag = [
+            &pre[..],
+            &["tag", "add", "TOKEN", "team=core", "--app", &app],
+        ]
+        .concat();
+        run("tag add", &ep, dir.path(), &args_with(&tag, loud), &TRACE).success();
+        let untag = [&pre[..], &["tag", "remove", "TOKEN", "team", "--app", &app]].concat();
+        run(
+            "tag remove",
+            &ep,
+            dir.path(),
+            &args_with(&untag, loud),
+            &TRACE,
+        )
+        .success();
+
+        // migrate: a conflict, --overwrite, a rerun, both delete steps and a
+        // verification failure.
+        let (old, new) = (format!("m{i}"), format!("n{i}"));
+        m.put_secure(&format!("{p}/{old}/token"), &format!("{MARK}-mig"));
+        m.put_secure(&format!("{p}/{old}/files/a.pem"), &format!("{MARK}-pem\nx"));
+        m.add_tags(&format!("{p}/{old}/token"), &[("app", &old)]);
+        m.put_secure(&format!("{p}/{new}/token"), &format!("{MARK}-other"));
+        let mig = [&pre[..], &["migrate", &old, &new]].concat();
+        let tmp = [("TMPDIR", dir.path().to_str().unwrap())];
+        let env: Vec<(&str, &str)> = [&TRACE[..], &tmp].concat();
+        run(
+            "migrate conflict",
+            &ep,
+            dir.path(),
+            &args_with(&mig, loud),
+            &env,
+        )
+        .code(1);
+        let over = [&mig[..], &["--overwrite"]].concat();
+        run(
+            "migrate overwrite",
+            &ep,
+            dir.path(),
+            &args_with(&over, loud),
+            &env,
+        )
+        .success();
+        run(
+            "migrate again",
+            &ep,
+            dir.path(),
+            &args_with(&mig, loud),
+            &env,
+        )
+        .success();
+        let step2 = [&mig[..], &["--delete-old"]].concat();
+        run(
+            "migrate step 2",
+            &ep,
+            dir.path(),
+            &args_with(&step2, loud),
+            &env,
+        )
+        .success();
+        let step3 = [&mig[..], &["--delete-old", "--confirm"]].concat();
+        m.put_secure(&format!("{p}/{new}/token"), &format!("{MARK}-tampered"));
+        run(
+            "migrate verify fails",
+            &ep,
+            dir.path(),
+            &args_with(&step3, loud),
+            &env,
+        )
+        .code(1);
+        run(
+            "migrate repair",
+            &ep,
+            dir.path(),
+            &args_with(&over, loud),
+            &env,
+        )
+        .success();
+        run(
+            "migrate step 3",
+            &ep,
+            dir.path(),
+            &args_with(&step3, loud),
+            &env,
+        )
+        .success();
+        assert!(m.names_under(&format!("{p}/{old}")).is_empty());
+
+        let del = [&pre[..], &["delete", "TOKEN", "--app", &app]].concat();
+        run(
+            "delete key",
+            &ep,
+            dir.path(),
+            &args_with(&del, loud),
+            &TRACE,
+        )
+        .success();
+        let del_all = [&pre[..], &["delete", "--app", &app, "--all", "-y"]].concat();
+        run(
+            "delete all",
+            &ep,
+            dir.path(),
+            &args_with(&del_all, loud),
+            &TRACE,
+        )
+        .success();
+        assert!(m.names_under(&format!("{p}/{app}")).is_empty());
+    }
+    // The backups hold the marker: it was there to leak.
+    let backups: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.to_string_lossy().contains("ssmm-migrate-backup-"))
+        .map(|p| std::fs::read_to_string(p).unwrap())
+        .collect();
+    assert_eq!(
+        backups.len(),
+        2 * LOUDNESS.len(),
+        "two backups per loudness"
+    );
+    assert!(backups.iter().all(|b| b.contains(MARK)));
+}
+
+#[test]
+fn admin_write_failures_leak_nothing() {
+    let p = unique_prefix();
+    let m = moto();
+    let dir = tempfile::tempdir().unwrap();
+    let ep = moto().endpoint();
+    std::fs::write(
+        dir.path().join("in.env"),
+        format!("API_KEY=\"{MARK}-file\"\n"),
+    )
+    .unwrap();
+    m.put_secure(&format!("{p}/old/token"), &format!("{MARK}-mig"));
+    m.put_secure(&format!("{p}/exists/token"), &format!("{MARK}-old"));
+
+    // SSM's ValidationException repeats the refused value.
+    let proxy = FaultProxy::start(&ep);
+    let echo = Fault::Error {
+        status: 400,
+        code: "ValidationException".into(),
+        message: format!(
+            "1 validation error detected: Value '{MARK}-arg' at 'value' failed to satisfy constraint: Member must have length less than or equal to 4096"
+        ),
+    };
+    proxy.set_plan(Plan::always(echo).only(&["PutParameter"]));
+    let tok = format!("TOKEN={MARK}-arg");
+    let cases: Vec<(&str, Vec<&str>)> = vec![
+        ("put args", vec!["put", "--app", "api", &tok]),
+        ("put env", vec!["put", "--app", "api", "--env", "in.env"]),
+        (
+            "put overwrite",
+            vec!["put", "--app", "exists", &tok, "--overwrite"],
+        ),
+        ("migrate", vec!["migrate", "old", "new"]),
+    ];
+    for loud in LOUDNESS {
+        for (what, base) in &cases {
+            let before = proxy.count("PutParameter");
+            let args = args_with(&[&["--prefix", &p][..], base].concat(), loud);
+            let out = run(what, &proxy.endpoint(), dir.path(), &args, &TRACE);
+            out.code(1).stderr_contains("ValidationException");
+            assert!(
+                proxy.count("PutParameter") > before,
+                "{what}: no PutParameter refused"
+            );
+        }
+    }
+    assert!(m.names_under(&format!("{p}/api")).is_empty());
+    assert!(m.names_under(&format!("{p}/new")).is_empty());
+
+    // A server error on every attempt.
+    proxy.set_plan(Plan::always(Fault::Status(500)).only(&["PutParameter"]));
+    for loud in LOUDNESS {
+        let args = args_with(
+            &[
+                "--prefix",
+                &p,
+                "put",
+                "--app",
+                "api",
+                &tok,
+                "--max-attempts",
+                "2",
+            ],
+            loud,
+        );
+        let out = run("put 500", &proxy.endpoint(), dir.path(), &args, &TRACE);
+        out.code(1).stderr_contains("PutParameter");
+    }
+    drop(proxy);
+
+    // Usage errors that hold the marker: a bad env file line (file and
+    // stdin, put and diff), an argument without `=`, a value too large.
+    std::fs::write(
+        dir.path().join("bad.env"),
+        format!("OK=1\n{MARK} pasted without a name\n"),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("bad-name.env"),
+        format!("BAD NAME={MARK}-v\n"),
+    )
+    .unwrap();
+    let big = format!("BIG={MARK}{}", "x".repeat(5000));
+    let usage: Vec<(&str, Vec<&str>)> = vec![
+        (
+            "put bad line",
+            vec!["put", "--app", "api", "--env", "bad.env"],
+        ),
+        (
+            "put bad name",
+            vec!["put", "--app", "api", "--env", "bad-name.env"],
+        ),
+        (
+            "diff bad line",
+            vec!["diff", "--app", "api", "--env", "bad.env"],
+        ),
+        ("put no =", vec!["put", "--app", "api", MARK]),
+        (
+            "put no = second",
+            vec!["put", "--app", "api", "A=1", "x-CANARY-7f3a9c-y"],
+        ),
+        ("put too big", vec!["put", "--app", "api", &big]),
+    ];
+    for loud in LOUDNESS {
+        for (what, base) in &usage {
+            let args = args_with(&[&["--prefix", &p][..], base].concat(), loud);
+            run(what, &ep, dir.path(), &args, &TRACE).code(2);
+        }
+        let out = traced(Ssmm::new().endpoint(&ep).current_dir(dir.path()))
+            .args(args_with(
+                &["--prefix", &p, "put", "--app", "api", "--env", "-"],
+                loud,
+            ))
+            .stdin_bytes(format!("{MARK}\n"))
+            .run();
+        assert_clean("put stdin bad line", &out);
+        out.code(2).stderr_contains("line 1");
+    }
+    assert!(m.names_under(&format!("{p}/api")).is_empty());
 }

@@ -40,10 +40,23 @@ pub fn run(g: &GlobalArgs, args: &DiffArgs) -> Result<i32> {
         Ok::<_, Error>(found)
     })
     .map_err(Error::Runtime)??;
+    // As in sync: of two keys mapping to one variable, the lexically last
+    // parameter name wins.
+    let mut params = params;
+    params.sort_by(|a, b| a.name.cmp(&b.name));
     let mut remote: BTreeMap<String, Secret> = BTreeMap::new();
+    let mut from: BTreeMap<String, String> = BTreeMap::new();
     for p in params {
         match names::key_to_var(names::last_segment(&p.name), g.key_case) {
             Some(var) => {
+                if let Some(earlier) = from.insert(var.clone(), p.name.clone()) {
+                    log::warning!(
+                        "{var}: {} and {} map to the same variable; {} wins",
+                        names::printable(&earlier),
+                        names::printable(&p.name),
+                        names::printable(&p.name)
+                    );
+                }
                 remote.insert(var, p.value);
             }
             None => log::warning!(

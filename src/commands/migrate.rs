@@ -139,7 +139,16 @@ async fn copy(client: &Ssm, plan: &Plan, overwrite: bool) -> Result<()> {
         return Err(nothing_under(&plan.old));
     }
     let targets: Vec<String> = sources.iter().map(|s| plan.target(&s.meta.name)).collect();
-    let existing = client.get_many(&targets).await.map_err(Error::Runtime)?;
+    let (existing, target_metas) = futures_util::future::try_join(
+        client.get_many(&targets),
+        client.describe_meta(&plan.new, admin::below(&plan.new, &[])?),
+    )
+    .await
+    .map_err(Error::Runtime)?;
+    let tiers: HashMap<String, ParameterTier> = target_metas
+        .into_iter()
+        .map(|m| (m.name, m.tier))
+        .collect();
 
     // Decide everything before the first write.
     let mut conflicts = Vec::new();
@@ -148,9 +157,13 @@ async fn copy(client: &Ssm, plan: &Plan, overwrite: bool) -> Result<()> {
     for ((src, target), found) in sources.iter().zip(&targets).zip(&existing) {
         match found {
             None => todo.push((src, target, false, false)),
-            // Same value: only the tags may need bringing over.
+            // Same value: only the tags may need bringing over, or the
+            // value again to raise the tier (never lowered).
             Some(p) if p.value == src.value && p.kind == src.meta.kind => {
-                todo.push((src, target, true, true))
+                let tier_ok = tiers
+                    .get(target.as_str())
+                    .is_some_and(|t| tier_rank(t) >= tier_rank(&src.meta.tier));
+                todo.push((src, target, true, tier_ok))
             }
             Some(_) if overwrite => todo.push((src, target, true, false)),
             Some(_) => conflicts.push(target.as_str()),
@@ -169,6 +182,7 @@ async fn copy(client: &Ssm, plan: &Plan, overwrite: bool) -> Result<()> {
     let progress = Progress::new(todo.len(), "copy");
     let writes = todo.iter().map(|&(src, target, exists, same)| {
         let progress = &progress;
+        let tiers = &tiers;
         async move {
             let tags = plan.target_tags(&src.tags);
             let result = async {
@@ -177,7 +191,11 @@ async fn copy(client: &Ssm, plan: &Plan, overwrite: bool) -> Result<()> {
                         name: target,
                         value: &src.value,
                         kind: src.meta.kind.clone(),
-                        tier: src.meta.tier.clone(),
+                        // SSM cannot lower a tier: keep the target's if higher.
+                        tier: match tiers.get(target.as_str()) {
+                            Some(t) if tier_rank(t) > tier_rank(&src.meta.tier) => t.clone(),
+                            _ => src.meta.tier.clone(),
+                        },
                         key_id: src.meta.key_id.as_deref(),
                         description: src.meta.description.as_deref(),
                         data_type: src.meta.data_type.as_deref(),
