@@ -101,6 +101,13 @@ pub struct GlobalArgs {
           value_parser = clap::value_parser!(u32).range(1..=64))]
     pub write_concurrency: u32,
 
+    /// How layers are read: by-path (GetParametersByPath pages of 10, the
+    /// fewest API calls), describe (DescribeParameters names, then parallel
+    /// GetParameters batches of 10) or auto (by-path; a layer with more than
+    /// one page continues with describe)
+    #[arg(long, global = true, value_enum, default_value_t = FetchStrategy::ByPath)]
+    pub fetch_strategy: FetchStrategy,
+
     /// Attempts per SSM call, first try included
     #[arg(long, global = true, default_value_t = 10, value_name = "N",
           value_parser = clap::value_parser!(u32).range(1..=100))]
@@ -128,6 +135,14 @@ pub struct GlobalArgs {
 pub enum RetryModeArg {
     Standard,
     Adaptive,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
+pub enum FetchStrategy {
+    #[default]
+    ByPath,
+    Describe,
+    Auto,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -107,6 +107,7 @@ impl LayerSpec {
 #[derive(Debug, Clone)]
 pub struct Selection {
     pub layers: Vec<LayerSpec>,
+    pub strategy: crate::cli::FetchStrategy,
     pub key_case: KeyCase,
     pub strict: bool,
     pub allow_empty: bool,
@@ -347,6 +348,7 @@ pub fn selection(
     };
     Ok(Selection {
         layers,
+        strategy: g.fetch_strategy,
         key_case: g.key_case,
         strict: sel.strict,
         allow_empty: sel.allow_empty,

@@ -132,24 +132,36 @@ impl Ssm {
         let mut metas = Vec::new();
         let mut token: Option<String> = None;
         loop {
-            let _permit = self.limit.acquire().await?;
-            let out = self
-                .client
-                .describe_parameters()
-                .set_parameter_filters(Some(filters.clone()))
-                .max_results(50)
-                .set_next_token(token.take())
-                .send()
-                .await
-                .map_err(|e| anyhow!("DescribeParameters {what}: {}", describe(&e)))?;
-            metas.extend(out.parameters().iter().filter_map(to_meta));
-            match out.next_token {
-                Some(t) if !t.is_empty() => token = Some(t),
-                _ => break,
+            let (page, next) = self.describe_page(what, filters.clone(), token).await?;
+            metas.extend(page);
+            match next {
+                Some(t) => token = Some(t),
+                None => break,
             }
         }
         crate::log::debug!("DescribeParameters {what}: {} parameters", metas.len());
         Ok(metas)
+    }
+
+    /// One DescribeParameters page (up to 50) and the next token, if any.
+    pub(super) async fn describe_page(
+        &self,
+        what: &str,
+        filters: Vec<ParameterStringFilter>,
+        token: Option<String>,
+    ) -> anyhow::Result<(Vec<Meta>, Option<String>)> {
+        let _permit = self.limit.acquire().await?;
+        let out = self
+            .client
+            .describe_parameters()
+            .set_parameter_filters(Some(filters))
+            .max_results(50)
+            .set_next_token(token)
+            .send()
+            .await
+            .map_err(|e| anyhow!("DescribeParameters {what}: {}", describe(&e)))?;
+        let metas = out.parameters().iter().filter_map(to_meta).collect();
+        Ok((metas, out.next_token.filter(|t| !t.is_empty())))
     }
 
     /// One parameter, decrypted; `None` when it does not exist.

@@ -19,7 +19,7 @@ use aws_smithy_types::retry::RetryConfig;
 use aws_smithy_types::timeout::TimeoutConfig;
 use tokio::sync::Semaphore;
 
-use crate::cli::RetryModeArg;
+use crate::cli::{FetchStrategy, RetryModeArg};
 use crate::config::AwsSettings;
 use crate::error::Error;
 use crate::log;
@@ -142,6 +142,28 @@ impl Ssm {
         &self.client
     }
 
+    /// Every parameter under `path` (decrypted), read with `strategy`.
+    pub async fn walk(
+        &self,
+        path: &str,
+        recursive: bool,
+        strategy: FetchStrategy,
+    ) -> anyhow::Result<Vec<Param>> {
+        match strategy {
+            FetchStrategy::ByPath => self.get_by_path(path, recursive).await,
+            FetchStrategy::Describe => self.get_described(path, recursive, Vec::new()).await,
+            FetchStrategy::Auto => {
+                // One page answers most layers; a longer one switches to the
+                // parallel strategy for the rest.
+                let (first, token) = self.by_path_page(path, recursive, None, 1).await?;
+                match token {
+                    None => Ok(first),
+                    Some(_) => self.get_described(path, recursive, first).await,
+                }
+            }
+        }
+    }
+
     /// Every parameter under `path` (decrypted), following NextToken until it
     /// is absent: a page may be empty and still carry a token.
     pub async fn get_by_path(&self, path: &str, recursive: bool) -> anyhow::Result<Vec<Param>> {
@@ -149,34 +171,104 @@ impl Ssm {
         let mut token: Option<String> = None;
         let mut pages = 0usize;
         loop {
-            let _permit = self.limit.acquire().await?;
-            let started = Instant::now();
-            let out = self
-                .client
-                .get_parameters_by_path()
-                .path(path)
-                .recursive(recursive)
-                .with_decryption(true)
-                .max_results(BATCH as i32)
-                .set_next_token(token.take())
-                .send()
-                .await
-                .map_err(|e| anyhow!("GetParametersByPath {path}: {}", describe(&e)))?;
             pages += 1;
-            let got = out.parameters();
-            log::trace!(
-                "GetParametersByPath {path} page {pages}: {} parameters in {} ms",
-                got.len(),
-                started.elapsed().as_millis()
-            );
-            params.extend(got.iter().filter_map(to_param));
-            match out.next_token {
-                Some(t) if !t.is_empty() => token = Some(t),
-                _ => break,
+            let (got, next) = self.by_path_page(path, recursive, token, pages).await?;
+            params.extend(got);
+            match next {
+                Some(t) => token = Some(t),
+                None => break,
             }
         }
         log::debug!(
             "GetParametersByPath {path}: {} parameters in {pages} pages",
+            params.len()
+        );
+        Ok(params)
+    }
+
+    /// One GetParametersByPath page and the token of the next, if any.
+    async fn by_path_page(
+        &self,
+        path: &str,
+        recursive: bool,
+        token: Option<String>,
+        page: usize,
+    ) -> anyhow::Result<(Vec<Param>, Option<String>)> {
+        let _permit = self.limit.acquire().await?;
+        let started = Instant::now();
+        let out = self
+            .client
+            .get_parameters_by_path()
+            .path(path)
+            .recursive(recursive)
+            .with_decryption(true)
+            .max_results(BATCH as i32)
+            .set_next_token(token)
+            .send()
+            .await
+            .map_err(|e| anyhow!("GetParametersByPath {path}: {}", describe(&e)))?;
+        let got: Vec<Param> = out.parameters().iter().filter_map(to_param).collect();
+        log::trace!(
+            "GetParametersByPath {path} page {page}: {} parameters in {} ms",
+            got.len(),
+            started.elapsed().as_millis()
+        );
+        let next = out.next_token.filter(|t| !t.is_empty());
+        Ok((got, next))
+    }
+
+    /// The `describe` strategy: DescribeParameters pages list the names under
+    /// `path` (50 a page on AWS), and each page's names are fetched at once
+    /// with GetParameters batches of 10 running while the next page is
+    /// listed. Names already in `have` are not fetched again.
+    async fn get_described(
+        &self,
+        path: &str,
+        recursive: bool,
+        have: Vec<Param>,
+    ) -> anyhow::Result<Vec<Param>> {
+        let filter = ParameterStringFilter::builder()
+            .key("Path")
+            .option(if recursive { "Recursive" } else { "OneLevel" })
+            .values(path)
+            .build()
+            .context("building the Path filter")?;
+        let known: std::collections::HashSet<String> =
+            have.iter().map(|p| p.name.clone()).collect();
+        let mut batches = Vec::new();
+        let mut token: Option<String> = None;
+        let mut pages = 0usize;
+        loop {
+            let (metas, next) = self
+                .describe_page(path, vec![filter.clone()], token)
+                .await?;
+            pages += 1;
+            let fresh: Vec<String> = metas
+                .into_iter()
+                .map(|m| m.name)
+                .filter(|n| !known.contains(n))
+                .collect();
+            for chunk in fresh.chunks(BATCH) {
+                let ssm = self.clone();
+                let chunk = chunk.to_vec();
+                batches.push(tokio::spawn(async move {
+                    let got = ssm.get_batch(&chunk).await?;
+                    anyhow::Ok(got)
+                }));
+            }
+            match next {
+                Some(t) => token = Some(t),
+                None => break,
+            }
+        }
+        let mut params = have;
+        for batch in batches {
+            let got = batch.await.context("a GetParameters task failed")??;
+            // `None`: deleted since it was listed; it is simply not there.
+            params.extend(got.into_iter().flatten());
+        }
+        log::debug!(
+            "DescribeParameters {path}: {} parameters in {pages} pages",
             params.len()
         );
         Ok(params)
