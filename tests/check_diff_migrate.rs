@@ -437,7 +437,15 @@ fn diff_reads_dotenv_backslashes_with_the_dotenv_syntax() {
     let text = fs::read_to_string(dir.path().join("d.env")).unwrap();
     assert!(text.contains("PRICE=\"it's \\$5"), "{text}");
     ssmm(&p, dir.path())
-        .args(["diff", "--app", "api", "--env", "d.env", "--env-syntax", "dotenv"])
+        .args([
+            "diff",
+            "--app",
+            "api",
+            "--env",
+            "d.env",
+            "--env-syntax",
+            "dotenv",
+        ])
         .run()
         .success()
         .stderr_contains("matches");
@@ -445,7 +453,10 @@ fn diff_reads_dotenv_backslashes_with_the_dotenv_syntax() {
         .args(["diff", "--app", "api", "--env", "d.env"])
         .run();
     out.code(1);
-    assert!(out.stdout.contains("~ JOINED") && out.stdout.contains("~ PRICE"), "{out}");
+    assert!(
+        out.stdout.contains("~ JOINED") && out.stdout.contains("~ PRICE"),
+        "{out}"
+    );
 }
 
 #[test]

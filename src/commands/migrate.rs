@@ -145,10 +145,8 @@ async fn copy(client: &Ssm, plan: &Plan, overwrite: bool) -> Result<()> {
     )
     .await
     .map_err(Error::Runtime)?;
-    let tiers: HashMap<String, ParameterTier> = target_metas
-        .into_iter()
-        .map(|m| (m.name, m.tier))
-        .collect();
+    let tiers: HashMap<String, ParameterTier> =
+        target_metas.into_iter().map(|m| (m.name, m.tier)).collect();
 
     // Decide everything before the first write.
     let mut conflicts = Vec::new();

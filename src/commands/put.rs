@@ -213,12 +213,12 @@ pub fn run(g: &GlobalArgs, args: &PutArgs) -> Result<()> {
                 "pass --advanced for up to 8192"
             };
             return Err(Error::usage(format!(
-                "{var}: the value is {} bytes, over the {max} of a {} parameter ({hint})",
+                "{var}: the value is {} bytes, over the {max} of {} parameter ({hint})",
                 value.len(),
                 if args.advanced {
-                    "advanced"
+                    "an advanced"
                 } else {
-                    "standard"
+                    "a standard"
                 },
             )));
         }
