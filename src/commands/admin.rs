@@ -11,7 +11,9 @@ use sha2::{Digest, Sha256};
 use crate::cli::GlobalArgs;
 use crate::config::{self, Layout};
 use crate::error::{Error, Result};
+use crate::log;
 use crate::names;
+use crate::ssm::{self, Purpose, Ssm};
 
 /// The team prefix; refuses the ecs layout and `--cluster`.
 pub fn prefix(g: &GlobalArgs) -> Result<String> {
@@ -25,6 +27,24 @@ pub fn prefix(g: &GlobalArgs) -> Result<String> {
         return Err(Error::usage("--cluster is only used with --layout ecs"));
     }
     config::resolve_prefix(g.prefix.as_deref(), env)
+}
+
+/// Run `f` with a client for `purpose` on a runtime dropped afterwards;
+/// `-vv` shows the API calls it made.
+pub fn on_ssm<T, F, Fut>(g: &GlobalArgs, purpose: Purpose, f: F) -> Result<T>
+where
+    F: FnOnce(Ssm) -> Fut,
+    Fut: std::future::Future<Output = Result<T>>,
+{
+    let aws = config::aws_settings(g);
+    ssm::block_on(async {
+        let client = ssm::connect(&aws, purpose).await?;
+        let stats = client.stats.clone();
+        let result = f(client).await;
+        log::debug!("API calls: {}", stats.summary());
+        result
+    })
+    .map_err(Error::Runtime)?
 }
 
 /// Every app of `--app` (else `$SSMM_APP`, else the directory's name).

@@ -7,11 +7,10 @@ use std::collections::BTreeMap;
 
 use super::admin::{self, Hasher};
 use crate::cli::{CheckArgs, GlobalArgs};
-use crate::config;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::log;
 use crate::output;
-use crate::ssm::{self, Purpose};
+use crate::ssm::Purpose;
 
 pub fn run(g: &GlobalArgs, args: &CheckArgs) -> Result<()> {
     let prefix = admin::prefix(g)?;
@@ -20,28 +19,17 @@ pub fn run(g: &GlobalArgs, args: &CheckArgs) -> Result<()> {
         (false, false) => (true, true),
         (d, v) => (d, v || args.show_values),
     };
-    let aws = config::aws_settings(g);
     let filters = admin::below(&prefix, &[])?;
+    let root = prefix.as_str();
     // Values are only read (and decrypted) when they are compared.
-    let (names, params) = ssm::block_on(async {
-        let client = ssm::connect(&aws, Purpose::Read).await?;
-        let result = if want_values {
-            let params = client
-                .get_by_path(&prefix, true)
-                .await
-                .map_err(Error::Runtime)?;
+    let (names, params): (Vec<String>, _) = admin::on_ssm(g, Purpose::Read, |client| async move {
+        Ok(if want_values {
+            let params = client.get_by_path(root, true).await?;
             (params.iter().map(|p| p.name.clone()).collect(), params)
         } else {
-            let names = client
-                .describe_names(&prefix, filters)
-                .await
-                .map_err(Error::Runtime)?;
-            (names, Vec::new())
-        };
-        log::debug!("API calls: {}", client.stats.summary());
-        Ok::<_, Error>(result)
-    })
-    .map_err(Error::Runtime)??;
+            (client.describe_names(root, filters).await?, Vec::new())
+        })
+    })?;
 
     // key -> apps holding it
     let mut keys: BTreeMap<&str, Vec<&str>> = BTreeMap::new();

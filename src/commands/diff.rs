@@ -13,7 +13,7 @@ use crate::log;
 use crate::names;
 use crate::output;
 use crate::secret::Secret;
-use crate::ssm::{self, Purpose};
+use crate::ssm::Purpose;
 
 pub fn run(g: &GlobalArgs, args: &DiffArgs) -> Result<i32> {
     let cwd = config::current_dir()?;
@@ -29,20 +29,12 @@ pub fn run(g: &GlobalArgs, args: &DiffArgs) -> Result<i32> {
         .collect();
 
     let base = format!("{prefix}/{app}");
-    let aws = config::aws_settings(g);
-    let params = ssm::block_on(async {
-        let client = ssm::connect(&aws, Purpose::Read).await?;
-        let found = client
-            .get_by_path(&base, false)
-            .await
-            .map_err(Error::Runtime)?;
-        log::debug!("API calls: {}", client.stats.summary());
-        Ok::<_, Error>(found)
-    })
-    .map_err(Error::Runtime)??;
+    let path = base.as_str();
+    let mut params = admin::on_ssm(g, Purpose::Read, |client| async move {
+        Ok(client.get_by_path(path, false).await?)
+    })?;
     // As in sync: of two keys mapping to one variable, the lexically last
     // parameter name wins.
-    let mut params = params;
     params.sort_by(|a, b| a.name.cmp(&b.name));
     let mut remote: BTreeMap<String, Secret> = BTreeMap::new();
     let mut from: BTreeMap<String, String> = BTreeMap::new();

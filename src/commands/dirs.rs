@@ -5,11 +5,10 @@ use std::collections::BTreeMap;
 
 use super::admin;
 use crate::cli::{DirsArgs, GlobalArgs};
-use crate::config;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::log;
 use crate::output;
-use crate::ssm::{self, Purpose};
+use crate::ssm::Purpose;
 
 #[derive(Default)]
 struct Dir {
@@ -20,17 +19,10 @@ struct Dir {
 pub fn run(g: &GlobalArgs, args: &DirsArgs) -> Result<()> {
     let prefix = admin::prefix(g)?;
     let filters = admin::below(&prefix, &[])?;
-    let aws = config::aws_settings(g);
-    let metas = ssm::block_on(async {
-        let client = ssm::connect(&aws, Purpose::Read).await?;
-        let found = client
-            .describe_meta(&prefix, filters)
-            .await
-            .map_err(Error::Runtime)?;
-        log::debug!("API calls: {}", client.stats.summary());
-        Ok::<_, Error>(found)
-    })
-    .map_err(Error::Runtime)??;
+    let root = prefix.as_str();
+    let metas = admin::on_ssm(g, Purpose::Read, |client| async move {
+        Ok(client.describe_meta(root, filters).await?)
+    })?;
 
     // Parameters directly under the prefix belong to no app: key "".
     let mut dirs: BTreeMap<String, Dir> = BTreeMap::new();

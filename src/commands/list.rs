@@ -8,7 +8,7 @@ use crate::config;
 use crate::error::{Error, Result};
 use crate::log;
 use crate::output;
-use crate::ssm::{self, Meta, Purpose};
+use crate::ssm::{Meta, Purpose};
 
 pub fn run(g: &GlobalArgs, args: &ListArgs) -> Result<()> {
     let cwd = config::current_dir()?;
@@ -30,20 +30,15 @@ pub fn run(g: &GlobalArgs, args: &ListArgs) -> Result<()> {
         .map(|b| admin::below(b, &tags))
         .collect::<Result<Vec<_>>>()?;
 
-    let aws = config::aws_settings(g);
-    let mut metas: Vec<Meta> = ssm::block_on(async {
-        let client = ssm::connect(&aws, Purpose::Read).await?;
-        let calls = bases
+    let paths = &bases;
+    let mut metas: Vec<Meta> = admin::on_ssm(g, Purpose::Read, |client| async move {
+        let calls = paths
             .iter()
             .zip(filters)
             .map(|(base, f)| client.describe_meta(base, f));
-        let found = futures_util::future::try_join_all(calls)
-            .await
-            .map_err(Error::Runtime)?;
-        log::debug!("API calls: {}", client.stats.summary());
-        Ok::<_, Error>(found.into_iter().flatten().collect())
-    })
-    .map_err(Error::Runtime)??;
+        let found = futures_util::future::try_join_all(calls).await?;
+        Ok(found.into_iter().flatten().collect())
+    })?;
     metas.sort_by(|a, b| a.name.cmp(&b.name));
     metas.dedup_by(|a, b| a.name == b.name);
 

@@ -89,18 +89,14 @@ pub fn run(g: &GlobalArgs, args: &MigrateArgs) -> Result<()> {
         Some(dir) => config::current_dir()?.join(dir),
         None => std::env::temp_dir(),
     };
-    let aws = config::aws_settings(g);
-    ssm::block_on(async {
-        let client = ssm::connect(&aws, Purpose::Write).await?;
-        let result = if args.delete_old {
-            verify_backup_delete(&client, &plan, &backup_dir, args.confirm).await
+    let (plan, backup_dir) = (&plan, backup_dir.as_path());
+    admin::on_ssm(g, Purpose::Write, |client| async move {
+        if args.delete_old {
+            verify_backup_delete(&client, plan, backup_dir, args.confirm).await
         } else {
-            copy(&client, &plan, args.overwrite).await
-        };
-        log::debug!("API calls: {}", client.stats.summary());
-        result
+            copy(&client, plan, args.overwrite).await
+        }
     })
-    .map_err(Error::Runtime)?
 }
 
 /// Every parameter under `base` with value, metadata and tags, by name.

@@ -6,7 +6,7 @@ use crate::cli::{GlobalArgs, ShowArgs};
 use crate::config;
 use crate::error::{Error, Result};
 use crate::output;
-use crate::ssm::{self, Purpose};
+use crate::ssm::Purpose;
 
 pub fn run(g: &GlobalArgs, args: &ShowArgs) -> Result<()> {
     let cwd = config::current_dir()?;
@@ -17,12 +17,10 @@ pub fn run(g: &GlobalArgs, args: &ShowArgs) -> Result<()> {
         let app = admin::one_app(g, &cwd, "show")?;
         admin::param_name(&prefix, &app, &args.key)?
     };
-    let aws = config::aws_settings(g);
-    let found = ssm::block_on(async {
-        let client = ssm::connect(&aws, Purpose::Read).await?;
-        client.get_one(&name).await.map_err(Error::Runtime)
-    })
-    .map_err(Error::Runtime)??;
+    let wanted = name.as_str();
+    let found = admin::on_ssm(g, Purpose::Read, |client| async move {
+        Ok(client.get_one(wanted).await?)
+    })?;
     let Some(param) = found else {
         return Err(Error::Runtime(anyhow::anyhow!(
             "parameter {name} not found"

@@ -8,7 +8,7 @@ use crate::error::{Error, Result};
 use crate::log;
 use crate::names;
 use crate::output;
-use crate::ssm::{self, Purpose};
+use crate::ssm::Purpose;
 
 pub fn run(g: &GlobalArgs, action: &TagAction) -> Result<()> {
     let cwd = config::current_dir()?;
@@ -23,12 +23,12 @@ pub fn run(g: &GlobalArgs, action: &TagAction) -> Result<()> {
     } else {
         admin::param_name(&prefix, &admin::one_app(g, &cwd, "tag")?, key)?
     };
-    let aws = config::aws_settings(g);
+    let name = name.as_str();
     match action {
         TagAction::Add { tags, .. } => {
             let tags = config::parse_tags(tags, "tag")?;
-            run_async(&aws, Purpose::Write, |c| async move {
-                c.add_tags(&name, &tags).await?;
+            admin::on_ssm(g, Purpose::Write, |c| async move {
+                c.add_tags(name, &tags).await?;
                 log::notice!(
                     "tagged {name}: {}",
                     tags.iter()
@@ -46,17 +46,17 @@ pub fn run(g: &GlobalArgs, action: &TagAction) -> Result<()> {
                     names::printable(bad)
                 )));
             }
-            run_async(&aws, Purpose::Write, |c| async move {
+            admin::on_ssm(g, Purpose::Write, |c| async move {
                 // RemoveTagsFromResource succeeds on a missing parameter in
                 // some implementations: check it exists first.
-                c.list_tags(&name).await?;
-                c.remove_tags(&name, tag_keys).await?;
+                c.list_tags(name).await?;
+                c.remove_tags(name, tag_keys).await?;
                 log::notice!("removed from {name}: {}", tag_keys.join(", "));
                 Ok(())
             })
         }
-        TagAction::List { json, .. } => run_async(&aws, Purpose::Read, |c| async move {
-            let tags = c.list_tags(&name).await?;
+        TagAction::List { json, .. } => admin::on_ssm(g, Purpose::Read, |c| async move {
+            let tags = c.list_tags(name).await?;
             if *json {
                 let obj: serde_json::Map<String, serde_json::Value> = tags
                     .into_iter()
@@ -71,16 +71,4 @@ pub fn run(g: &GlobalArgs, action: &TagAction) -> Result<()> {
             Ok(())
         }),
     }
-}
-
-fn run_async<F, Fut>(aws: &config::AwsSettings, purpose: Purpose, f: F) -> Result<()>
-where
-    F: FnOnce(ssm::Ssm) -> Fut,
-    Fut: std::future::Future<Output = anyhow::Result<()>>,
-{
-    ssm::block_on(async {
-        let client = ssm::connect(aws, purpose).await?;
-        f(client).await.map_err(Error::Runtime)
-    })
-    .map_err(Error::Runtime)?
 }
