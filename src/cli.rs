@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::config::{Layout, parse_duration, parse_size};
+use crate::config::{Layout, parse_duration, parse_size, parse_timeout};
 use crate::encode::Format;
 use crate::envfile::Syntax;
 use crate::names::KeyCase;
@@ -107,6 +107,18 @@ pub struct GlobalArgs {
     /// one page continues with describe)
     #[arg(long, global = true, value_enum, default_value_t = FetchStrategy::ByPath)]
     pub fetch_strategy: FetchStrategy,
+
+    /// Longest one SSM request attempt may take, connecting included; a
+    /// stalled answer is retried like a throttled one
+    #[arg(long, global = true, default_value = "10s", value_name = "DURATION",
+          value_parser = parse_timeout)]
+    pub timeout: std::time::Duration,
+
+    /// Longest all of a command's fetching (SSM, ECS metadata, url:
+    /// downloads) may take, retries included; then it fails (exit 1)
+    #[arg(long, global = true, default_value = "5m", value_name = "DURATION",
+          value_parser = parse_timeout)]
+    pub total_timeout: std::time::Duration,
 
     /// Attempts per SSM call, first try included
     #[arg(long, global = true, default_value_t = 10, value_name = "N",

@@ -28,6 +28,10 @@ pub struct AwsSettings {
     pub max_attempts: u32,
     /// `None`: each purpose's default (standard for reads, adaptive for writes).
     pub retry_mode: Option<RetryModeArg>,
+    /// One request attempt, connecting included.
+    pub attempt_timeout: std::time::Duration,
+    /// All of a command's fetching, retries included.
+    pub total_timeout: std::time::Duration,
 }
 
 /// Which kind of layer, for summaries: the ecs layout's cluster layer counts
@@ -122,6 +126,8 @@ pub fn aws_settings(g: &GlobalArgs) -> AwsSettings {
         write_concurrency: g.write_concurrency as usize,
         max_attempts: g.max_attempts,
         retry_mode: g.retry_mode,
+        attempt_timeout: g.timeout,
+        total_timeout: g.total_timeout,
     }
 }
 
@@ -374,6 +380,27 @@ pub fn parse_duration(s: &str) -> std::result::Result<std::time::Duration, Strin
         return Err(format!("duration {s:?} out of range"));
     }
     Ok(std::time::Duration::from_secs_f64(secs))
+}
+
+/// A duration that must not be zero (timeouts).
+pub fn parse_timeout(s: &str) -> std::result::Result<std::time::Duration, String> {
+    let d = parse_duration(s)?;
+    if d.is_zero() {
+        return Err(format!("timeout {s:?} must be more than 0"));
+    }
+    Ok(d)
+}
+
+/// `1.5s`, `250ms`, `5m` for messages.
+pub fn format_duration(d: std::time::Duration) -> String {
+    let ms = d.as_millis();
+    if ms < 1000 {
+        format!("{ms}ms")
+    } else if ms % 60_000 == 0 {
+        format!("{}m", ms / 60_000)
+    } else {
+        format!("{}s", d.as_secs_f64())
+    }
 }
 
 /// `64MiB`, `512KiB`, `10MB`, `1048576`.

@@ -37,7 +37,7 @@ where
     Fut: std::future::Future<Output = Result<T>>,
 {
     let aws = config::aws_settings(g);
-    ssm::block_on(async {
+    ssm::block_on_within(aws.total_timeout, async {
         let client = ssm::connect(&aws, purpose).await?;
         let stats = client.stats.clone();
         let result = f(client).await;

@@ -22,7 +22,7 @@ pub fn run(g: &GlobalArgs, args: &DeleteArgs) -> Result<()> {
         } else {
             admin::param_name(&prefix, &admin::one_app(g, &cwd, "delete")?, key)?
         };
-        let (deleted, _) = ssm::block_on(async {
+        let (deleted, _) = ssm::block_on_within(aws.total_timeout, async {
             let client = ssm::connect(&aws, Purpose::Write).await?;
             client
                 .delete_batch(std::slice::from_ref(&name))
@@ -48,7 +48,7 @@ pub fn run(g: &GlobalArgs, args: &DeleteArgs) -> Result<()> {
     };
     crate::names::validate_app(app, "app").map_err(Error::Usage)?;
     let base = format!("{prefix}/{app}");
-    ssm::block_on(async {
+    ssm::block_on_within(aws.total_timeout, async {
         let client = ssm::connect(&aws, Purpose::Write).await?;
         let mut names: Vec<String> = client
             .describe_names(&base, admin::below(&base, &[])?)

@@ -60,7 +60,8 @@ pub fn gather(
     cwd: &Path,
     want: Want<'_>,
 ) -> std::result::Result<Gathered, Failure> {
-    ssm::block_on(async {
+    let limit = config::aws_settings(g).total_timeout;
+    ssm::block_on_within(limit, async {
         let env = &config::process_env;
         let ecs = if config::needs_ecs(g, env)? {
             let file = env("ECS_CONTAINER_METADATA_FILE").map(PathBuf::from);
@@ -121,7 +122,9 @@ pub fn gather(
             refs,
         })
     })
-    .map_err(|e| Failure::Other(Error::Runtime(e)))?
+    // Past --total-timeout: an outage like any failed fetch, so
+    // --keep-on-error applies.
+    .map_err(Failure::Fetch)?
 }
 
 /// Where files/ parameters go: `--root` (relative to the working

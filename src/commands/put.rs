@@ -233,7 +233,7 @@ pub fn run(g: &GlobalArgs, args: &PutArgs) -> Result<()> {
     }
 
     let aws = config::aws_settings(g);
-    let outcome = ssm::block_on(async {
+    let outcome = ssm::block_on_within(aws.total_timeout, async {
         let client = ssm::connect(&aws, Purpose::Write).await?;
         let names: Vec<String> = items.iter().map(|i| i.name.clone()).collect();
         let existing = client.existing(&names).await.map_err(Error::Runtime)?;

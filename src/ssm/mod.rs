@@ -38,7 +38,6 @@ pub const BATCH: usize = 10;
 const READ_INITIAL_BACKOFF: Duration = Duration::from_millis(100);
 const MAX_BACKOFF: Duration = Duration::from_secs(10);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
-const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(20);
 
 /// Whether a client reads (fast retries, standard mode) or writes (adaptive
 /// mode by default, SPEC §3).
@@ -84,8 +83,8 @@ pub async fn connect(s: &AwsSettings, purpose: Purpose) -> Result<Ssm, Error> {
         retry
     };
     let timeouts = TimeoutConfig::builder()
-        .connect_timeout(CONNECT_TIMEOUT)
-        .operation_attempt_timeout(ATTEMPT_TIMEOUT)
+        .connect_timeout(CONNECT_TIMEOUT.min(s.attempt_timeout))
+        .operation_attempt_timeout(s.attempt_timeout)
         .build();
 
     let mut loader = aws_config::defaults(BehaviorVersion::latest())
@@ -344,6 +343,22 @@ impl Ssm {
         }
         Ok(slots)
     }
+}
+
+/// `block_on` with an overall limit (`--total-timeout`): past it, whatever
+/// is in flight is dropped and the command fails.
+pub fn block_on_within<T, F>(limit: Duration, fut: F) -> anyhow::Result<T>
+where
+    F: std::future::Future<Output = T>,
+{
+    block_on(async {
+        tokio::time::timeout(limit, fut).await.map_err(|_| {
+            anyhow!(
+                "gave up after {} (--total-timeout): SSM or a download did not finish in time",
+                crate::config::format_duration(limit)
+            )
+        })
+    })?
 }
 
 /// Run `fut` on a current-thread runtime that is dropped before returning,
