@@ -1,13 +1,21 @@
 //! Atomic, private file writes (SPEC §3 `sync`, §5): a temporary file in the
 //! target's directory, created 0600 with O_EXCL|O_NOFOLLOW under an
 //! unpredictable name, fsync-ed, renamed over the target, then the directory
-//! fsync-ed. A reader sees the old content or the new, never a mix; a crash
-//! leaves at most a stray temporary file.
+//! fsync-ed. A reader sees the old content or the new, never a mix.
+//!
+//! A writer holds an exclusive `flock` on its temporary file until the rename,
+//! so a run killed mid-write leaves a temporary file nobody holds; the next
+//! write to the same target removes such leftovers (its own pattern only,
+//! regular files owned by us, never through a symlink) and leaves alone the
+//! ones a concurrent run is still writing.
 
 use std::fs::{self, DirBuilder, File, OpenOptions};
 use std::io::{self, Read, Write};
+use std::os::fd::AsRawFd;
 use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
+
+use crate::log;
 
 pub const FILE_MODE: u32 = 0o600;
 pub const DIR_MODE: u32 = 0o700;
@@ -63,6 +71,82 @@ pub fn is_current(path: &Path, content: &[u8]) -> io::Result<bool> {
     Ok(existing == content)
 }
 
+/// Whether `name` is one of our temporary names for a target named `target`:
+/// `.<target>.ssmm-<16 lowercase hex>.tmp`.
+fn is_our_temp(name: &str, target: &str) -> bool {
+    let Some(rest) = name
+        .strip_prefix('.')
+        .and_then(|r| r.strip_prefix(target))
+        .and_then(|r| r.strip_prefix(TMP_MARK))
+        .and_then(|r| r.strip_suffix(".tmp"))
+    else {
+        return false;
+    };
+    rest.len() == 16 && rest.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}
+
+/// Try a non-blocking exclusive lock: `Ok(false)` when someone holds one.
+fn try_lock(file: &File) -> io::Result<bool> {
+    // SAFETY: flock on a descriptor we own; no memory is involved.
+    let rc = unsafe { nix::libc::flock(file.as_raw_fd(), nix::libc::LOCK_EX | nix::libc::LOCK_NB) };
+    if rc == 0 {
+        return Ok(true);
+    }
+    let err = io::Error::last_os_error();
+    if err.raw_os_error() == Some(nix::libc::EWOULDBLOCK) {
+        Ok(false)
+    } else {
+        Err(err)
+    }
+}
+
+/// Remove temporary files that killed runs left for `target`: only names of
+/// our pattern, only regular files owned by this user, opened without
+/// following links, and only when no live writer holds their lock. Problems
+/// are ignored: this is housekeeping, never a reason to fail a write.
+pub fn remove_leftovers(target: &Path) -> usize {
+    let Some(name) = target.file_name().and_then(|n| n.to_str()) else {
+        return 0;
+    };
+    let dir = parent_of(target);
+    let Ok(entries) = fs::read_dir(dir) else {
+        return 0;
+    };
+    let me = nix::unistd::geteuid().as_raw();
+    let mut removed = 0;
+    for entry in entries.flatten() {
+        let file_name = entry.file_name();
+        let Some(candidate) = file_name.to_str() else {
+            continue;
+        };
+        if !is_our_temp(candidate, name) {
+            continue;
+        }
+        let path = dir.join(candidate);
+        let Ok(meta) = fs::symlink_metadata(&path) else {
+            continue;
+        };
+        if !meta.is_file() || meta.uid() != me {
+            continue;
+        }
+        let Ok(file) = OpenOptions::new()
+            .read(true)
+            .custom_flags(nix::libc::O_NOFOLLOW | nix::libc::O_CLOEXEC | nix::libc::O_NONBLOCK)
+            .open(&path)
+        else {
+            continue;
+        };
+        let same = file
+            .metadata()
+            .is_ok_and(|m| m.dev() == meta.dev() && m.ino() == meta.ino());
+        if same && try_lock(&file).unwrap_or(false) && fs::remove_file(&path).is_ok() {
+            log::info!("removed a leftover temporary file {}", path.display());
+            removed += 1;
+        }
+    }
+    removed
+}
+
 fn temp_path(target: &Path) -> io::Result<PathBuf> {
     let name = target
         .file_name()
@@ -76,9 +160,37 @@ fn temp_path(target: &Path) -> io::Result<PathBuf> {
     Ok(parent_of(target).join(tmp))
 }
 
+/// A new temporary file for `target`, created 0600 with O_EXCL|O_NOFOLLOW
+/// and locked. A cleaner may remove it between creation and locking; then
+/// the name no longer leads to our file and we start again.
+fn create_locked_temp(target: &Path) -> io::Result<(PathBuf, File)> {
+    for _ in 0..8 {
+        let tmp = temp_path(target)?;
+        let file = OpenOptions::new()
+            .write(true)
+            .create_new(true) // O_CREAT|O_EXCL
+            .mode(FILE_MODE)
+            .custom_flags(nix::libc::O_NOFOLLOW | nix::libc::O_CLOEXEC)
+            .open(&tmp)?;
+        if !try_lock(&file)? {
+            continue;
+        }
+        let ours = file.metadata()?;
+        let still = fs::symlink_metadata(&tmp)
+            .is_ok_and(|m| m.dev() == ours.dev() && m.ino() == ours.ino());
+        if still {
+            return Ok((tmp, file));
+        }
+    }
+    Err(io::Error::other(
+        "could not create a temporary file: it kept disappearing",
+    ))
+}
+
 /// Write `content` to `path` atomically with mode 0600, unless it is already
 /// there. The owner and group of an existing file are kept when we may.
 pub fn write_atomic(path: &Path, content: &[u8]) -> io::Result<Outcome> {
+    remove_leftovers(path);
     if is_current(path, content)? {
         return Ok(Outcome::Unchanged);
     }
@@ -90,14 +202,8 @@ pub fn write_atomic(path: &Path, content: &[u8]) -> io::Result<Outcome> {
         ));
     }
     ensure_parent(path)?;
-    let tmp = temp_path(path)?;
+    let (tmp, mut file) = create_locked_temp(path)?;
     let result = (|| {
-        let mut file = OpenOptions::new()
-            .write(true)
-            .create_new(true) // O_CREAT|O_EXCL
-            .mode(FILE_MODE)
-            .custom_flags(nix::libc::O_NOFOLLOW | nix::libc::O_CLOEXEC)
-            .open(&tmp)?;
         // The umask may have taken bits away; make it exactly 0600 before
         // the first byte goes in.
         file.set_permissions(fs::Permissions::from_mode(FILE_MODE))?;
@@ -108,8 +214,9 @@ pub fn write_atomic(path: &Path, content: &[u8]) -> io::Result<Outcome> {
         }
         file.write_all(content)?;
         file.sync_all()?;
-        drop(file);
+        // Renamed while still locked: a cleaner never takes a live file.
         fs::rename(&tmp, path)?;
+        drop(file);
         // Make the rename itself durable.
         File::open(parent_of(path))?.sync_all()
     })();
@@ -173,6 +280,67 @@ mod tests {
             name.starts_with("..env.ssmm-") && name.ends_with(".tmp"),
             "{name}"
         );
+    }
+
+    #[test]
+    fn leftovers_of_killed_runs_are_removed_and_nothing_else() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join(".env");
+        let d = dir.path();
+        let stale = d.join("..env.ssmm-0123456789abcdef.tmp");
+        fs::write(&stale, b"half").unwrap();
+        let keep = [
+            "..env.ssmm-0123456789abcde.tmp",   // 15 digits
+            "..env.ssmm-0123456789ABCDEF.tmp",  // upper case
+            ".other.ssmm-0123456789abcdef.tmp", // another target
+            "..env.ssmm-0123456789abcdef.tmpx",
+            ".env",
+        ];
+        for k in keep {
+            fs::write(d.join(k), b"x").unwrap();
+        }
+        // A link with our pattern is not ours: left alone, not followed.
+        let victim = d.join("victim");
+        fs::write(&victim, b"keep").unwrap();
+        let link = d.join("..env.ssmm-aaaaaaaaaaaaaaaa.tmp");
+        std::os::unix::fs::symlink(&victim, &link).unwrap();
+        // Someone else's file with our pattern: left alone.
+        let foreign = d.join("..env.ssmm-bbbbbbbbbbbbbbbb.tmp");
+        fs::write(&foreign, b"x").unwrap();
+        std::os::unix::fs::chown(&foreign, Some(65534), Some(65534)).unwrap();
+
+        assert_eq!(remove_leftovers(&target), 1);
+        assert!(!stale.exists());
+        for k in keep {
+            assert!(d.join(k).exists(), "{k}");
+        }
+        assert!(fs::symlink_metadata(&link).is_ok());
+        assert_eq!(fs::read(&victim).unwrap(), b"keep");
+        assert!(foreign.exists());
+    }
+
+    #[test]
+    fn a_temp_file_a_live_writer_holds_is_left_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("app.env");
+        let (tmp, file) = create_locked_temp(&target).unwrap();
+        assert_eq!(remove_leftovers(&target), 0);
+        assert!(tmp.exists());
+        drop(file);
+        // The writer is gone (as after SIGKILL): now it is a leftover.
+        assert_eq!(remove_leftovers(&target), 1);
+        assert!(!tmp.exists());
+    }
+
+    #[test]
+    fn writing_cleans_up_after_a_killed_run_even_when_nothing_changed() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join(".env");
+        write_atomic(&p, b"A").unwrap();
+        let stale = dir.path().join("..env.ssmm-fedcba9876543210.tmp");
+        fs::write(&stale, b"partial").unwrap();
+        assert_eq!(write_atomic(&p, b"A").unwrap(), Outcome::Unchanged);
+        assert!(!stale.exists());
     }
 
     #[test]
