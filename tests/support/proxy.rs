@@ -49,6 +49,12 @@ pub enum Fault {
     Delay(Duration),
     /// Read the request and never answer (until the client gives up).
     Stall,
+    /// Forward, then send the answer's head and only half its body before
+    /// closing the connection (a cut-off response).
+    Truncate,
+    /// Answer 200 with an HTML page instead of JSON (a captive portal, a
+    /// misrouted endpoint).
+    NotJson,
 }
 
 /// Which of the matching requests a rule hits.
@@ -56,6 +62,14 @@ pub enum Fault {
 enum Pick {
     All,
     First(usize),
+    /// Requests beyond a token bucket of `tps` tokens a second holding at
+    /// most `burst` (SSM's throughput limit).
+    Bucket {
+        tps: f64,
+        burst: f64,
+        tokens: f64,
+        last: Option<std::time::Instant>,
+    },
     /// Each matching request independently with probability `ratio`, drawn
     /// from a hash of (seed, index of the request among the matching ones).
     Share {
@@ -65,10 +79,27 @@ enum Pick {
 }
 
 impl Pick {
-    fn hits(&self, index: usize) -> bool {
+    fn hits(&mut self, index: usize) -> bool {
         match *self {
             Pick::All => true,
             Pick::First(n) => index < n,
+            Pick::Bucket {
+                tps,
+                burst,
+                ref mut tokens,
+                ref mut last,
+            } => {
+                let now = std::time::Instant::now();
+                let refill = last.map_or(burst, |t| now.duration_since(t).as_secs_f64() * tps);
+                *tokens = (*tokens + refill).min(burst);
+                *last = Some(now);
+                if *tokens >= 1.0 {
+                    *tokens -= 1.0;
+                    false
+                } else {
+                    true
+                }
+            }
             Pick::Share { ratio, seed } => {
                 let h = mix64(seed ^ mix64(index as u64));
                 ((h >> 11) as f64 / (1u64 << 53) as f64) < ratio
@@ -126,6 +157,21 @@ impl Plan {
             "share ratio {ratio} not in 0..=1"
         );
         Plan::rule(fault, Pick::Share { ratio, seed })
+    }
+
+    /// Apply `fault` to requests beyond a token bucket that refills `tps`
+    /// tokens a second up to `burst` (starting full): SSM's throughput limit
+    /// is `Plan::over_rate(Fault::Throttle, 40.0, 40.0)`.
+    pub fn over_rate(fault: Fault, tps: f64, burst: f64) -> Plan {
+        Plan::rule(
+            fault,
+            Pick::Bucket {
+                tps,
+                burst,
+                tokens: 0.0,
+                last: None,
+            },
+        )
     }
 
     /// Restricts every rule so far to these SSM operations (the part of
@@ -612,6 +658,30 @@ async fn serve(client: TcpStream, shared: Arc<Shared>) -> io::Result<()> {
                 let mut sink = [0u8; 4096];
                 while client.read(&mut sink).await? > 0 {}
                 return Ok(());
+            }
+            Some(Fault::Truncate) => {
+                let full = match forward(&shared, &mut upstream, &request, &method).await {
+                    Ok(bytes) => bytes,
+                    Err(_) => return Ok(()),
+                };
+                let cut = match full.windows(4).position(|w| w == b"\r\n\r\n") {
+                    Some(head_end) => {
+                        let body = full.len() - (head_end + 4);
+                        head_end + 4 + body / 2
+                    }
+                    None => full.len() / 2,
+                };
+                client.write_all(&full[..cut]).await?;
+                client.flush().await?;
+                return Ok(());
+            }
+            Some(Fault::NotJson) => {
+                let body = "<html><body><h1>Welcome</h1>Please log in.</body></html>";
+                format!(
+                    "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: {}\r\n\r\n{body}",
+                    body.len()
+                )
+                .into_bytes()
             }
             Some(Fault::Delay(_)) => unreachable!("delays are folded into Decision::delay"),
             None => match forward(&shared, &mut upstream, &request, &method).await {
