@@ -200,7 +200,9 @@ async fn copy(client: &Ssm, plan: &Plan, overwrite: bool) -> Result<()> {
                         ssm::WriteError::AlreadyExists => {
                             anyhow::anyhow!("PutParameter {target}: {e}")
                         }
-                        ssm::WriteError::Other(msg) => anyhow::anyhow!(msg),
+                        ssm::WriteError::Refused(msg) | ssm::WriteError::Unknown(msg) => {
+                            anyhow::anyhow!(msg)
+                        }
                     })?;
                 }
                 if exists && !tags.is_empty() {

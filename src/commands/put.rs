@@ -315,23 +315,25 @@ async fn write_one(
         overwrite,
         tags,
     };
-    let shown = |e: WriteError| match e {
-        WriteError::AlreadyExists => format!("PutParameter {}: {e}", item.name),
-        WriteError::Other(msg) => msg,
-    };
-    let replaced = if existed {
-        client.put(&req(true)).await.map_err(shown)?;
-        true
-    } else {
-        match client.put(&req(false)).await {
-            Ok(()) => false,
-            // Created by someone else since the existence check.
-            Err(WriteError::AlreadyExists) if args.overwrite => {
-                client.put(&req(true)).await.map_err(shown)?;
-                true
+    let replaced = match client.put(&req(existed)).await {
+        Ok(()) => existed,
+        // Created since the existence check: by someone else, or by this
+        // very call when an attempt whose answer was lost is retried.
+        Err(WriteError::AlreadyExists) if !existed => {
+            if landed(client, item).await {
+                false
+            } else if args.overwrite {
+                let r = client.put(&req(true)).await;
+                settle(client, item, r, true).await?
+            } else {
+                return Err(format!(
+                    "PutParameter {}: {}",
+                    item.name,
+                    WriteError::AlreadyExists
+                ));
             }
-            Err(e) => return Err(shown(e)),
         }
+        r => settle(client, item, r, existed).await?,
     };
     if replaced {
         client
@@ -340,6 +342,43 @@ async fn write_one(
             .map_err(|e| format!("written, but tagging failed: {e:#}"))?;
     }
     Ok(replaced)
+}
+
+/// Whether SSM now holds exactly this item's value and type.
+async fn landed(client: &Ssm, item: &Item) -> bool {
+    matches!(
+        client.get_one(&item.name).await,
+        Ok(Some(p)) if p.value == item.value && p.kind == item.kind
+    )
+}
+
+/// The result of a write whose answer may have been lost: a write that
+/// landed is a success; an unknown outcome that did not land is reported as
+/// such, never as "not written".
+async fn settle(
+    client: &Ssm,
+    item: &Item,
+    result: std::result::Result<(), WriteError>,
+    replaced: bool,
+) -> std::result::Result<bool, String> {
+    match result {
+        Ok(()) => Ok(replaced),
+        Err(WriteError::Unknown(msg)) => {
+            if landed(client, item).await {
+                Ok(replaced)
+            } else {
+                Err(format!(
+                    "{msg}; whether it was written is unknown (check with `ssmm show` or `ssmm list`)"
+                ))
+            }
+        }
+        Err(WriteError::AlreadyExists) => Err(format!(
+            "PutParameter {}: {}",
+            item.name,
+            WriteError::AlreadyExists
+        )),
+        Err(WriteError::Refused(msg)) => Err(msg),
+    }
 }
 
 #[cfg(test)]

@@ -51,8 +51,13 @@ pub struct PutRequest<'a> {
 pub enum WriteError {
     #[error("it already exists (pass --overwrite to replace it)")]
     AlreadyExists,
+    /// SSM answered with a refusal: nothing was written.
     #[error("{0}")]
-    Other(String),
+    Refused(String),
+    /// No answer was understood (timeout, cut-off or unreadable answer,
+    /// dropped connection): the write may or may not have happened.
+    #[error("{0}")]
+    Unknown(String),
 }
 
 /// An SDK error from a write, safe to print: the error code plus our own
@@ -218,13 +223,13 @@ impl Ssm {
         let tags = if req.overwrite || req.tags.is_empty() {
             None
         } else {
-            Some(tag_list(req.tags).map_err(|e| WriteError::Other(e.to_string()))?)
+            Some(tag_list(req.tags).map_err(|e| WriteError::Refused(e.to_string()))?)
         };
         let _permit = self
             .limit
             .acquire()
             .await
-            .map_err(|e| WriteError::Other(e.to_string()))?;
+            .map_err(|e| WriteError::Refused(e.to_string()))?;
         let result = self
             .client
             .put_parameter()
@@ -251,11 +256,13 @@ impl Ssm {
             {
                 Err(WriteError::AlreadyExists)
             }
-            Err(e) => Err(WriteError::Other(format!(
-                "PutParameter {}: {}",
-                req.name,
-                describe_write(&e)
-            ))),
+            Err(e) => {
+                let msg = format!("PutParameter {}: {}", req.name, describe_write(&e));
+                Err(match e {
+                    SdkError::ServiceError(_) => WriteError::Refused(msg),
+                    _ => WriteError::Unknown(msg),
+                })
+            }
         }
     }
 
