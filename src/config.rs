@@ -135,6 +135,31 @@ pub fn aws_settings(g: &GlobalArgs) -> AwsSettings {
 /// process environment.
 pub type EnvLookup<'a> = &'a dyn Fn(&str) -> Option<String>;
 
+/// The variables ssmm reads for resolution and to reach AWS: one that is
+/// set but not UTF-8 is an error, never silently "unset" (a garbled
+/// `$SSMM_APP` must not sync the directory's app instead).
+const READ_VARS: [&str; 10] = [
+    "SSMM_PREFIX_ROOT",
+    "SSMM_APP",
+    "SSMM_LAYOUT",
+    "SSMM_CLUSTER",
+    "ECS_CONTAINER_METADATA_FILE",
+    "ECS_CONTAINER_METADATA_URI_V4",
+    "AWS_REGION",
+    "AWS_PROFILE",
+    "AWS_ENDPOINT_URL",
+    "AWS_ENDPOINT_URL_SSM",
+];
+
+pub fn check_env_encoding() -> Result<()> {
+    for name in READ_VARS {
+        if let Err(std::env::VarError::NotUnicode(_)) = std::env::var(name) {
+            return Err(Error::usage(format!("${name} is not valid UTF-8")));
+        }
+    }
+    Ok(())
+}
+
 pub fn process_env(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.is_empty())
 }
@@ -197,6 +222,10 @@ pub fn parse_tags(raw: &[String], flag: &str) -> Result<Vec<(String, String)>> {
             Some((k, v)) if !k.is_empty() && valid_tag_part(k) && valid_tag_part(v) => {
                 Ok((k.to_string(), v.to_string()))
             }
+            Some((k, _)) if !k.is_empty() => Err(Error::usage(format!(
+                "invalid {flag} {:?}: tag keys and values may only hold letters, digits, spaces and the characters _ . : / = + - @ (up to 256 characters each)",
+                names::printable(t)
+            ))),
             _ => Err(Error::usage(format!(
                 "invalid {flag} {:?}: expected KEY=VALUE with a non-empty key",
                 names::printable(t)

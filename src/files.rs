@@ -170,6 +170,13 @@ pub fn check_rel(rel: &str) -> Result<(), String> {
             _ => {}
         }
     }
+    // The last segment is a file name: its temporary name must fit too.
+    if rel.rsplit('/').next().map_or(0, str::len) > crate::write::MAX_NAME {
+        return Err(format!(
+            "the file name is longer than {} bytes",
+            crate::write::MAX_NAME
+        ));
+    }
     Ok(())
 }
 
@@ -656,7 +663,11 @@ mod tests {
         ] {
             assert!(check_rel(bad).is_err(), "{bad:?} was accepted");
         }
-        assert_eq!(check_rel(&"x".repeat(255)), Ok(()));
+        // A directory name may have 255 bytes; a file name 228, so that its
+        // temporary name (27 bytes longer) fits.
+        assert_eq!(check_rel(&format!("{}/f", "x".repeat(255))), Ok(()));
+        assert_eq!(check_rel(&"x".repeat(228)), Ok(()));
+        assert!(check_rel(&"x".repeat(229)).is_err());
     }
 
     #[test]

@@ -30,7 +30,7 @@ use error::exit;
 pub fn run(cli: Cli) -> i32 {
     let g = &cli.global;
     log::init(g.verbose, g.quiet, g.log_format == LogFormat::Json);
-    let result = match &cli.command {
+    let result = config::check_env_encoding().and_then(|()| match &cli.command {
         Command::Sync(args) => commands::sync::run(g, args).map(|()| exit::OK),
         Command::Exec(args) => commands::exec::run(g, args),
         Command::Put(args) => commands::put::run(g, args).map(|()| exit::OK),
@@ -44,7 +44,7 @@ pub fn run(cli: Cli) -> i32 {
         Command::Migrate(args) => commands::migrate::run(g, args).map(|()| exit::OK),
         Command::Completions(args) => commands::meta::completions(args).map(|()| exit::OK),
         Command::Man => commands::meta::man().map(|()| exit::OK),
-    };
+    });
     match result {
         Ok(code) => code,
         Err(e) => {

@@ -21,6 +21,44 @@ pub const FILE_MODE: u32 = 0o600;
 pub const DIR_MODE: u32 = 0o700;
 /// Marks our temporary files: `.<name>.ssmm-<16 hex>.tmp`.
 pub const TMP_MARK: &str = ".ssmm-";
+/// The longest file name we can write: its temporary name is 27 bytes
+/// longer and must fit the 255 bytes a name may have on Linux.
+pub const MAX_NAME: usize = 255 - (1 + TMP_MARK.len() + 16 + ".tmp".len());
+
+/// Refuse, before anything is written, a target `write_atomic` could not
+/// write: a directory, a name too long for its temporary name. Creates the
+/// missing parent directories (0700), so a parent that cannot exist fails
+/// here too.
+pub fn preflight(path: &Path) -> io::Result<()> {
+    let name = path
+        .file_name()
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "the path names no file"))?;
+    if name.len() > MAX_NAME {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("the file name is longer than {MAX_NAME} bytes"),
+        ));
+    }
+    if fs::symlink_metadata(path).is_ok_and(|m| m.is_dir()) {
+        return Err(io::Error::new(
+            io::ErrorKind::IsADirectory,
+            "it is a directory",
+        ));
+    }
+    // A file where a parent directory should be.
+    for dir in parent_of(path).ancestors() {
+        if let Ok(m) = fs::metadata(dir) {
+            if !m.is_dir() {
+                return Err(io::Error::new(
+                    io::ErrorKind::NotADirectory,
+                    format!("{} is not a directory", dir.display()),
+                ));
+            }
+            break;
+        }
+    }
+    ensure_parent(path)
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {

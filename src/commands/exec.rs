@@ -82,6 +82,15 @@ pub fn run(g: &GlobalArgs, args: &ExecArgs) -> Result<i32> {
         None => None,
     };
 
+    // CMD must be runnable and --out writable before anything is written.
+    exec::resolve_program(
+        &args.cmd[0],
+        env.get(std::ffi::OsStr::new("PATH")).map(|p| p.as_os_str()),
+    )?;
+    if let Some(out) = &args.out {
+        pipeline::check_out(&cwd, out)?;
+    }
+
     // Deliver: files, then --out, then CMD.
     if let Some(root) = &root {
         let (written, unchanged) =

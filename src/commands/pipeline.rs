@@ -144,6 +144,12 @@ pub fn encode_env(merged: &Merged, format: Format) -> Result<String> {
 }
 
 /// Write the env file atomically to `cwd/out`; errors name `out` as given.
+/// Refuse an `--out` that could not be written, before anything is.
+pub fn check_out(cwd: &Path, out: &Path) -> Result<()> {
+    write::preflight(&cwd.join(out))
+        .map_err(|e| Error::Runtime(anyhow!("writing {}: {e}", out.display())))
+}
+
 pub fn write_env(cwd: &Path, out: &Path, content: &str) -> Result<write::Outcome> {
     write::write_atomic(&cwd.join(out), content.as_bytes())
         .map_err(|e| Error::Runtime(anyhow!("writing {}: {e}", out.display())))

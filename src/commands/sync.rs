@@ -32,6 +32,7 @@ pub fn run(g: &GlobalArgs, args: &SyncArgs) -> Result<()> {
     };
 
     let content = pipeline::encode_env(&gathered.merged, args.format)?;
+    pipeline::check_out(&cwd, &args.out)?;
     let (files_written, _) = match &root {
         Some(root) => files::write_all(&gathered.files, root).map_err(Error::Runtime)?,
         None => (0, 0),

@@ -1,0 +1,2248 @@
+//! Bad input, row by row: the rows of the bad-input table in `SECURITY.md`
+//! that no other test file checks end to end through the real binary.
+//!
+//! Every row runs `ssmm` and checks, besides its exit code and the stable
+//! beginning of its message, that it changed nothing: the watched
+//! directories (the working directory with an existing `.env`, the files
+//! root, anything a symlink points at) are byte-for-byte and mode-for-mode
+//! what they were, no parameter appeared or vanished under the watched
+//! prefix, no panic was printed, and no seeded value (all of them carry
+//! [`LEAK`]) reached stdout or stderr. A table-driven test runs all its rows
+//! and then fails once, listing every failing row by its id (the id in the
+//! table's `test` column).
+//!
+//! The tests under "known product bugs" at the end of the file fail until
+//! the bug is fixed; each says what it expects and what happens instead.
+//!
+//! Network: only moto and servers this file starts, all on 127.0.0.1. URLs
+//! with other hosts (`http://10.0.0.1/...`, `https://example.invalid/...`) are
+//! refused by ssmm before any connection (see `files::parse_remote` and the
+//! redirect policy), which is what those rows check.
+
+mod support;
+
+use std::collections::BTreeMap;
+use std::ffi::OsStr;
+use std::fs;
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::{PermissionsExt, symlink};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::thread;
+use std::time::Duration;
+
+use aws_sdk_ssm::types::{ParameterTier, ParameterType};
+use support::{Fault, FaultProxy, Outcome, Plan, Ssmm, block_on, moto, unique_prefix};
+
+/// Carried by every seeded value and value argument: it must never be
+/// printed by a refusal.
+const LEAK: &str = "zq-leak-7391";
+
+/// The `.env` every working directory starts with: a refusal leaves it as is.
+const OLD_ENV: &str = "OLD=\"1\"\n";
+
+/// Limit on one row's run: a hang fails the row, not the whole suite.
+const ROW_TIMEOUT: Duration = Duration::from_secs(60);
+
+// ------------------------------------------------------------ row machinery
+
+/// What a row must leave untouched.
+#[derive(Clone, Default)]
+struct Watch {
+    dirs: Vec<PathBuf>,
+    /// Every parameter (name and value) under this path.
+    ssm: Option<String>,
+}
+
+impl Watch {
+    fn dirs(dirs: &[&Path]) -> Watch {
+        Watch {
+            dirs: dirs.iter().map(|d| d.to_path_buf()).collect(),
+            ssm: None,
+        }
+    }
+
+    fn ssm(mut self, prefix: &str) -> Watch {
+        self.ssm = Some(prefix.to_owned());
+        self
+    }
+}
+
+/// Kind, mode and content (or link target) of everything under `dir`,
+/// without following symlinks.
+fn snapshot(dir: &Path) -> BTreeMap<String, String> {
+    fn walk(base: &Path, dir: &Path, out: &mut BTreeMap<String, String>) {
+        let Ok(entries) = fs::read_dir(dir) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            let rel = path
+                .strip_prefix(base)
+                .unwrap()
+                .to_string_lossy()
+                .into_owned();
+            let meta = fs::symlink_metadata(&path).unwrap();
+            let mode = meta.permissions().mode() & 0o7777;
+            let what = if meta.file_type().is_symlink() {
+                format!("link -> {}", fs::read_link(&path).unwrap().display())
+            } else if meta.is_dir() {
+                walk(base, &path, out);
+                format!("dir {mode:o}")
+            } else if meta.is_file() {
+                let bytes = fs::read(&path).unwrap();
+                format!(
+                    "file {mode:o} {} bytes {:?}",
+                    bytes.len(),
+                    String::from_utf8_lossy(&bytes[..bytes.len().min(200)])
+                )
+            } else {
+                format!("special {mode:o}")
+            };
+            out.insert(rel, what);
+        }
+    }
+    let mut out = BTreeMap::new();
+    if dir.exists() {
+        walk(dir, dir, &mut out);
+    } else {
+        out.insert(".".into(), "absent".into());
+    }
+    out
+}
+
+/// Runs rows, collecting failures; [`Rows::finish`] fails the test once,
+/// naming every failing row.
+struct Rows {
+    failures: Vec<String>,
+}
+
+impl Rows {
+    fn new() -> Rows {
+        Rows {
+            failures: Vec::new(),
+        }
+    }
+
+    /// Runs `cmd` and checks the row: exit `code`, `msg` in stderr, and the
+    /// common rules of the module docs. Returns the outcome for extra checks.
+    fn check(&mut self, id: &str, cmd: Ssmm, code: i32, msg: &str, watch: &Watch) -> Outcome {
+        self.check_all(id, cmd, code, &[msg], watch)
+    }
+
+    /// [`Rows::check`] with several pieces the message must hold.
+    fn check_all(
+        &mut self,
+        id: &str,
+        cmd: Ssmm,
+        code: i32,
+        needles: &[&str],
+        watch: &Watch,
+    ) -> Outcome {
+        let dirs_before: Vec<_> = watch.dirs.iter().map(|d| snapshot(d)).collect();
+        let ssm_before = watch.ssm.as_ref().map(|p| moto().params_under(p));
+        let out = cmd.timeout(ROW_TIMEOUT).run();
+        let mut wrong = Vec::new();
+        if out.code != Some(code) {
+            wrong.push(format!("expected exit {code}, got {:?}", out.code));
+        }
+        for msg in needles {
+            if !out.stderr.contains(msg) {
+                wrong.push(format!("stderr lacks {msg:?}"));
+            }
+        }
+        if out.combined().contains("panicked") || out.combined().contains("RUST_BACKTRACE") {
+            wrong.push("a panic was printed".into());
+        }
+        if out.combined().contains(LEAK) {
+            wrong.push("a value was printed".into());
+        }
+        for (dir, before) in watch.dirs.iter().zip(&dirs_before) {
+            let after = snapshot(dir);
+            if &after != before {
+                wrong.push(format!(
+                    "{} changed:\n  before {before:?}\n  after  {after:?}",
+                    dir.display()
+                ));
+            }
+        }
+        if let (Some(p), Some(before)) = (&watch.ssm, ssm_before) {
+            let after = moto().params_under(p);
+            if after != before {
+                wrong.push(format!(
+                    "parameters under {p} changed: {} before, {} after",
+                    before.len(),
+                    after.len()
+                ));
+            }
+        }
+        if !wrong.is_empty() {
+            self.failures
+                .push(format!("[{id}] {}\n{out}", wrong.join("; ")));
+        }
+        out
+    }
+
+    /// Records a failure found by a row's own extra check.
+    fn fail(&mut self, id: &str, why: String) {
+        self.failures.push(format!("[{id}] {why}"));
+    }
+
+    #[track_caller]
+    fn finish(self) {
+        assert!(
+            self.failures.is_empty(),
+            "{} row(s) failed:\n\n{}",
+            self.failures.len(),
+            self.failures.join("\n\n")
+        );
+    }
+}
+
+/// A working directory holding an `.env` that refusals must leave alone.
+fn workdir() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let env = dir.path().join(".env");
+    fs::write(&env, OLD_ENV).unwrap();
+    fs::set_permissions(&env, fs::Permissions::from_mode(0o600)).unwrap();
+    dir
+}
+
+/// `ssmm ARGS` in `dir` against moto.
+fn ssmm(dir: &Path) -> Ssmm {
+    Ssmm::new().endpoint(&moto().endpoint()).current_dir(dir)
+}
+
+fn args(cmd: Ssmm, list: &[&str]) -> Ssmm {
+    cmd.args(list)
+}
+
+// ---------------------------------------------------- a loopback HTTP server
+
+/// How the test server answers one request.
+enum Reply {
+    Answer {
+        status: u16,
+        headers: Vec<(&'static str, String)>,
+        body: Vec<u8>,
+    },
+    /// Read the request, then say nothing for this long.
+    Stall(Duration),
+}
+
+fn answer(status: u16, body: impl Into<Vec<u8>>) -> Reply {
+    Reply::Answer {
+        status,
+        headers: Vec::new(),
+        body: body.into(),
+    }
+}
+
+type Route = dyn Fn(&str, &str) -> Reply + Send + Sync;
+
+/// Starts an HTTP/1.1 server on 127.0.0.1 (one request per connection) and
+/// returns its base URL. It lives until the test process exits.
+fn serve(route: impl Fn(&str, &str) -> Reply + Send + Sync + 'static) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let route: Arc<Route> = Arc::new(route);
+    thread::spawn(move || {
+        for conn in listener.incoming().flatten() {
+            let route = route.clone();
+            thread::spawn(move || respond(conn, &*route));
+        }
+    });
+    base
+}
+
+fn respond(mut conn: TcpStream, route: &Route) {
+    let _ = conn.set_read_timeout(Some(Duration::from_secs(10)));
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 4096];
+    let head_end = loop {
+        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            break i + 4;
+        }
+        match conn.read(&mut chunk) {
+            Ok(0) | Err(_) => return,
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+        }
+        if buf.len() > 1 << 20 {
+            return;
+        }
+    };
+    let head = String::from_utf8_lossy(&buf[..head_end]).into_owned();
+    let mut words = head.split_whitespace();
+    let method = words.next().unwrap_or_default().to_owned();
+    let path = words.next().unwrap_or_default().to_owned();
+    let length = head
+        .lines()
+        .filter_map(|l| l.split_once(':'))
+        .find(|(k, _)| k.trim().eq_ignore_ascii_case("content-length"))
+        .and_then(|(_, v)| v.trim().parse::<usize>().ok())
+        .unwrap_or(0);
+    while buf.len() < head_end + length {
+        match conn.read(&mut chunk) {
+            Ok(0) | Err(_) => return,
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+        }
+    }
+    match route(&method, &path) {
+        Reply::Stall(d) => thread::sleep(d),
+        Reply::Answer {
+            status,
+            headers,
+            body,
+        } => {
+            let mut out = format!(
+                "HTTP/1.1 {status} X\r\nContent-Length: {}\r\nConnection: close\r\n",
+                body.len()
+            );
+            for (k, v) in headers {
+                out.push_str(&format!("{k}: {v}\r\n"));
+            }
+            out.push_str("\r\n");
+            let _ = conn.write_all(out.as_bytes());
+            let _ = conn.write_all(&body);
+        }
+    }
+}
+
+/// A loopback port nothing listens on.
+fn closed_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+// ------------------------------------------------------------------- tests
+
+/// Prefix, layout, app and cluster: refused before SSM is asked anything.
+#[test]
+fn prefix_layout_app_and_cluster_errors_change_nothing() {
+    let mut rows = Rows::new();
+    let dir = workdir();
+    let d = dir.path();
+    let watch = Watch::dirs(&[d]);
+    let sync = |prefix: &str| args(ssmm(d), &["--prefix", prefix, "sync", "--app", "api"]);
+
+    for (id, prefix, why) in [
+        ("prefix-no-slash", "team", "it must start with '/'"),
+        ("prefix-root", "/", "it must name at least one folder"),
+        (
+            "prefix-trailing-slash",
+            "/team/",
+            "it must not end with '/'",
+        ),
+        (
+            "prefix-empty-segment",
+            "/a//b",
+            "it must not contain empty segments",
+        ),
+        (
+            "prefix-bad-char",
+            "/a b",
+            "its segments may only use A-Z a-z 0-9 _ . -",
+        ),
+        (
+            "prefix-dotdot",
+            "/a/../b",
+            "its segments may only use A-Z a-z 0-9 _ . -",
+        ),
+    ] {
+        let msg = format!("ssmm: error: invalid prefix {prefix:?}: {why}");
+        rows.check(id, sync(prefix), 2, &msg, &watch);
+        let from_env = args(ssmm(d), &["sync", "--app", "api"]).env("SSMM_PREFIX_ROOT", prefix);
+        rows.check(&format!("{id}-env"), from_env, 2, &msg, &watch);
+    }
+    // A prefix variable that is not UTF-8 reads as unset (see the report).
+    let cmd = args(ssmm(d), &["sync", "--app", "api"])
+        .env("SSMM_PREFIX_ROOT", OsStr::from_bytes(b"/team\xff"));
+    rows.check(
+        "prefix-env-not-utf8",
+        cmd,
+        2,
+        "ssmm: error: $SSMM_PREFIX_ROOT is not valid UTF-8",
+        &watch,
+    );
+    rows.check(
+        "keep-on-error-config",
+        args(ssmm(d), &["--prefix", "team", "sync", "--app", "api"]).arg("--keep-on-error"),
+        2,
+        "ssmm: error: invalid prefix \"team\"",
+        &watch,
+    );
+
+    let cmd = sync("/t").env("SSMM_LAYOUT", "k8s");
+    rows.check(
+        "layout-env-invalid",
+        cmd,
+        2,
+        "ssmm: error: invalid $SSMM_LAYOUT \"k8s\": expected team or ecs",
+        &watch,
+    );
+    rows.check(
+        "layout-flag-invalid",
+        args(ssmm(d), &["--layout", "k8s", "sync"]),
+        2,
+        "error: invalid value 'k8s' for '--layout <LAYOUT>'",
+        &watch,
+    );
+    for (id, cmd) in [
+        (
+            "cluster-with-team-layout",
+            sync("/t").args(["--cluster", "prod"]),
+        ),
+        (
+            "cluster-with-team-layout-admin",
+            args(
+                ssmm(d),
+                &[
+                    "--prefix",
+                    "/t",
+                    "list",
+                    "--app",
+                    "api",
+                    "--cluster",
+                    "prod",
+                ],
+            ),
+        ),
+    ] {
+        rows.check(
+            id,
+            cmd,
+            2,
+            "ssmm: error: --cluster is only used with --layout ecs",
+            &watch,
+        );
+    }
+    rows.check(
+        "include-tag-with-ecs-layout",
+        args(
+            ssmm(d),
+            &[
+                "--layout",
+                "ecs",
+                "--cluster",
+                "prod",
+                "sync",
+                "--app",
+                "web",
+            ],
+        )
+        .args(["--include-tag", "env=prod"]),
+        2,
+        "ssmm: error: --include-tag is only used with the team layout",
+        &watch,
+    );
+
+    for (id, app) in [
+        ("app-slash", "a/b"),
+        ("app-empty", ""),
+        ("app-dot", "."),
+        ("app-dotdot", ".."),
+        ("app-space", "a b"),
+    ] {
+        let msg = format!(
+            "ssmm: error: invalid app name {app:?}: use one path segment of A-Z a-z 0-9 _ . -"
+        );
+        let cmd = args(ssmm(d), &["--prefix", "/t", "sync", "--app", app]);
+        rows.check(id, cmd, 2, &msg, &watch);
+    }
+    let cmd = args(ssmm(d), &["--prefix", "/t", "sync"]).env("SSMM_APP", "a/b");
+    rows.check(
+        "app-env-invalid",
+        cmd,
+        2,
+        "ssmm: error: invalid app name \"a/b\"",
+        &watch,
+    );
+    rows.check(
+        "app-shared",
+        sync("/t").args(["--app", "shared"]),
+        2,
+        "ssmm: error: \"shared\" is the shared layer, not an app",
+        &watch,
+    );
+
+    let spaced = d.join("has space");
+    fs::create_dir(&spaced).unwrap();
+    let cmd = Ssmm::new()
+        .endpoint(&moto().endpoint())
+        .current_dir(&spaced)
+        .args(["--prefix", "/t", "sync"]);
+    rows.check(
+        "app-from-directory-invalid",
+        cmd,
+        2,
+        "ssmm: error: invalid app name \"has space\": use one path segment of A-Z a-z 0-9 _ . - (taken from the current directory's name); pass --app",
+        &watch,
+    );
+    let out = d.join("x.env");
+    let cmd = Ssmm::new()
+        .endpoint(&moto().endpoint())
+        .current_dir("/")
+        .args(["--prefix", "/t", "sync", "--no-files", "--out"])
+        .arg(&out);
+    rows.check(
+        "app-from-root-directory",
+        cmd,
+        2,
+        "ssmm: error: cannot take the app name from the current directory (it has no name); pass --app",
+        &watch,
+    );
+    for (id, command) in [
+        ("one-app-put", vec!["put", "A_TOKEN=zq-leak-7391"]),
+        ("one-app-show", vec!["show", "A"]),
+        ("one-app-diff", vec!["diff"]),
+        ("one-app-tag", vec!["tag", "list", "A"]),
+    ] {
+        let name = command[0];
+        let cmd = args(ssmm(d), &["--prefix", "/t"])
+            .args(&command)
+            .args(["--app", "a", "--app", "b"]);
+        let msg = format!("ssmm: error: {name} takes one --app");
+        rows.check(id, cmd, 2, &msg, &watch);
+    }
+
+    let ecs = |cluster: &str| {
+        args(
+            ssmm(d),
+            &[
+                "--layout",
+                "ecs",
+                "--cluster",
+                cluster,
+                "sync",
+                "--app",
+                "web",
+            ],
+        )
+    };
+    for (id, cluster) in [("cluster-slash", "a/b"), ("cluster-empty", "")] {
+        let msg = format!("ssmm: error: invalid cluster name {cluster:?}");
+        rows.check(id, ecs(cluster), 2, &msg, &watch);
+    }
+    let cmd =
+        args(ssmm(d), &["--layout", "ecs", "sync", "--app", "web"]).env("SSMM_CLUSTER", "a b");
+    rows.check(
+        "cluster-env-invalid",
+        cmd,
+        2,
+        "ssmm: error: invalid cluster name \"a b\"",
+        &watch,
+    );
+    rows.finish();
+}
+
+/// The parser's refusals and flag values: exit 2 before anything runs.
+#[test]
+fn cli_misuse_and_bad_flag_values_change_nothing() {
+    let mut rows = Rows::new();
+    let p = unique_prefix();
+    moto().put_secure(&format!("{p}/api/a"), LEAK);
+    let dir = workdir();
+    let d = dir.path();
+    let watch = Watch::dirs(&[d]).ssm(&p);
+    let cases: Vec<(&str, Vec<&str>, &str)> = vec![
+        (
+            "unknown-flag",
+            vec!["sync", "--bogus"],
+            "error: unexpected argument '--bogus' found",
+        ),
+        (
+            "unknown-subcommand",
+            vec!["frobnicate"],
+            "error: unrecognized subcommand 'frobnicate'",
+        ),
+        ("no-subcommand", vec![], "Usage: ssmm [OPTIONS] <COMMAND>"),
+        (
+            "tag-without-action",
+            vec!["tag"],
+            "Usage: ssmm tag [OPTIONS] <COMMAND>",
+        ),
+        (
+            "root-with-no-files",
+            vec!["sync", "--app", "api", "--root", "r", "--no-files"],
+            "error: the argument '--root <DIR>' cannot be used with '--no-files'",
+        ),
+        (
+            "verbose-with-quiet",
+            vec!["sync", "--app", "api", "-v", "-q"],
+            "error: the argument '--verbose...' cannot be used with '--quiet'",
+        ),
+        (
+            "exec-without-command",
+            vec!["exec", "--app", "api"],
+            "error: the following required arguments were not provided:\n  <CMD>...",
+        ),
+        (
+            "exec-format-without-out",
+            vec!["exec", "--app", "api", "--format", "json", "--", "true"],
+            "error: the following required arguments were not provided:\n  --out <PATH>",
+        ),
+        (
+            "out-empty",
+            vec!["sync", "--app", "api", "--out", ""],
+            "error: a value is required for '--out <PATH>' but none was supplied",
+        ),
+        (
+            "migrate-confirm-without-delete-old",
+            vec!["migrate", "api", "api-v2", "--confirm"],
+            "error: the following required arguments were not provided:\n  --delete-old",
+        ),
+        (
+            "migrate-backup-dir-without-delete-old",
+            vec!["migrate", "api", "api-v2", "--backup-dir", "b"],
+            "error: the following required arguments were not provided:\n  --delete-old",
+        ),
+        (
+            "migrate-overwrite-with-delete-old",
+            vec!["migrate", "api", "api-v2", "--overwrite", "--delete-old"],
+            "error: the argument '--overwrite' cannot be used with '--delete-old'",
+        ),
+        (
+            "migrate-one-argument",
+            vec!["migrate", "api"],
+            "error: the following required arguments were not provided:\n  <NEW>",
+        ),
+        (
+            "list-keys-only-with-json",
+            vec!["list", "--app", "api", "--keys-only", "--json"],
+            "error: the argument '--keys-only' cannot be used with '--json'",
+        ),
+        (
+            "list-all-with-app",
+            vec!["list", "--all", "--app", "api"],
+            "ssmm: error: --all lists every app; drop --app",
+        ),
+        (
+            "delete-key-with-all",
+            vec!["delete", "A", "--all", "--app", "api", "-y"],
+            "error: the argument '[KEY]' cannot be used with '--all'",
+        ),
+        (
+            "delete-nothing-named",
+            vec!["delete"],
+            "error: the following required arguments were not provided:\n  <KEY>",
+        ),
+        (
+            "put-plain-all-with-secure",
+            vec![
+                "put",
+                "--app",
+                "api",
+                "A=zq-leak-7391",
+                "--plain-all",
+                "--secure",
+                "A",
+            ],
+            "error: the argument '--plain-all' cannot be used with '--secure <KEY>'",
+        ),
+        (
+            "tag-add-without-tags",
+            vec!["tag", "add", "A", "--app", "api"],
+            "error: the following required arguments were not provided:\n  <K=V>...",
+        ),
+        (
+            "duration-not-a-number",
+            vec!["sync", "--app", "api", "--ecs-timeout", "soon"],
+            "error: invalid value 'soon' for '--ecs-timeout <DURATION>': invalid duration \"soon\": expected e.g. 10s, 500ms, 2m",
+        ),
+        (
+            "duration-negative",
+            vec!["sync", "--app", "api", "--ecs-timeout=-1s"],
+            "error: invalid value '-1s' for '--ecs-timeout <DURATION>': invalid duration \"-1s\"",
+        ),
+        (
+            "duration-bad-unit",
+            vec!["sync", "--app", "api", "--ecs-timeout", "10h"],
+            "invalid duration unit in \"10h\": use ms, s or m",
+        ),
+        (
+            "duration-out-of-range",
+            vec!["sync", "--app", "api", "--ecs-timeout", "100000s"],
+            "duration \"100000s\" out of range",
+        ),
+        (
+            "timeout-zero",
+            vec!["sync", "--app", "api", "--timeout", "0"],
+            "error: invalid value '0' for '--timeout <DURATION>': timeout \"0\" must be more than 0",
+        ),
+        (
+            "total-timeout-zero",
+            vec!["sync", "--app", "api", "--total-timeout", "0s"],
+            "timeout \"0s\" must be more than 0",
+        ),
+        (
+            "size-not-a-number",
+            vec!["sync", "--app", "api", "--max-file-size", "MiB"],
+            "error: invalid value 'MiB' for '--max-file-size <SIZE>': invalid size \"MiB\": expected e.g. 64MiB, 512KiB, 1048576",
+        ),
+        (
+            "size-bad-unit",
+            vec!["sync", "--app", "api", "--max-file-size", "1TiB"],
+            "invalid size unit in \"1TiB\": use B, KiB, MiB, GiB, KB, MB or GB",
+        ),
+        (
+            "size-overflow",
+            vec!["sync", "--app", "api", "--max-file-size", "20000000000GB"],
+            "size \"20000000000GB\" out of range",
+        ),
+        (
+            "size-too-many-digits",
+            vec![
+                "sync",
+                "--app",
+                "api",
+                "--max-file-size",
+                "99999999999999999999",
+            ],
+            "invalid size \"99999999999999999999\"",
+        ),
+        (
+            "read-concurrency-zero",
+            vec!["sync", "--app", "api", "--read-concurrency", "0"],
+            "error: invalid value '0' for '--read-concurrency <N>': 0 is not in 1..=256",
+        ),
+        (
+            "write-concurrency-too-high",
+            vec![
+                "put",
+                "--app",
+                "api",
+                "A=zq-leak-7391",
+                "--write-concurrency",
+                "65",
+            ],
+            "error: invalid value '65' for '--write-concurrency <N>': 65 is not in 1..=64",
+        ),
+        (
+            "max-attempts-too-high",
+            vec!["sync", "--app", "api", "--max-attempts", "101"],
+            "error: invalid value '101' for '--max-attempts <N>': 101 is not in 1..=100",
+        ),
+        (
+            "format-unknown",
+            vec!["sync", "--app", "api", "--format", "yaml"],
+            "error: invalid value 'yaml' for '--format <FORMAT>'",
+        ),
+        (
+            "retry-mode-unknown",
+            vec!["sync", "--app", "api", "--retry-mode", "fast"],
+            "error: invalid value 'fast' for '--retry-mode <RETRY_MODE>'",
+        ),
+        (
+            "key-case-unknown",
+            vec!["sync", "--app", "api", "--key-case", "lower"],
+            "error: invalid value 'lower' for '--key-case <KEY_CASE>'",
+        ),
+        (
+            "fetch-strategy-unknown",
+            vec!["sync", "--app", "api", "--fetch-strategy", "x"],
+            "error: invalid value 'x' for '--fetch-strategy <FETCH_STRATEGY>'",
+        ),
+        (
+            "log-format-unknown",
+            vec!["sync", "--app", "api", "--log-format", "xml"],
+            "error: invalid value 'xml' for '--log-format <LOG_FORMAT>'",
+        ),
+        (
+            "env-syntax-unknown",
+            vec!["put", "--app", "api", "--env-syntax", "x", "A=zq-leak-7391"],
+            "error: invalid value 'x' for '--env-syntax <SYNTAX>'",
+        ),
+        (
+            "completions-unknown-shell",
+            vec!["completions", "nosh"],
+            "error: invalid value 'nosh' for '<SHELL>'",
+        ),
+        (
+            "include-tag-no-value",
+            vec!["sync", "--app", "api", "--include-tag", "novalue"],
+            "ssmm: error: invalid --include-tag \"novalue\": expected KEY=VALUE with a non-empty key",
+        ),
+        (
+            "include-tag-empty-key",
+            vec!["sync", "--app", "api", "--include-tag", "=v"],
+            "ssmm: error: invalid --include-tag \"=v\"",
+        ),
+        (
+            "include-tag-bad-character",
+            vec!["sync", "--app", "api", "--include-tag", "k=a;b"],
+            "ssmm: error: invalid --include-tag \"k=a;b\"",
+        ),
+        (
+            "list-tag-no-value",
+            vec!["list", "--app", "api", "--tag", "x"],
+            "ssmm: error: invalid --tag \"x\": expected KEY=VALUE with a non-empty key",
+        ),
+    ];
+    for (id, list, msg) in cases {
+        let cmd = args(ssmm(d), &["--prefix", &p]).args(&list);
+        rows.check(id, cmd, 2, msg, &watch);
+    }
+    let cmd = ssmm(d)
+        .args(["--prefix", &p, "sync", "--app"])
+        .arg(OsStr::from_bytes(b"api\xff"));
+    rows.check(
+        "argument-not-utf8",
+        cmd,
+        2,
+        "error: invalid UTF-8 was detected in one or more arguments",
+        &watch,
+    );
+    rows.finish();
+}
+
+/// `--strict`: every problem listed, then one summary line; exit 3.
+#[test]
+fn strict_violations_exit_3_listing_every_problem() {
+    let mut rows = Rows::new();
+    let p = unique_prefix();
+    let m = moto();
+    m.put_secure(&format!("{p}/api/1password"), LEAK);
+    m.put_secure(&format!("{p}/api/db.host"), LEAK);
+    m.put_secure(&format!("{p}/api/db-host"), LEAK);
+    m.put_secure(&format!("{p}/shared/db-host"), LEAK);
+    let dir = workdir();
+    let d = dir.path();
+    let watch = Watch::dirs(&[d]);
+    let out = rows.check(
+        "strict-all-kinds",
+        args(ssmm(d), &["--prefix", &p, "sync", "--app", "api", "--strict"]),
+        3,
+        "ssmm: error: --strict: 3 problem(s) found (duplicate keys, invalid names, overrides); nothing written or started",
+        &watch,
+    );
+    for line in [
+        format!("ssmm: error: {p}/api/1password: its key is not a valid variable name"),
+        format!(
+            "ssmm: error: DB_HOST: {p}/api/db.host and {p}/api/db-host map to the same variable"
+        ),
+        format!(
+            "ssmm: error: DB_HOST: app:api ({p}/api/db.host) overrides shared ({p}/shared/db-host)"
+        ),
+    ] {
+        if !out.stderr.contains(&line) {
+            rows.fail("strict-all-kinds", format!("stderr lacks {line:?}\n{out}"));
+        }
+    }
+    let marker = d.join("started");
+    let cmd = args(
+        ssmm(d),
+        &["--prefix", &p, "exec", "--app", "api", "--strict"],
+    )
+    .args(["--no-shared", "--", "touch"])
+    .arg(&marker);
+    rows.check(
+        "strict-exec",
+        cmd,
+        3,
+        "ssmm: error: --strict: 2 problem(s) found (duplicate keys, invalid names)",
+        &watch,
+    );
+    rows.finish();
+}
+
+/// Values a format (or the environment) cannot carry: exit 1 naming the
+/// variable, never the value, nothing written or started.
+#[test]
+fn values_the_output_cannot_hold_name_the_key_and_change_nothing() {
+    let mut rows = Rows::new();
+    let m = moto();
+    let seed = |key: &str, value: &str| {
+        let p = unique_prefix();
+        m.put_secure(&format!("{p}/api/ok"), "fine");
+        m.put_secure(&format!("{p}/api/{key}"), value);
+        m.put(&format!("{p}/api/files/conf.yml"), "a: 1\n");
+        p
+    };
+    let dir = workdir();
+    let d = dir.path();
+    let watch = Watch::dirs(&[d]);
+    let sync = |p: &str, format: &str| {
+        args(
+            ssmm(d),
+            &["--prefix", p, "sync", "--app", "api", "--root", "root"],
+        )
+        .args(["--format", format, "--out", "out.env"])
+    };
+
+    let nul = seed("tok", &format!("{LEAK}\0x"));
+    for format in ["systemd", "shell", "docker", "dotenv", "json"] {
+        let msg = format!(
+            "ssmm: error: cannot write TOK in {format} format: the value contains a NUL byte"
+        );
+        rows.check(
+            &format!("nul-{format}"),
+            sync(&nul, format),
+            1,
+            &msg,
+            &watch,
+        );
+    }
+    let marker = d.join("started");
+    let cmd = args(ssmm(d), &["--prefix", &nul, "exec", "--app", "api"])
+        .args(["--root", "root", "--", "touch"])
+        .arg(&marker);
+    rows.check(
+        "nul-exec-environment",
+        cmd,
+        1,
+        "ssmm: error: TOK: the value contains a NUL byte and cannot be passed in the environment",
+        &watch,
+    );
+
+    for (id, key, value, format, reason) in [
+        (
+            "docker-newline",
+            "pem",
+            format!("{LEAK}\nline2"),
+            "docker",
+            "docker env files cannot hold a newline or carriage return",
+        ),
+        (
+            "docker-carriage-return",
+            "pem",
+            format!("{LEAK}\rx"),
+            "docker",
+            "docker env files cannot hold a newline or carriage return",
+        ),
+        (
+            "docker-quote-wrapped",
+            "pem",
+            format!("'{LEAK}'"),
+            "docker",
+            "the value starts and ends with the same quote character",
+        ),
+        (
+            "dotenv-interpolation",
+            "pem",
+            format!("{LEAK}${{HOME}}"),
+            "dotenv",
+            "python-dotenv would expand the ${...} reference in the value",
+        ),
+        (
+            "dotenv-no-quoting",
+            "pem",
+            format!("{LEAK} it's \"x\"\nline2"),
+            "dotenv",
+            "no quoting reads back the same in python-dotenv and npm dotenv",
+        ),
+    ] {
+        let p = seed(key, &value);
+        let msg = format!("ssmm: error: cannot write PEM in {format} format: {reason}");
+        rows.check(id, sync(&p, format), 1, &msg, &watch);
+    }
+
+    // Over docker's 64 KiB line: more than SSM stores, but moto takes it.
+    let p = unique_prefix();
+    let call = m
+        .client()
+        .put_parameter()
+        .name(format!("{p}/api/long"))
+        .value(format!("{LEAK}{}", "x".repeat(70_000)))
+        .r#type(ParameterType::String)
+        .tier(ParameterTier::Advanced)
+        .overwrite(true)
+        .send();
+    block_on(call).expect("moto takes a 70 KB value");
+    rows.check(
+        "docker-line-too-long",
+        sync(&p, "docker"),
+        1,
+        "ssmm: error: cannot write LONG in docker format: docker env files cannot hold a line longer than 65535 bytes",
+        &watch,
+    );
+    rows.finish();
+}
+
+/// SSM's JSON carries Unicode strings; an answer whose value is not (an
+/// unpaired surrogate escape, raw bytes that are not UTF-8) fails the whole
+/// page: exit 1 naming the path (not the key, which the SDK never hands
+/// over), nothing written.
+#[test]
+fn an_ssm_answer_with_a_value_that_is_not_unicode_fails_closed() {
+    let mut rows = Rows::new();
+    let dir = workdir();
+    let d = dir.path();
+    let watch = Watch::dirs(&[d]);
+    let bodies: [(&str, Vec<u8>); 2] = [
+        (
+            "value-unpaired-surrogate",
+            format!(r#"{{"Parameters":[{{"Name":"/t/api/tok","Value":"{LEAK}\ud800x","Type":"SecureString"}}]}}"#).into_bytes(),
+        ),
+        (
+            "value-invalid-utf8",
+            [
+                br#"{"Parameters":[{"Name":"/t/api/tok","Value":"zq-leak-7391"#.as_slice(),
+                b"\xff\xfe",
+                br#"x","Type":"SecureString"}]}"#.as_slice(),
+            ]
+            .concat(),
+        ),
+    ];
+    for (id, body) in bodies {
+        let endpoint = serve(move |_, _| Reply::Answer {
+            status: 200,
+            headers: vec![("Content-Type", "application/x-amz-json-1.1".into())],
+            body: body.clone(),
+        });
+        let cmd = Ssmm::new()
+            .endpoint(&endpoint)
+            .current_dir(d)
+            .args(["--prefix", "/t", "sync", "--app", "api", "--no-shared"])
+            .args(["--max-attempts", "1"]);
+        // The stable part: the operation and path, then the status.
+        rows.check_all(
+            id,
+            cmd,
+            1,
+            &["ssmm: error: GetParametersByPath /t/api: ", "(HTTP 200"],
+            &watch,
+        );
+    }
+    rows.finish();
+}
+
+/// `put`'s own checks: names, flags and tags, before any write.
+#[test]
+fn put_argument_and_flag_errors_write_no_parameter() {
+    let mut rows = Rows::new();
+    let p = unique_prefix();
+    let dir = workdir();
+    let d = dir.path();
+    let watch = Watch::dirs(&[d]).ssm(&p);
+    let cases: Vec<(&str, Vec<&str>, &str)> = vec![
+        (
+            "put-name-starts-with-digit",
+            vec!["1BAD=zq-leak-7391"],
+            "ssmm: error: argument 1: invalid variable name (use A-Z a-z 0-9 _ not starting with a digit, or a key of A-Z a-z 0-9 _ . -)",
+        ),
+        (
+            "put-name-with-space",
+            vec!["OK=zq-leak-7391", "A B=zq-leak-7391"],
+            "ssmm: error: argument 2: invalid variable name",
+        ),
+        (
+            "put-name-empty",
+            vec!["=zq-leak-7391"],
+            "ssmm: error: argument 1: invalid variable name",
+        ),
+        (
+            "put-nothing",
+            vec![],
+            "ssmm: error: nothing to put: give KEY=VALUE arguments or --env FILE",
+        ),
+        (
+            "put-plain-key-invalid",
+            vec!["A=zq-leak-7391", "--plain-key", "bad key"],
+            "ssmm: error: invalid --plain-key \"bad key\": expected a variable name or key",
+        ),
+        (
+            "put-secure-invalid",
+            vec!["A=zq-leak-7391", "--secure", "1x"],
+            "ssmm: error: invalid --secure \"1x\": expected a variable name or key",
+        ),
+        (
+            "put-tag-no-value",
+            vec!["A=zq-leak-7391", "--tag", "bad"],
+            "ssmm: error: invalid --tag \"bad\": expected KEY=VALUE with a non-empty key",
+        ),
+        (
+            "put-env-missing-file",
+            vec!["--env", "nope.env"],
+            "ssmm: error: reading nope.env: No such file or directory",
+        ),
+        (
+            "put-env-directory",
+            vec!["--env", "."],
+            "ssmm: error: reading .: Is a directory",
+        ),
+    ];
+    for (id, list, msg) in cases {
+        let code = if id.starts_with("put-env-") { 1 } else { 2 };
+        let cmd = args(ssmm(d), &["--prefix", &p, "put", "--app", "api"]).args(&list);
+        rows.check(id, cmd, code, msg, &watch);
+    }
+    let cmd = args(
+        ssmm(d),
+        &["--prefix", &p, "put", "--app", "api", "--env", "-"],
+    )
+    .stdin_bytes("");
+    rows.check(
+        "put-env-stdin-empty",
+        cmd,
+        2,
+        "ssmm: error: nothing to put",
+        &watch,
+    );
+    rows.finish();
+}
+
+/// SSM refuses a write: the variable, the parameter and SSM's error code
+/// with a fixed explanation, never SSM's message (it repeats the value).
+#[test]
+fn a_write_ssm_refuses_names_the_parameter_and_the_code_only() {
+    let mut rows = Rows::new();
+    let p = unique_prefix();
+    let proxy = FaultProxy::start(&moto().endpoint());
+    proxy.set_plan(
+        Plan::always(Fault::Error {
+            status: 400,
+            code: "ValidationException".into(),
+            message: format!("Value '{LEAK}' at 'value' failed to satisfy constraint"),
+        })
+        .only(&["PutParameter"]),
+    );
+    let dir = workdir();
+    let d = dir.path();
+    let cmd = Ssmm::new()
+        .endpoint(&proxy.endpoint())
+        .current_dir(d)
+        .args(["--prefix", &p, "put", "--app", "api", "TOKEN=zq-leak-7391"]);
+    let name = format!("ssmm: error: TOKEN: PutParameter {p}/api/token: ValidationException: ");
+    rows.check_all(
+        "put-refused-by-ssm",
+        cmd,
+        1,
+        &[&name, "ssmm: error: 1 of 1 parameters were not written"],
+        &Watch::dirs(&[d]).ssm(&p),
+    );
+    rows.finish();
+}
+
+/// The same variable twice (file and argument, or two spellings): a
+/// warning naming both places, and the last one is written.
+#[test]
+fn put_of_a_variable_set_twice_warns_and_keeps_the_last() {
+    let p = unique_prefix();
+    let dir = workdir();
+    let d = dir.path();
+    fs::write(d.join("in.env"), format!("A_B={LEAK}-file\n")).unwrap();
+    let out = ssmm(d)
+        .args(["--prefix", &p, "put", "--app", "api", "--env", "in.env"])
+        .arg(format!("a-b={LEAK}-arg"))
+        .timeout(ROW_TIMEOUT)
+        .run();
+    out.success().stderr_contains(
+        "ssmm: warning: A_B: set in in.env line 1 and argument 1; the last one wins",
+    );
+    assert!(!out.combined().contains(LEAK), "[put-set-twice] {out}");
+    assert!(
+        !out.combined().contains("panicked"),
+        "[put-set-twice] {out}"
+    );
+    assert_eq!(
+        moto().get(&format!("{p}/api/a-b")),
+        Some(format!("{LEAK}-arg")),
+        "[put-set-twice]"
+    );
+}
+
+/// Every `.env` parse error, for `put --env` (file and stdin) and `diff
+/// --env`: `FILE: line N: reason`, exit 2, never the line's text.
+#[test]
+fn env_file_parse_errors_name_the_file_and_line_for_put_and_diff() {
+    let mut rows = Rows::new();
+    let p = unique_prefix();
+    moto().put_secure(&format!("{p}/api/a"), LEAK);
+    let dir = workdir();
+    let d = dir.path();
+    let cases: [(&str, &[u8], usize, &str); 10] = [
+        (
+            "env-not-utf8",
+            b"A=zq-leak-7391\nB=zq-leak-7391\xff\n",
+            2,
+            "not valid UTF-8",
+        ),
+        (
+            "env-nul",
+            b"A=zq-leak-7391\nB=zq-leak-7391\0x\n",
+            2,
+            "NUL byte",
+        ),
+        (
+            "env-lone-cr",
+            b"A=zq-leak-7391\nB=zq-leak-7391\rx\n",
+            2,
+            "carriage return outside quotes",
+        ),
+        (
+            "env-cr-line-ending",
+            b"A=zq-leak-7391\r",
+            1,
+            "carriage return outside quotes",
+        ),
+        (
+            "env-no-equals",
+            b"A=zq-leak-7391\n\nzq-leak-7391 pasted alone\n",
+            3,
+            "expected NAME=VALUE",
+        ),
+        (
+            "env-bad-name",
+            b"A-B=zq-leak-7391\n",
+            1,
+            "invalid variable name",
+        ),
+        (
+            "env-bom-inside",
+            b"A=zq-leak-7391\n\xef\xbb\xbfB=zq-leak-7391\n",
+            2,
+            "invalid variable name",
+        ),
+        (
+            "env-text-after-quote",
+            b"A=\"zq-leak-7391\" zq-leak-7391\n",
+            1,
+            "unexpected text after the closing quote",
+        ),
+        (
+            "env-unterminated-single",
+            b"A=1\nB='zq-leak-7391\nmore\n",
+            2,
+            "unterminated single quote",
+        ),
+        (
+            "env-unterminated-double",
+            b"A=1\n\nB=\"zq-leak-7391\n",
+            3,
+            "unterminated double quote",
+        ),
+    ];
+    let watch = Watch::dirs(&[d]).ssm(&p);
+    for (id, bytes, line, reason) in cases {
+        let file = format!("{id}.env");
+        fs::write(d.join(&file), bytes).unwrap();
+        let msg = format!("ssmm: error: {file}: line {line}: {reason}");
+        let put = args(
+            ssmm(d),
+            &["--prefix", &p, "put", "--app", "api", "--env", &file],
+        );
+        rows.check(&format!("{id}-put"), put, 2, &msg, &watch);
+        let diff = args(
+            ssmm(d),
+            &["--prefix", &p, "diff", "--app", "api", "--env", &file],
+        );
+        rows.check(&format!("{id}-diff"), diff, 2, &msg, &watch);
+        let stdin = args(
+            ssmm(d),
+            &["--prefix", &p, "put", "--app", "api", "--env", "-"],
+        )
+        .stdin_bytes(bytes);
+        let msg = format!("ssmm: error: -: line {line}: {reason}");
+        rows.check(&format!("{id}-stdin"), stdin, 2, &msg, &watch);
+    }
+    rows.finish();
+}
+
+/// `files/` paths that are not plain relative paths, or that the disk under
+/// the root makes unusable: exit 1 naming the parameter, nothing written
+/// (neither the other files nor the env file).
+#[test]
+fn file_parameter_paths_that_leave_or_break_the_root_change_nothing() {
+    let mut rows = Rows::new();
+    let m = moto();
+    let dir = workdir();
+    let d = dir.path();
+    let outside = tempfile::tempdir().unwrap();
+    fs::write(outside.path().join("victim"), "keep").unwrap();
+    let root = d.join("root");
+    fs::create_dir(&root).unwrap();
+    symlink(outside.path(), root.join("out-link")).unwrap();
+    symlink(outside.path().join("victim"), root.join("victim-link")).unwrap();
+    symlink("/nonexistent-ssmm-target", root.join("dangling")).unwrap();
+    fs::write(root.join("plainfile"), "x").unwrap();
+    fs::create_dir(root.join("adir")).unwrap();
+    let watch = Watch::dirs(&[d, outside.path()]);
+    let long = "s".repeat(256);
+    let cases: Vec<(&str, Vec<&str>, String)> = vec![
+        (
+            "file-absolute",
+            vec!["/etc/abs"],
+            "path \"/etc/abs\" refused: absolute paths are not allowed".into(),
+        ),
+        (
+            "file-dotdot",
+            vec!["../up"],
+            "path \"../up\" refused: '..' segments are not allowed".into(),
+        ),
+        (
+            "file-dotdot-inside",
+            vec!["sub/../../up"],
+            "path \"sub/../../up\" refused: '..' segments are not allowed".into(),
+        ),
+        (
+            "file-dot",
+            vec!["./dot"],
+            "path \"./dot\" refused: '.' segments are not allowed".into(),
+        ),
+        (
+            "file-empty-segment",
+            vec!["a//b"],
+            "path \"a//b\" refused: empty path segment ('//')".into(),
+        ),
+        (
+            "file-trailing-slash",
+            vec!["a/"],
+            "path \"a/\" refused: a trailing '/' names no file".into(),
+        ),
+        (
+            "file-control-character",
+            vec!["a\tb"],
+            "path \"a\\tb\" refused: NUL and control characters are not allowed".into(),
+        ),
+        (
+            "file-segment-too-long",
+            vec![long.as_str()],
+            format!("path \"{long}\" refused: a segment is longer than 255 bytes"),
+        ),
+        (
+            "file-symlinked-dir-outside",
+            vec!["out-link/f"],
+            format!(
+                "path \"out-link/f\" refused: {} is a symlink leading outside the root",
+                root.join("out-link").display()
+            ),
+        ),
+        (
+            "file-symlink-outside",
+            vec!["victim-link"],
+            format!(
+                "path \"victim-link\" refused: {} is a symlink leading outside the root",
+                root.join("victim-link").display()
+            ),
+        ),
+        (
+            "file-dangling-symlink",
+            vec!["dangling/f"],
+            format!(
+                "path \"dangling/f\" refused: {} is a symlink that cannot be resolved (dangling or a loop)",
+                root.join("dangling").display()
+            ),
+        ),
+        (
+            "file-parent-is-a-file",
+            vec!["plainfile/f"],
+            format!(
+                "path \"plainfile/f\" refused: {} exists and is not a directory",
+                root.join("plainfile").display()
+            ),
+        ),
+        (
+            "file-target-is-a-directory",
+            vec!["adir"],
+            format!(
+                "path \"adir\" refused: {} is a directory",
+                root.join("adir").display()
+            ),
+        ),
+    ];
+    for (id, rels, why) in cases {
+        let p = unique_prefix();
+        m.put_secure(&format!("{p}/api/a"), LEAK);
+        // Sorted first, so a half-done write would show.
+        m.put_secure(&format!("{p}/api/files/0-first.txt"), LEAK);
+        for rel in &rels {
+            m.put_secure(&format!("{p}/api/files/{rel}"), LEAK);
+        }
+        let name = ssmm::names::printable(&format!("{p}/api/files/{}", rels[0]));
+        let msg = format!("ssmm: error: file parameter {name}: {why}");
+        let cmd = args(
+            ssmm(d),
+            &["--prefix", &p, "sync", "--app", "api", "--root", "root"],
+        );
+        rows.check(id, cmd, 1, &msg, &watch);
+    }
+
+    // A file and a file below it: one of them cannot be written.
+    let p = unique_prefix();
+    m.put_secure(&format!("{p}/api/files/a"), LEAK);
+    m.put_secure(&format!("{p}/api/files/a/b"), LEAK);
+    let cmd = args(
+        ssmm(d),
+        &["--prefix", &p, "sync", "--app", "api", "--root", "root"],
+    );
+    let msg = format!(
+        "ssmm: error: file parameter {p}/api/files/a/b: path \"a/b\" refused: a parent directory is a file from {p}/api/files/a"
+    );
+    rows.check("file-and-its-parent", cmd, 1, &msg, &watch);
+
+    // The root itself is a regular file.
+    let p = unique_prefix();
+    m.put_secure(&format!("{p}/api/files/conf.yml"), LEAK);
+    let cmd = args(
+        ssmm(d),
+        &[
+            "--prefix",
+            &p,
+            "sync",
+            "--app",
+            "api",
+            "--root",
+            "root/plainfile",
+        ],
+    );
+    let msg = format!(
+        "ssmm: error: file parameter {p}/api/files/conf.yml: path \"conf.yml\" refused: the root {} is not a directory",
+        root.join("plainfile").display()
+    );
+    rows.check("file-root-not-a-directory", cmd, 1, &msg, &watch);
+
+    // The same through exec: nothing written, nothing started.
+    let p = unique_prefix();
+    m.put_secure(&format!("{p}/api/files/../up"), LEAK);
+    let marker = d.join("started");
+    let cmd = args(
+        ssmm(d),
+        &["--prefix", &p, "exec", "--app", "api", "--root", "root"],
+    )
+    .args(["--", "touch"])
+    .arg(&marker);
+    rows.check(
+        "file-dotdot-exec",
+        cmd,
+        1,
+        "'..' segments are not allowed",
+        &watch,
+    );
+    rows.finish();
+}
+
+/// `base64:` and `url:` values refused before any download.
+#[test]
+fn file_parameter_contents_and_urls_are_refused_before_any_download() {
+    let mut rows = Rows::new();
+    let m = moto();
+    let dir = workdir();
+    let d = dir.path();
+    let watch = Watch::dirs(&[d]);
+    let cases: [(&str, String, &str); 9] = [
+        (
+            "base64-bad-character",
+            format!("base64:{LEAK}!!"),
+            "the value is not valid base64 (invalid character at offset",
+        ),
+        (
+            "base64-truncated",
+            "base64:abcde".into(),
+            "the value is not valid base64 (truncated input)",
+        ),
+        (
+            "url-plain-http-not-loopback",
+            format!("url:http://10.0.0.1/x?X-Amz-Signature={LEAK}"),
+            "url: plain http:// is allowed only to loopback addresses (127.0.0.0/8, ::1, localhost); use https://",
+        ),
+        (
+            "url-other-scheme",
+            format!("url:ftp://example.invalid/x?{LEAK}"),
+            "url: scheme \"ftp\" is not allowed; use https://",
+        ),
+        (
+            "url-file-scheme",
+            "url:file:///etc/shadow".into(),
+            "url: scheme \"file\" is not allowed; use https://",
+        ),
+        (
+            "url-not-a-url",
+            format!("url:not a url {LEAK}"),
+            "url: not a valid URL (",
+        ),
+        (
+            "url-other-fragment",
+            format!("url:https://example.invalid/x?{LEAK}#md5=abc"),
+            "url: the only fragment understood is #sha256=<64 hex digits>",
+        ),
+        (
+            "url-sha256-too-short",
+            format!("url:https://example.invalid/x?{LEAK}#sha256=abc"),
+            "url: #sha256= needs exactly 64 hex digits",
+        ),
+        (
+            "url-sha256-not-hex",
+            format!(
+                "url:https://example.invalid/x?{LEAK}#sha256={}",
+                "g".repeat(64)
+            ),
+            "url: #sha256= needs exactly 64 hex digits",
+        ),
+    ];
+    for (id, value, why) in cases {
+        let p = unique_prefix();
+        m.put_secure(&format!("{p}/api/files/0-first.txt"), LEAK);
+        m.put_secure(&format!("{p}/api/files/f.bin"), &value);
+        let msg = format!("ssmm: error: file parameter {p}/api/files/f.bin: {why}");
+        let cmd = args(
+            ssmm(d),
+            &["--prefix", &p, "sync", "--app", "api", "--root", "root"],
+        );
+        rows.check(id, cmd, 1, &msg, &watch);
+    }
+    rows.finish();
+}
+
+/// `url:` downloads from a loopback server that go wrong: exit 1 naming the
+/// parameter and the URL without its query, nothing written.
+#[test]
+fn url_downloads_that_go_wrong_change_nothing() {
+    let mut rows = Rows::new();
+    let m = moto();
+    let base = serve(|_, path| {
+        if path.starts_with("/ok") {
+            answer(200, "hello\n")
+        } else if path.starts_with("/big") {
+            answer(200, vec![b'x'; 5000])
+        } else if path.starts_with("/forbidden") {
+            answer(403, format!("<Error>{LEAK}</Error>"))
+        } else if path.starts_with("/redirect-out") {
+            Reply::Answer {
+                status: 302,
+                headers: vec![("Location", "http://10.0.0.1/x".into())],
+                body: Vec::new(),
+            }
+        } else if path.starts_with("/stall") {
+            Reply::Stall(Duration::from_secs(30))
+        } else {
+            answer(404, "")
+        }
+    });
+    let refused = format!("http://127.0.0.1:{}", closed_port());
+    let dir = workdir();
+    let d = dir.path();
+    let watch = Watch::dirs(&[d]);
+    let q = format!("?X-Amz-Signature={LEAK}");
+    let cases: Vec<(&str, String, String, Vec<&str>)> = vec![
+        (
+            "url-sha256-mismatch",
+            format!("url:{base}/ok{q}#sha256={}", "0".repeat(64)),
+            format!(
+                "sha256 of the download from {base}/ok does not match (expected 000000000000..., got "
+            ),
+            vec![],
+        ),
+        (
+            "url-over-max-file-size",
+            format!("url:{base}/big{q}"),
+            format!(
+                "download from {base}/big is larger than the limit of 4096 bytes (--max-file-size)"
+            ),
+            vec!["--max-file-size", "4KiB"],
+        ),
+        (
+            "url-http-error",
+            format!("url:{base}/forbidden{q}"),
+            format!("download from {base}/forbidden: HTTP 403 Forbidden"),
+            vec![],
+        ),
+        (
+            "url-connection-refused",
+            format!("url:{refused}/x{q}"),
+            format!("download from {refused}/x failed: error sending request"),
+            vec![],
+        ),
+        (
+            "url-redirect-to-plain-http",
+            format!("url:{base}/redirect-out{q}"),
+            format!(
+                "download from {base}/redirect-out failed: error following redirect: redirect to http://10.0.0.1/x refused: plain http:// is allowed only to loopback addresses"
+            ),
+            vec![],
+        ),
+    ];
+    for (id, value, why, extra) in cases {
+        let p = unique_prefix();
+        m.put_secure(&format!("{p}/api/files/0-first.txt"), LEAK);
+        m.put_secure(&format!("{p}/api/files/f.bin"), &value);
+        let msg = format!("ssmm: error: file parameter {p}/api/files/f.bin: {why}");
+        let cmd = args(
+            ssmm(d),
+            &["--prefix", &p, "sync", "--app", "api", "--root", "root"],
+        )
+        .args(&extra);
+        rows.check(id, cmd, 1, &msg, &watch);
+    }
+    // A download that never ends is cut by --total-timeout.
+    let p = unique_prefix();
+    m.put_secure(
+        &format!("{p}/api/files/f.bin"),
+        &format!("url:{base}/stall{q}"),
+    );
+    let cmd = args(
+        ssmm(d),
+        &["--prefix", &p, "sync", "--app", "api", "--root", "root"],
+    )
+    .args(["--total-timeout", "2s"]);
+    rows.check(
+        "url-stalls",
+        cmd,
+        1,
+        "ssmm: error: gave up after 2s (--total-timeout): SSM or a download did not finish in time",
+        &watch,
+    );
+    rows.finish();
+}
+
+/// `ssm:` references in the inherited environment of `exec`.
+#[test]
+fn ssm_reference_errors_start_nothing() {
+    let mut rows = Rows::new();
+    let p = unique_prefix();
+    moto().put_secure(&format!("{p}/api/a"), LEAK);
+    let dir = workdir();
+    let d = dir.path();
+    let watch = Watch::dirs(&[d]);
+    let marker = d.join("started");
+    let exec = |var: &str, value: &str| {
+        args(
+            ssmm(d),
+            &["--prefix", &p, "exec", "--app", "api", "--out", "x.env"],
+        )
+        .env(var, value)
+        .args(["--", "touch"])
+        .arg(&marker)
+    };
+    for (id, value, shown) in [
+        (
+            "ref-name-with-space",
+            "ssm:/bad name".to_string(),
+            "/bad name".to_string(),
+        ),
+        (
+            "ref-trailing-slash",
+            format!("ssm:{p}/api/"),
+            format!("{p}/api/"),
+        ),
+        (
+            "ref-empty-segment",
+            format!("ssm:{p}//a"),
+            format!("{p}//a"),
+        ),
+        ("ref-root-only", "ssm:///".to_string(), "/".to_string()),
+    ] {
+        let msg = format!(
+            "ssmm: error: $REF holds an ssm: reference to an invalid parameter name {shown:?}"
+        );
+        rows.check(id, exec("REF", &value), 2, &msg, &watch);
+    }
+    let msg =
+        format!("ssmm: error: $REF refers to {p}/api/nope, which does not exist or cannot be read");
+    rows.check(
+        "ref-missing",
+        exec("REF", &format!("ssm://{p}/api/nope")),
+        1,
+        &msg,
+        &watch,
+    );
+    rows.finish();
+}
+
+/// `$ECS_CONTAINER_METADATA_FILE` set but unusable: exit 1 naming the file.
+#[test]
+fn ecs_metadata_file_problems_exit_1_and_change_nothing() {
+    let mut rows = Rows::new();
+    let dir = workdir();
+    let d = dir.path();
+    let watch = Watch::dirs(&[d]);
+    let mut big = br#"{"MetadataFileStatus":"READY","Cluster":"prod","Pad":""#.to_vec();
+    big.resize(2 * 1024 * 1024, b'a');
+    big.extend_from_slice(b"\"}");
+    let cases: Vec<(&str, Vec<u8>, &str, i32)> = vec![
+        (
+            "ecs-file-never-ready",
+            br#"{"Cluster":"prod","ContainerName":"web"}"#.to_vec(),
+            "not READY after 500ms",
+            1,
+        ),
+        (
+            "ecs-file-status-pending",
+            br#"{"Cluster":"prod","MetadataFileStatus":"PENDING"}"#.to_vec(),
+            "not READY after 500ms",
+            1,
+        ),
+        (
+            "ecs-file-not-json",
+            b"{ not json".to_vec(),
+            "not valid JSON after 500ms",
+            1,
+        ),
+        (
+            "ecs-file-not-an-object",
+            b"[1, 2]".to_vec(),
+            "not a JSON object after 500ms",
+            1,
+        ),
+        (
+            "ecs-file-missing-cluster",
+            br#"{"ContainerName":"web","MetadataFileStatus":"READY"}"#.to_vec(),
+            "missing Cluster",
+            1,
+        ),
+        (
+            "ecs-file-cluster-not-a-string",
+            br#"{"Cluster":42,"MetadataFileStatus":"READY"}"#.to_vec(),
+            "Cluster is not a string",
+            1,
+        ),
+        ("ecs-file-too-large", big, "larger than 1 MiB", 1),
+    ];
+    for (id, content, why, code) in cases {
+        let meta = d.join(format!("{id}.json"));
+        fs::write(&meta, content).unwrap();
+        let msg = format!("ssmm: error: ECS metadata file {}: {why}", meta.display());
+        let cmd = args(
+            ssmm(d),
+            &["--layout", "ecs", "--ecs-timeout", "500ms", "sync"],
+        )
+        .env("ECS_CONTAINER_METADATA_FILE", &meta);
+        rows.check(id, cmd, code, &msg, &watch);
+    }
+    let missing = d.join("missing.json");
+    let cmd = args(
+        ssmm(d),
+        &["--layout", "ecs", "--ecs-timeout", "500ms", "sync"],
+    )
+    .env("ECS_CONTAINER_METADATA_FILE", &missing);
+    let msg = format!(
+        "ssmm: error: ECS metadata file {}: does not exist after 500ms",
+        missing.display()
+    );
+    rows.check("ecs-file-never-appears", cmd, 1, &msg, &watch);
+    let sub = d.join("adir");
+    fs::create_dir(&sub).unwrap();
+    let cmd = args(ssmm(d), &["--layout", "ecs", "sync"]).env("ECS_CONTAINER_METADATA_FILE", &sub);
+    let msg = format!(
+        "ssmm: error: ECS metadata file {}: not a regular file",
+        sub.display()
+    );
+    rows.check("ecs-file-is-a-directory", cmd, 1, &msg, &watch);
+
+    // Names ECS gave that cannot be used: exit 2, like the same names given
+    // on the command line.
+    for (id, content, msg) in [
+        (
+            "ecs-container-name-invalid",
+            r#"{"Cluster":"prod","ContainerName":"my app","MetadataFileStatus":"READY"}"#,
+            "ssmm: error: invalid app name \"my app\": use one path segment of A-Z a-z 0-9 _ . - (taken from the ECS container name); pass --app",
+        ),
+        (
+            "ecs-cluster-name-invalid",
+            r#"{"Cluster":"a b","ContainerName":"web","MetadataFileStatus":"READY"}"#,
+            "ssmm: error: invalid cluster name \"a b\"",
+        ),
+    ] {
+        let meta = d.join(format!("{id}.json"));
+        fs::write(&meta, content).unwrap();
+        let cmd =
+            args(ssmm(d), &["--layout", "ecs", "sync"]).env("ECS_CONTAINER_METADATA_FILE", &meta);
+        rows.check(id, cmd, 2, msg, &watch);
+    }
+    rows.finish();
+}
+
+/// `$ECS_CONTAINER_METADATA_URI_V4` set but broken: exit 1 naming the URL.
+#[test]
+fn ecs_metadata_endpoint_problems_exit_1_and_change_nothing() {
+    let mut rows = Rows::new();
+    let base = serve(|_, path| {
+        let task = path.ends_with("/task");
+        let mode = path
+            .trim_start_matches("/v4/")
+            .split('/')
+            .next()
+            .unwrap_or("");
+        match mode {
+            "e404" => answer(404, "{}"),
+            "e500" => answer(500, "oops"),
+            "html" => answer(200, "<html>"),
+            "array" => answer(200, "[]"),
+            "nocluster" if task => answer(200, r#"{"Family":"f"}"#),
+            "nocluster" => answer(200, r#"{"Name":"web","Labels":{}}"#),
+            "slow" => Reply::Stall(Duration::from_secs(5)),
+            _ => answer(404, "{}"),
+        }
+    });
+    let refused = format!("http://127.0.0.1:{}/v4", closed_port());
+    let dir = workdir();
+    let d = dir.path();
+    let watch = Watch::dirs(&[d]);
+    // The container and task requests run at once; either may be the one
+    // that fails first, so the URL is checked up to the base.
+    let cases: Vec<(&str, String, &str)> = vec![
+        (
+            "ecs-endpoint-http-4xx",
+            format!("{base}/v4/e404"),
+            ": HTTP 404",
+        ),
+        (
+            "ecs-endpoint-http-5xx",
+            format!("{base}/v4/e500"),
+            ": HTTP 500 after 3 attempts",
+        ),
+        (
+            "ecs-endpoint-not-json",
+            format!("{base}/v4/html"),
+            ": not valid JSON",
+        ),
+        (
+            "ecs-endpoint-not-an-object",
+            format!("{base}/v4/array"),
+            ": not a JSON object",
+        ),
+        (
+            "ecs-endpoint-missing-cluster",
+            format!("{base}/v4/nocluster"),
+            ": missing Cluster (task) and label com.amazonaws.ecs.cluster (container)",
+        ),
+        (
+            "ecs-endpoint-timeout",
+            format!("{base}/v4/slow"),
+            ": timed out, no answer within 1s",
+        ),
+        (
+            "ecs-endpoint-refused",
+            refused.clone(),
+            ": cannot connect (",
+        ),
+        (
+            "ecs-endpoint-not-http",
+            "ftp://127.0.0.1/v4".into(),
+            ": not an http(s) URL",
+        ),
+    ];
+    for (id, uri, why) in cases {
+        let cmd = args(ssmm(d), &["--layout", "ecs", "--ecs-timeout", "1s", "sync"])
+            .env("ECS_CONTAINER_METADATA_URI_V4", &uri);
+        let named = if uri.starts_with("ftp") {
+            format!("ssmm: error: ECS metadata endpoint {uri:?}")
+        } else {
+            format!("ssmm: error: ECS metadata endpoint {uri}")
+        };
+        rows.check_all(id, cmd, 1, &[&named, why], &watch);
+    }
+    rows.finish();
+}
+
+/// Admin KEY arguments, tags and migrate paths: refused before SSM changes.
+#[test]
+fn admin_key_tag_and_path_errors_change_nothing() {
+    let mut rows = Rows::new();
+    let p = unique_prefix();
+    moto().put_secure(&format!("{p}/api/k"), LEAK);
+    let dir = workdir();
+    let d = dir.path();
+    let watch = Watch::dirs(&[d]).ssm(&p);
+    let nested = format!("{p}/api/x");
+    let key_why = "segments may only use A-Z a-z 0-9 _ . - (and not be '.', '..' or empty)";
+    let cases: Vec<(&str, Vec<&str>, String, i32)> = vec![
+        (
+            "key-with-space",
+            vec!["show", "a b", "--app", "api"],
+            format!("ssmm: error: invalid KEY \"a b\": {key_why}"),
+            2,
+        ),
+        (
+            "key-dotdot",
+            vec!["delete", "a/../b", "--app", "api"],
+            format!("ssmm: error: invalid KEY \"a/../b\": {key_why}"),
+            2,
+        ),
+        (
+            "key-empty-segment",
+            vec!["tag", "list", "a//b", "--app", "api"],
+            format!("ssmm: error: invalid KEY \"a//b\": {key_why}"),
+            2,
+        ),
+        (
+            "key-outside-prefix",
+            vec!["show", "/elsewhere/api/k"],
+            format!(
+                "ssmm: error: invalid KEY \"/elsewhere/api/k\": a full name must lie under the prefix {p}/"
+            ),
+            2,
+        ),
+        (
+            "show-missing",
+            vec!["show", "NOPE", "--app", "api"],
+            format!("ssmm: error: parameter {p}/api/nope not found"),
+            1,
+        ),
+        (
+            "delete-missing",
+            vec!["delete", "NOPE", "--app", "api"],
+            format!("ssmm: error: parameter {p}/api/nope not found"),
+            1,
+        ),
+        (
+            "tag-missing-parameter",
+            vec!["tag", "add", "NOPE", "a=b", "--app", "api"],
+            format!("ssmm: error: AddTagsToResource {p}/api/nope: InvalidResourceId"),
+            1,
+        ),
+        (
+            "tag-add-no-value",
+            vec!["tag", "add", "k", "novalue", "--app", "api"],
+            "ssmm: error: invalid tag \"novalue\": expected KEY=VALUE with a non-empty key".into(),
+            2,
+        ),
+        (
+            "tag-remove-pair",
+            vec!["tag", "remove", "k", "a=b", "--app", "api"],
+            "ssmm: error: invalid tag key \"a=b\": give keys only (tag remove KEY K...)".into(),
+            2,
+        ),
+        (
+            "tag-remove-empty",
+            vec!["tag", "remove", "k", "", "--app", "api"],
+            "ssmm: error: invalid tag key \"\"".into(),
+            2,
+        ),
+        (
+            "delete-all-app-invalid",
+            vec!["delete", "--all", "--app", "a/b", "-y"],
+            "ssmm: error: invalid app name \"a/b\"".into(),
+            2,
+        ),
+        (
+            "migrate-app-with-slash",
+            vec!["migrate", "api", "api/x"],
+            "ssmm: error: invalid app name \"api/x\"".into(),
+            2,
+        ),
+        (
+            "migrate-path-trailing-slash",
+            vec!["migrate", "api", "/x/a/"],
+            "ssmm: error: invalid path \"/x/a/\": it must not end with '/'".into(),
+            2,
+        ),
+        (
+            "migrate-same",
+            vec!["migrate", "api", "api"],
+            format!(
+                "ssmm: error: {p}/api and {p}/api overlap: migrate between separate namespaces"
+            ),
+            2,
+        ),
+        (
+            "migrate-nested",
+            vec!["migrate", "api", &nested],
+            format!("ssmm: error: {p}/api and {p}/api/x overlap"),
+            2,
+        ),
+        (
+            "migrate-nothing-under-old",
+            vec!["migrate", "nothing-here", "api-v3"],
+            format!("ssmm: error: no parameters under {p}/nothing-here/"),
+            1,
+        ),
+    ];
+    for (id, list, msg, code) in cases {
+        let cmd = args(ssmm(d), &["--prefix", &p]).args(&list);
+        rows.check(id, cmd, code, &msg, &watch);
+    }
+    // Full paths need no prefix; an app name does.
+    let cmd = args(ssmm(d), &["migrate", "api", "api-v2"]);
+    rows.check(
+        "migrate-app-without-prefix",
+        cmd,
+        2,
+        "Error: no prefix configured.",
+        &watch,
+    );
+    rows.finish();
+}
+
+/// Reaching SSM: an endpoint that is not a URL, no credentials anywhere.
+#[test]
+fn aws_configuration_errors_fail_closed() {
+    let mut rows = Rows::new();
+    let dir = workdir();
+    let d = dir.path();
+    let watch = Watch::dirs(&[d]);
+    let cmd = Ssmm::new()
+        .current_dir(d)
+        .args([
+            "--endpoint-url",
+            "not a url",
+            "--prefix",
+            "/t",
+            "sync",
+            "--app",
+            "api",
+        ])
+        .args(["--max-attempts", "1"]);
+    rows.check(
+        "endpoint-not-a-url",
+        cmd,
+        1,
+        "request failed: other: failed to apply endpoint `not a url`: endpoint is not a valid URI",
+        &watch,
+    );
+    // No credentials in the environment or profile files, IMDS disabled:
+    // the chain fails without a network call.
+    let cmd = ssmm(d)
+        .env_remove("AWS_ACCESS_KEY_ID")
+        .env_remove("AWS_SECRET_ACCESS_KEY")
+        .args([
+            "--prefix",
+            "/t",
+            "sync",
+            "--app",
+            "api",
+            "--max-attempts",
+            "1",
+        ]);
+    rows.check(
+        "no-credentials",
+        cmd,
+        1,
+        "the credential provider was not enabled: no credentials found in chain",
+        &watch,
+    );
+    rows.finish();
+}
+
+/// A script without `#!` is not retried through /bin/sh: 126.
+#[test]
+fn exec_of_a_script_without_a_shebang_is_126() {
+    let mut rows = Rows::new();
+    let p = unique_prefix();
+    moto().put_secure(&format!("{p}/api/a"), LEAK);
+    let dir = workdir();
+    let d = dir.path();
+    let script = d.join("no-shebang.sh");
+    fs::write(
+        &script,
+        format!("touch '{}'\n", d.join("started").display()),
+    )
+    .unwrap();
+    fs::set_permissions(&script, fs::Permissions::from_mode(0o755)).unwrap();
+    let cmd = args(ssmm(d), &["--prefix", &p, "exec", "--app", "api", "--"]).arg(&script);
+    let msg = format!(
+        "ssmm: error: {}: cannot execute: exec format error (a script needs a #! line)",
+        script.display()
+    );
+    rows.check("exec-no-shebang", cmd, 126, &msg, &Watch::dirs(&[d]));
+    rows.finish();
+}
+
+/// An `--out` that cannot be written: exit 1 naming it (without files/
+/// parameters, so no partial write is possible; see the bug test below).
+#[test]
+fn an_out_path_that_cannot_be_written_is_an_error() {
+    let mut rows = Rows::new();
+    let p = unique_prefix();
+    moto().put_secure(&format!("{p}/api/a"), LEAK);
+    let dir = workdir();
+    let d = dir.path();
+    fs::write(d.join("plain"), "x").unwrap();
+    fs::create_dir(d.join("sub")).unwrap();
+    let watch = Watch::dirs(&[d]);
+    for (id, out, msg) in [
+        (
+            "out-is-a-directory",
+            "sub",
+            "ssmm: error: writing sub: it is a directory",
+        ),
+        ("out-under-a-file", "plain/x.env", "is not a directory"),
+    ] {
+        let cmd = args(
+            ssmm(d),
+            &["--prefix", &p, "sync", "--app", "api", "--out", out],
+        );
+        rows.check(id, cmd, 1, msg, &watch);
+    }
+    rows.finish();
+}
+
+// ------------------------------------------- known product bugs (failing)
+
+/// Regression (fixed 2026-11-26): an empty region (`AWS_REGION=` or `--region ''`)
+/// is not reported as a missing region (exit 2, "no AWS region configured")
+/// but fails the first request with "could not build the request", exit 1,
+/// which names neither the region nor the fix.
+#[test]
+fn an_empty_region_is_the_missing_region_usage_error() {
+    let mut rows = Rows::new();
+    let dir = workdir();
+    let d = dir.path();
+    let watch = Watch::dirs(&[d]);
+    let msg = "ssmm: error: no AWS region configured: pass --region or set AWS_REGION";
+    let cmd = ssmm(d)
+        .env("AWS_REGION", "")
+        .args(["--prefix", "/t", "sync", "--app", "api"]);
+    rows.check("region-empty-env", cmd, 2, msg, &watch);
+    let cmd = ssmm(d)
+        .env_remove("AWS_REGION")
+        .args(["--region", "", "--prefix", "/t", "sync", "--app", "api"]);
+    rows.check("region-empty-flag", cmd, 2, msg, &watch);
+    rows.finish();
+}
+
+/// Regression (fixed 2026-11-26): `$SSMM_APP` and `$SSMM_LAYOUT` values that are
+/// not UTF-8 are treated as unset (`config::process_env` uses
+/// `std::env::var(..).ok()`), so ssmm silently falls back to the directory's
+/// name and the team layout and syncs another app's parameters, exit 0.
+/// Expected: a usage error (exit 2), nothing written.
+#[test]
+fn resolution_variables_that_are_not_utf8_are_refused_not_ignored() {
+    let mut rows = Rows::new();
+    let p = unique_prefix();
+    moto().put_secure(&format!("{p}/api/a"), LEAK);
+    moto().put_secure(&format!("{p}/other/a"), LEAK);
+    for (id, var, value) in [
+        ("app-env-not-utf8", "SSMM_APP", b"api\xff".as_slice()),
+        ("layout-env-not-utf8", "SSMM_LAYOUT", b"ecs\xff".as_slice()),
+    ] {
+        let top = tempfile::tempdir().unwrap();
+        // The directory's name is an app that exists: the wrong one.
+        let d = top.path().join("other");
+        fs::create_dir(&d).unwrap();
+        let cmd = ssmm(&d)
+            .env(var, OsStr::from_bytes(value))
+            .args(["--prefix", &p, "sync"]);
+        rows.check(id, cmd, 2, var, &Watch::dirs(&[&d]));
+    }
+    rows.finish();
+}
+
+/// Regression (fixed 2026-11-26): `exec` writes `--out` and the files/ parameters
+/// and only then finds that CMD does not exist (127) or cannot be run
+/// (126). CMD is looked up in the PATH the child gets, which is known once
+/// the layers are merged, before anything is written; a typo in CMD should
+/// leave the disk as it was, like every other refusal.
+#[test]
+fn exec_with_a_command_it_cannot_run_writes_nothing() {
+    let mut rows = Rows::new();
+    let p = unique_prefix();
+    moto().put_secure(&format!("{p}/api/a"), LEAK);
+    moto().put_secure(&format!("{p}/api/files/conf.yml"), LEAK);
+    let scripts = tempfile::tempdir().unwrap();
+    let script = scripts.path().join("not-executable");
+    fs::write(&script, "#!/bin/sh\n").unwrap();
+    fs::set_permissions(&script, fs::Permissions::from_mode(0o644)).unwrap();
+    let cases: [(&str, &OsStr, i32, &str); 2] = [
+        (
+            "exec-command-not-found",
+            OsStr::new("no-such-command-xyz"),
+            127,
+            "ssmm: error: no-such-command-xyz: command not found",
+        ),
+        (
+            "exec-command-not-executable",
+            script.as_os_str(),
+            126,
+            "permission denied",
+        ),
+    ];
+    for (id, command, code, msg) in cases {
+        // A fresh directory each: the first row's writes must not hide the
+        // second's.
+        let dir = workdir();
+        let d = dir.path();
+        let cmd = args(
+            ssmm(d),
+            &[
+                "--prefix", &p, "exec", "--app", "api", "--root", "root", "--out", "app.env", "--",
+            ],
+        )
+        .arg(command);
+        rows.check(id, cmd, code, msg, &Watch::dirs(&[d]));
+    }
+    rows.finish();
+}
+
+/// Regression (fixed 2026-11-26): `sync` writes the files/ parameters before the
+/// env file, so an `--out` it cannot write (a directory, a path under a
+/// regular file) fails with exit 1 after the files under `--root` were
+/// already replaced. README: "Fail closed: any failure exits non-zero ...
+/// and leaves existing files untouched."
+#[test]
+fn an_out_path_that_cannot_be_written_leaves_the_files_untouched() {
+    let mut rows = Rows::new();
+    let p = unique_prefix();
+    moto().put_secure(&format!("{p}/api/a"), LEAK);
+    moto().put_secure(&format!("{p}/api/files/conf.yml"), LEAK);
+    let dir = workdir();
+    let d = dir.path();
+    fs::create_dir(d.join("sub")).unwrap();
+    let cmd = args(
+        ssmm(d),
+        &[
+            "--prefix", &p, "sync", "--app", "api", "--root", "root", "--out", "sub",
+        ],
+    );
+    rows.check(
+        "out-is-a-directory-with-files",
+        cmd,
+        1,
+        "ssmm: error: writing sub: it is a directory",
+        &Watch::dirs(&[d]),
+    );
+    rows.finish();
+}
+
+/// Regression (fixed 2026-11-26): a files/ path segment of 229 to 255 bytes passes
+/// the path check (at most 255 bytes) but cannot be written: the temporary
+/// name `.<name>.ssmm-<16 hex>.tmp` is 27 bytes longer and over NAME_MAX.
+/// The failure comes at write time, after the files sorted before it were
+/// written: exit 1 with a partial write. Expected: refused with the other
+/// path errors, before anything is written.
+#[test]
+fn a_file_name_too_long_for_its_temporary_name_is_refused_before_writing() {
+    let mut rows = Rows::new();
+    let m = moto();
+    let p = unique_prefix();
+    let long = "z".repeat(240);
+    m.put_secure(&format!("{p}/api/a"), LEAK);
+    m.put_secure(&format!("{p}/api/files/a.txt"), LEAK);
+    m.put_secure(&format!("{p}/api/files/{long}"), LEAK);
+    let dir = workdir();
+    let d = dir.path();
+    let cmd = args(
+        ssmm(d),
+        &["--prefix", &p, "sync", "--app", "api", "--root", "root"],
+    );
+    let msg = format!("ssmm: error: file parameter {p}/api/files/{long}");
+    rows.check(
+        "file-name-too-long-for-temp",
+        cmd,
+        1,
+        &msg,
+        &Watch::dirs(&[d]),
+    );
+    rows.finish();
+}
+
+/// Regression (fixed 2026-11-26), unclear error: a tag whose key and value are
+/// present but hold a character SSM does not allow in tags (`k=a;b`) is
+/// refused with "expected KEY=VALUE with a non-empty key", which it is; the
+/// message should say which characters are allowed.
+#[test]
+fn a_tag_with_a_disallowed_character_says_which_characters_are_allowed() {
+    let mut rows = Rows::new();
+    let p = unique_prefix();
+    let dir = workdir();
+    let d = dir.path();
+    let watch = Watch::dirs(&[d]).ssm(&p);
+    for (id, list) in [
+        (
+            "include-tag-bad-character-message",
+            vec!["sync", "--app", "api", "--include-tag", "k=a;b"],
+        ),
+        (
+            "put-tag-bad-character-message",
+            vec!["put", "--app", "api", "A=zq-leak-7391", "--tag", "k=a;b"],
+        ),
+    ] {
+        let cmd = args(ssmm(d), &["--prefix", &p]).args(&list);
+        rows.check(id, cmd, 2, "character", &watch);
+    }
+    rows.finish();
+}
