@@ -16,14 +16,20 @@ use crate::names::KeyCase;
 ///
 /// Parameters live under a team prefix: /<team>/shared/<key> for every app,
 /// /<team>/<app>/<key> for one app. `ssmm sync` merges them into an env file
-/// for systemd's EnvironmentFile= (or docker, dotenv, shell, json). Values are
-/// never printed.
+/// for systemd's EnvironmentFile= (or docker, dotenv, shell, json); `ssmm
+/// exec` runs a command with them (a Docker/ECS entrypoint); put, list, show,
+/// delete, tag, dirs, check, diff and migrate manage them. Values are never
+/// printed, except by `show` and `check --show-values`.
 #[derive(Debug, Parser)]
 #[command(name = "ssmm", version, about, long_about)]
 #[command(after_help = "Examples:\n  \
     ssmm --prefix /acme sync --app api --out /opt/api/.env\n  \
-    SSMM_PREFIX_ROOT=/acme ssmm sync --format docker --out api.env\n\n\
-Exit codes: 0 ok, 1 runtime failure, 2 usage or configuration error, 3 --strict violation.")]
+    SSMM_PREFIX_ROOT=/acme ssmm sync --format docker --out api.env\n  \
+    ssmm --prefix /acme exec --init -- /app/server\n  \
+    ssmm --prefix /acme put --app api --env api.env\n  \
+    ssmm --prefix /acme list --app api\n\n\
+Exit codes: 0 ok, 1 runtime failure, 2 usage or configuration error, 3 --strict violation, \
+126/127 exec could not run CMD.")]
 pub struct Cli {
     #[command(flatten)]
     pub global: GlobalArgs,
