@@ -21,8 +21,8 @@
 //! 256 for the cheap pure ones; `PROPTEST_CASES=N` runs N cases of every
 //! property, except the docker CLI batches, which run N/16 (each case is one
 //! `docker create`). Failures are shrunk to a minimal input, printed, and
-//! saved by proptest under `proptest-regressions/` so the next run tries
-//! them first.
+//! saved by proptest in tests/properties.proptest-regressions (commit it)
+//! so every later run tries them first.
 //!
 //! The dotenv readers are run as one long-lived process each (one file path
 //! per line on stdin, one JSON answer per line), calling the same library
