@@ -10,6 +10,7 @@
 pub mod cmd;
 pub mod moto;
 pub mod proxy;
+pub mod systemd_model;
 
 pub use cmd::{Outcome, Running, Ssmm};
 pub use moto::{Moto, block_on, moto, sdk_client, unique_prefix};
