@@ -4,9 +4,6 @@
 
 use std::time::Instant;
 
-use anyhow::Context;
-use aws_sdk_ssm::types::ParameterStringFilter;
-
 use crate::config::{LayerSpec, Selection, Source};
 use crate::log;
 use crate::ssm::{Param, Ssm};
@@ -58,23 +55,7 @@ async fn fetch_tagged(
     root: &str,
     tags: &[(String, String)],
 ) -> anyhow::Result<Vec<Param>> {
-    let mut filters = vec![
-        ParameterStringFilter::builder()
-            .key("Path")
-            .option("Recursive")
-            .values(root)
-            .build()
-            .context("building the Path filter")?,
-    ];
-    for (k, v) in tags {
-        filters.push(
-            ParameterStringFilter::builder()
-                .key(format!("tag:{k}"))
-                .values(v)
-                .build()
-                .context("building a tag filter")?,
-        );
-    }
+    let filters = crate::ssm::path_filters(root, true, tags)?;
     let what = format!(
         "{root} tagged {}",
         tags.iter()

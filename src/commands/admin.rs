@@ -5,7 +5,6 @@
 
 use std::path::Path;
 
-use aws_sdk_ssm::types::ParameterStringFilter;
 use sha2::{Digest, Sha256};
 
 use crate::cli::GlobalArgs;
@@ -110,30 +109,6 @@ pub fn namespace(prefix: Option<&str>, arg: &str) -> Result<(String, Option<Stri
     names::validate_app(arg, "app").map_err(Error::Usage)?;
     let prefix = prefix.ok_or(Error::NoPrefix)?;
     Ok((format!("{prefix}/{arg}"), Some(arg.to_string())))
-}
-
-/// DescribeParameters filters: everything below `path` (recursive) whose
-/// tags match all of `tags`.
-pub fn below(path: &str, tags: &[(String, String)]) -> Result<Vec<ParameterStringFilter>> {
-    let build = |b: aws_sdk_ssm::types::builders::ParameterStringFilterBuilder| {
-        b.build().map_err(|e| {
-            Error::Runtime(anyhow::anyhow!("building a DescribeParameters filter: {e}"))
-        })
-    };
-    let mut filters = vec![build(
-        ParameterStringFilter::builder()
-            .key("Path")
-            .option("Recursive")
-            .values(path),
-    )?];
-    for (k, v) in tags {
-        filters.push(build(
-            ParameterStringFilter::builder()
-                .key(format!("tag:{k}"))
-                .values(v),
-        )?);
-    }
-    Ok(filters)
 }
 
 /// The part of `name` after `base/`.

@@ -10,7 +10,7 @@ use crate::cli::{CheckArgs, GlobalArgs};
 use crate::error::Result;
 use crate::log;
 use crate::output;
-use crate::ssm::Purpose;
+use crate::ssm::{self, Purpose};
 
 pub fn run(g: &GlobalArgs, args: &CheckArgs) -> Result<()> {
     let prefix = admin::prefix(g)?;
@@ -19,7 +19,7 @@ pub fn run(g: &GlobalArgs, args: &CheckArgs) -> Result<()> {
         (false, false) => (true, true),
         (d, v) => (d, v || args.show_values),
     };
-    let filters = admin::below(&prefix, &[])?;
+    let filters = ssm::path_filters(&prefix, true, &[])?;
     let root = prefix.as_str();
     // Values are only read (and decrypted) when they are compared.
     let (names, params): (Vec<String>, _) = admin::on_ssm(g, Purpose::Read, |client| async move {

@@ -51,7 +51,7 @@ pub fn run(g: &GlobalArgs, args: &DeleteArgs) -> Result<()> {
     ssm::block_on_within(aws.total_timeout, async {
         let client = ssm::connect(&aws, Purpose::Write).await?;
         let mut names: Vec<String> = client
-            .describe_names(&base, admin::below(&base, &[])?)
+            .describe_names(&base, ssm::path_filters(&base, true, &[])?)
             .await
             .map_err(Error::Runtime)?;
         names.sort();

@@ -8,7 +8,7 @@ use crate::cli::{DirsArgs, GlobalArgs};
 use crate::error::Result;
 use crate::log;
 use crate::output;
-use crate::ssm::Purpose;
+use crate::ssm::{self, Purpose};
 
 #[derive(Default)]
 struct Dir {
@@ -18,7 +18,7 @@ struct Dir {
 
 pub fn run(g: &GlobalArgs, args: &DirsArgs) -> Result<()> {
     let prefix = admin::prefix(g)?;
-    let filters = admin::below(&prefix, &[])?;
+    let filters = ssm::path_filters(&prefix, true, &[])?;
     let root = prefix.as_str();
     let metas = admin::on_ssm(g, Purpose::Read, |client| async move {
         Ok(client.describe_meta(root, filters).await?)

@@ -8,7 +8,7 @@ use crate::config;
 use crate::error::{Error, Result};
 use crate::log;
 use crate::output;
-use crate::ssm::{Meta, Purpose};
+use crate::ssm::{self, Meta, Purpose};
 
 pub fn run(g: &GlobalArgs, args: &ListArgs) -> Result<()> {
     let cwd = config::current_dir()?;
@@ -27,8 +27,8 @@ pub fn run(g: &GlobalArgs, args: &ListArgs) -> Result<()> {
     };
     let filters = bases
         .iter()
-        .map(|b| admin::below(b, &tags))
-        .collect::<Result<Vec<_>>>()?;
+        .map(|b| ssm::path_filters(b, true, &tags))
+        .collect::<anyhow::Result<Vec<_>>>()?;
 
     let paths = &bases;
     let mut metas: Vec<Meta> = admin::on_ssm(g, Purpose::Read, |client| async move {

@@ -101,7 +101,7 @@ pub fn run(g: &GlobalArgs, args: &MigrateArgs) -> Result<()> {
 
 /// Every parameter under `base` with value, metadata and tags, by name.
 async fn read_all(client: &Ssm, base: &str) -> Result<Vec<Full>> {
-    let filters = admin::below(base, &[])?;
+    let filters = ssm::path_filters(base, true, &[])?;
     let (metas, values) = futures_util::future::try_join(
         client.describe_meta(base, filters),
         client.get_by_path(base, true),
@@ -137,7 +137,7 @@ async fn copy(client: &Ssm, plan: &Plan, overwrite: bool) -> Result<()> {
     let targets: Vec<String> = sources.iter().map(|s| plan.target(&s.meta.name)).collect();
     let (existing, target_metas) = futures_util::future::try_join(
         client.get_many(&targets),
-        client.describe_meta(&plan.new, admin::below(&plan.new, &[])?),
+        client.describe_meta(&plan.new, ssm::path_filters(&plan.new, true, &[])?),
     )
     .await
     .map_err(Error::Runtime)?;

@@ -257,21 +257,14 @@ impl Ssm {
         recursive: bool,
         have: Vec<Param>,
     ) -> anyhow::Result<Vec<Param>> {
-        let filter = ParameterStringFilter::builder()
-            .key("Path")
-            .option(if recursive { "Recursive" } else { "OneLevel" })
-            .values(path)
-            .build()
-            .context("building the Path filter")?;
+        let filters = path_filters(path, recursive, &[])?;
         let known: std::collections::HashSet<String> =
             have.iter().map(|p| p.name.clone()).collect();
         let mut batches = Vec::new();
         let mut token: Option<String> = None;
         let mut pages = 0usize;
         loop {
-            let (metas, next) = self
-                .describe_page(path, vec![filter.clone()], token)
-                .await?;
+            let (metas, next) = self.describe_page(path, filters.clone(), token).await?;
             pages += 1;
             let fresh: Vec<String> = metas
                 .into_iter()
@@ -374,6 +367,33 @@ impl Ssm {
         }
         Ok(slots)
     }
+}
+
+/// DescribeParameters filters for the parameters below `path` (recursively,
+/// or its direct children) whose tags match every `K=V` of `tags`.
+pub fn path_filters(
+    path: &str,
+    recursive: bool,
+    tags: &[(String, String)],
+) -> anyhow::Result<Vec<ParameterStringFilter>> {
+    let mut filters = vec![
+        ParameterStringFilter::builder()
+            .key("Path")
+            .option(if recursive { "Recursive" } else { "OneLevel" })
+            .values(path)
+            .build()
+            .context("building the Path filter")?,
+    ];
+    for (k, v) in tags {
+        filters.push(
+            ParameterStringFilter::builder()
+                .key(format!("tag:{k}"))
+                .values(v)
+                .build()
+                .context("building a tag filter")?,
+        );
+    }
+    Ok(filters)
 }
 
 /// `block_on` with an overall limit (`--total-timeout`): past it, whatever
