@@ -90,6 +90,23 @@ pub fn param_name(prefix: &str, app: &str, key: &str) -> Result<String> {
     Ok(format!("{prefix}/{app}/{key}"))
 }
 
+/// The parameter a KEY argument of `command` names; the app is resolved
+/// only for a KEY that is not a full name.
+pub fn key_name(
+    g: &GlobalArgs,
+    cwd: &Path,
+    prefix: &str,
+    key: &str,
+    command: &str,
+) -> Result<String> {
+    let app = if key.starts_with('/') {
+        String::new()
+    } else {
+        one_app(g, cwd, command)?
+    };
+    param_name(prefix, &app, key)
+}
+
 fn check_segments(path: &str) -> std::result::Result<(), &'static str> {
     if path.split('/').all(names::is_valid_segment) {
         Ok(())

@@ -15,21 +15,12 @@ use crate::ssm::{self, BATCH, Purpose, Ssm};
 pub fn run(g: &GlobalArgs, args: &DeleteArgs) -> Result<()> {
     let cwd = config::current_dir()?;
     let prefix = admin::prefix(g)?;
-    let aws = config::aws_settings(g);
     if let Some(key) = &args.key {
-        let name = if key.starts_with('/') {
-            admin::param_name(&prefix, "", key)?
-        } else {
-            admin::param_name(&prefix, &admin::one_app(g, &cwd, "delete")?, key)?
-        };
-        let (deleted, _) = ssm::block_on_within(aws.total_timeout, async {
-            let client = ssm::connect(&aws, Purpose::Write).await?;
-            client
-                .delete_batch(std::slice::from_ref(&name))
-                .await
-                .map_err(Error::Runtime)
-        })
-        .map_err(Error::Runtime)??;
+        let name = admin::key_name(g, &cwd, &prefix, key, "delete")?;
+        let one = std::slice::from_ref(&name);
+        let (deleted, _) = admin::on_ssm(g, Purpose::Write, |client| async move {
+            Ok(client.delete_batch(one).await?)
+        })?;
         if deleted.is_empty() {
             return Err(Error::Runtime(anyhow::anyhow!(
                 "parameter {name} not found"
@@ -48,23 +39,21 @@ pub fn run(g: &GlobalArgs, args: &DeleteArgs) -> Result<()> {
     };
     crate::names::validate_app(app, "app").map_err(Error::Usage)?;
     let base = format!("{prefix}/{app}");
-    ssm::block_on_within(aws.total_timeout, async {
-        let client = ssm::connect(&aws, Purpose::Write).await?;
+    let base = base.as_str();
+    admin::on_ssm(g, Purpose::Write, |client| async move {
         let mut names: Vec<String> = client
-            .describe_names(&base, ssm::path_filters(&base, true, &[])?)
-            .await
-            .map_err(Error::Runtime)?;
+            .describe_names(base, ssm::path_filters(base, true, &[])?)
+            .await?;
         names.sort();
         if names.is_empty() {
             log::notice!("nothing to delete under {base}/");
             return Ok(());
         }
         if !args.yes {
-            confirm(names.len(), &base)?;
+            confirm(names.len(), base)?;
         }
-        delete_all(&client, &names, &base).await
+        delete_all(&client, &names, base).await
     })
-    .map_err(Error::Runtime)?
 }
 
 /// Ask on the terminal; refuse when there is none.
@@ -120,7 +109,6 @@ pub async fn delete_all(client: &Ssm, names: &[String], base: &str) -> Result<()
     });
     let results = futures_util::future::join_all(batches).await;
     drop(progress);
-    log::debug!("API calls: {}", client.stats.summary());
     let deleted: usize = results
         .iter()
         .filter_map(|r| r.as_ref().ok())

@@ -196,14 +196,7 @@ async fn copy(client: &Ssm, plan: &Plan, overwrite: bool) -> Result<()> {
                         overwrite: exists,
                         tags: &tags,
                     };
-                    client.put(&req).await.map_err(|e| match e {
-                        ssm::WriteError::AlreadyExists => {
-                            anyhow::anyhow!("PutParameter {target}: {e}")
-                        }
-                        ssm::WriteError::Refused(msg) | ssm::WriteError::Unknown(msg) => {
-                            anyhow::anyhow!(msg)
-                        }
-                    })?;
+                    client.put(&req).await?;
                 }
                 if exists && !tags.is_empty() {
                     client.add_tags(target, &tags).await?;

@@ -19,7 +19,7 @@ use crate::log::{self, Level};
 use crate::names;
 use crate::progress::Progress;
 use crate::secret::Secret;
-use crate::ssm::{self, Purpose, PutRequest, Ssm, WriteError};
+use crate::ssm::{Purpose, PutRequest, Ssm, WriteError};
 
 /// Variable suffixes stored as String (SPEC §3); everything else, `_URL`
 /// included, is SecureString.
@@ -232,11 +232,10 @@ pub fn run(g: &GlobalArgs, args: &PutArgs) -> Result<()> {
         });
     }
 
-    let aws = config::aws_settings(g);
-    let outcome = ssm::block_on_within(aws.total_timeout, async {
-        let client = ssm::connect(&aws, Purpose::Write).await?;
+    let (items, tags) = (&items, &tags);
+    let outcome = admin::on_ssm(g, Purpose::Write, |client| async move {
         let names: Vec<String> = items.iter().map(|i| i.name.clone()).collect();
-        let existing = client.existing(&names).await.map_err(Error::Runtime)?;
+        let existing = client.existing(&names).await?;
         if !args.overwrite && !existing.is_empty() {
             let mut list: Vec<&String> = existing.iter().collect();
             list.sort();
@@ -244,13 +243,15 @@ pub fn run(g: &GlobalArgs, args: &PutArgs) -> Result<()> {
                 "{} of {} parameters already exist; nothing was written (pass --overwrite to replace them): {}",
                 list.len(),
                 items.len(),
-                list.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
+                list.iter()
+                    .map(|s| s.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
             )));
         }
         let progress = Progress::new(items.len(), "put");
         let writes = items.iter().map(|item| {
             let client = &client;
-            let tags = &tags;
             let existed = existing.contains(&item.name);
             let progress = &progress;
             let tier = tier.clone();
@@ -273,10 +274,8 @@ pub fn run(g: &GlobalArgs, args: &PutArgs) -> Result<()> {
         });
         let results = futures_util::future::join_all(writes).await;
         drop(progress);
-        log::debug!("API calls: {}", client.stats.summary());
         Ok(results)
-    })
-    .map_err(Error::Runtime)??;
+    })?;
 
     let failed = outcome.iter().filter(|r| r.is_err()).count();
     let replaced = outcome.iter().filter(|r| matches!(r, Ok(true))).count();
@@ -319,18 +318,14 @@ async fn write_one(
         Ok(()) => existed,
         // Created since the existence check: by someone else, or by this
         // very call when an attempt whose answer was lost is retried.
-        Err(WriteError::AlreadyExists) if !existed => {
+        Err(e @ WriteError::AlreadyExists(_)) if !existed => {
             if landed(client, item).await {
                 false
             } else if args.overwrite {
                 let r = client.put(&req(true)).await;
                 settle(client, item, r, true).await?
             } else {
-                return Err(format!(
-                    "PutParameter {}: {}",
-                    item.name,
-                    WriteError::AlreadyExists
-                ));
+                return Err(e.to_string());
             }
         }
         r => settle(client, item, r, existed).await?,
@@ -372,12 +367,7 @@ async fn settle(
                 ))
             }
         }
-        Err(WriteError::AlreadyExists) => Err(format!(
-            "PutParameter {}: {}",
-            item.name,
-            WriteError::AlreadyExists
-        )),
-        Err(WriteError::Refused(msg)) => Err(msg),
+        Err(e) => Err(e.to_string()),
     }
 }
 

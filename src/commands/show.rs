@@ -11,12 +11,7 @@ use crate::ssm::Purpose;
 pub fn run(g: &GlobalArgs, args: &ShowArgs) -> Result<()> {
     let cwd = config::current_dir()?;
     let prefix = admin::prefix(g)?;
-    let name = if args.key.starts_with('/') {
-        admin::param_name(&prefix, "", &args.key)?
-    } else {
-        let app = admin::one_app(g, &cwd, "show")?;
-        admin::param_name(&prefix, &app, &args.key)?
-    };
+    let name = admin::key_name(g, &cwd, &prefix, &args.key, "show")?;
     let wanted = name.as_str();
     let found = admin::on_ssm(g, Purpose::Read, |client| async move {
         Ok(client.get_one(wanted).await?)

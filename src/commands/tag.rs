@@ -18,11 +18,7 @@ pub fn run(g: &GlobalArgs, action: &TagAction) -> Result<()> {
         | TagAction::Remove { key, .. }
         | TagAction::List { key, .. } => key,
     };
-    let name = if key.starts_with('/') {
-        admin::param_name(&prefix, "", key)?
-    } else {
-        admin::param_name(&prefix, &admin::one_app(g, &cwd, "tag")?, key)?
-    };
+    let name = admin::key_name(g, &cwd, &prefix, key, "tag")?;
     let name = name.as_str();
     match action {
         TagAction::Add { tags, .. } => {

@@ -46,11 +46,12 @@ pub struct PutRequest<'a> {
     pub tags: &'a [(String, String)],
 }
 
-/// Why a write failed, for callers that treat "already exists" apart.
+/// Why a write failed, for callers that treat "already exists" apart. Each
+/// variant displays the whole message: operation, parameter and reason.
 #[derive(Debug, thiserror::Error)]
 pub enum WriteError {
-    #[error("it already exists (pass --overwrite to replace it)")]
-    AlreadyExists,
+    #[error("PutParameter {0}: it already exists (pass --overwrite to replace it)")]
+    AlreadyExists(String),
     /// SSM answered with a refusal: nothing was written.
     #[error("{0}")]
     Refused(String),
@@ -254,7 +255,7 @@ impl Ssm {
                 if e.as_service_error()
                     .is_some_and(|s| s.is_parameter_already_exists()) =>
             {
-                Err(WriteError::AlreadyExists)
+                Err(WriteError::AlreadyExists(req.name.to_string()))
             }
             Err(e) => {
                 let msg = format!("PutParameter {}: {}", req.name, describe_write(&e));
