@@ -232,14 +232,8 @@ pub fn write_atomic(path: &Path, content: &[u8]) -> io::Result<Outcome> {
     if is_current(path, content)? {
         return Ok(Outcome::Unchanged);
     }
+    preflight(path)?;
     let old = fs::symlink_metadata(path).ok();
-    if old.as_ref().is_some_and(|m| m.is_dir()) {
-        return Err(io::Error::new(
-            io::ErrorKind::IsADirectory,
-            "it is a directory",
-        ));
-    }
-    ensure_parent(path)?;
     let (tmp, mut file) = create_locked_temp(path)?;
     let result = (|| {
         // The umask may have taken bits away; make it exactly 0600 before

@@ -143,16 +143,18 @@ pub fn encode_env(merged: &Merged, format: Format) -> Result<String> {
     encode::encode(format, &merged.pairs()).map_err(|e| Error::Runtime(e.into()))
 }
 
-/// Write the env file atomically to `cwd/out`; errors name `out` as given.
 /// Refuse an `--out` that could not be written, before anything is.
 pub fn check_out(cwd: &Path, out: &Path) -> Result<()> {
-    write::preflight(&cwd.join(out))
-        .map_err(|e| Error::Runtime(anyhow!("writing {}: {e}", out.display())))
+    write::preflight(&cwd.join(out)).map_err(|e| writing(out, e))
 }
 
+/// Write the env file atomically to `cwd/out`; errors name `out` as given.
 pub fn write_env(cwd: &Path, out: &Path, content: &str) -> Result<write::Outcome> {
-    write::write_atomic(&cwd.join(out), content.as_bytes())
-        .map_err(|e| Error::Runtime(anyhow!("writing {}: {e}", out.display())))
+    write::write_atomic(&cwd.join(out), content.as_bytes()).map_err(|e| writing(out, e))
+}
+
+fn writing(out: &Path, e: std::io::Error) -> Error {
+    Error::Runtime(anyhow!("writing {}: {e}", out.display()))
 }
 
 /// Merge, then apply the rules that decide whether the result may be used:

@@ -125,11 +125,6 @@ pub async fn connect(s: &AwsSettings, purpose: Purpose) -> Result<Ssm, Error> {
     if let Some(url) = &s.endpoint_url {
         loader = loader.endpoint_url(url);
     }
-    if s.region.as_deref() == Some("") {
-        return Err(Error::usage(
-            "no AWS region configured: pass --region or set AWS_REGION",
-        ));
-    }
     let started = Instant::now();
     let shared = loader.load().await;
     if shared.region().is_none_or(|r| r.as_ref().is_empty()) {
