@@ -63,6 +63,15 @@ impl Error {
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
+/// A failure that is an outage: SSM or a download unreachable, timing out,
+/// throttled or answering 5xx past the retries. The one kind of failure
+/// `sync --keep-on-error` may ride out; everything else (credentials,
+/// AccessDenied, bad data, a refused target) still fails. Its text is the
+/// whole message. Downloads say it with `FileError::is_outage`.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct Outage(pub String);
+
 #[cfg(test)]
 mod tests {
     use super::*;

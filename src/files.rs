@@ -108,6 +108,13 @@ pub enum FileError {
         rel: String,
         why: String,
     },
+    /// An existing target that is not a regular file or a symlink.
+    #[error("file parameter {param}: {path}: {why}")]
+    Target {
+        param: String,
+        path: String,
+        why: write::NotRegular,
+    },
     #[error("file parameter {param}: the value is not valid base64 ({why})")]
     Base64 { param: String, why: String },
     #[error("file parameter {param}: url: {why}")]
@@ -141,6 +148,21 @@ pub enum FileError {
         expected: String,
         actual: String,
     },
+}
+
+impl FileError {
+    /// A download that could not be had (unreachable, timing out, cut off,
+    /// a 5xx answer): an outage. A 4xx (an expired pre-signed URL), a size
+    /// or hash mismatch, a refused redirect and every path or value problem
+    /// are not.
+    pub fn is_outage(&self) -> bool {
+        match self {
+            // A redirect the scheme rule refused is policy, not an outage.
+            FileError::Download { why, .. } => !why.contains(" refused: "),
+            FileError::Status { status, .. } => status.starts_with('5'),
+            _ => false,
+        }
+    }
 }
 
 /// The path rule alone, without looking at the disk: a non-empty relative
@@ -200,6 +222,7 @@ pub async fn prepare(
         };
         check_rel(&spec.rel).map_err(path_err)?;
         walk(root, &spec.rel, false).map_err(path_err)?;
+        replaceable(root, &spec.rel, &spec.param)?;
         sources.push(source_of(spec)?);
     }
 
@@ -215,6 +238,8 @@ pub async fn prepare(
                 Source::Inline(bytes) => bytes,
                 Source::Remote(remote) => {
                     let client = client.expect("built when any source is remote");
+                    let _pending =
+                        crate::pending::track(format!("download for {}", printable(&spec.param)));
                     fetch(client, &spec.param, &remote, limits).await?
                 }
             };
@@ -255,6 +280,7 @@ pub fn write_all(prepared: &[Prepared], root: &Path) -> anyhow::Result<(usize, u
         check_rel(&p.rel).map_err(path_err)?;
         // Creates missing parents level by level and checks the final path.
         walk(root, &p.rel, true).map_err(path_err)?;
+        replaceable(root, &p.rel, &p.param)?;
         let target = root.join(&p.rel);
         let outcome = write::write_atomic(&target, &p.content).with_context(|| {
             format!(
@@ -269,6 +295,17 @@ pub fn write_all(prepared: &[Prepared], root: &Path) -> anyhow::Result<(usize, u
         }
     }
     Ok((written, unchanged))
+}
+
+/// A target that exists and is not a regular file or a symlink (a device,
+/// a FIFO, a directory) is never replaced or opened.
+fn replaceable(root: &Path, rel: &str, param: &str) -> Result<(), FileError> {
+    let path = root.join(rel);
+    write::check_replaceable(&path).map_err(|why| FileError::Target {
+        param: printable(param),
+        path: printable(&path.display().to_string()),
+        why,
+    })
 }
 
 /// Two parameters naming the same file, or one naming a directory of the
@@ -343,10 +380,10 @@ fn walk(root: &Path, rel: &str, create: bool) -> Result<(), String> {
         } else {
             meta.is_dir()
         };
-        match (last, is_dir) {
-            (false, false) => return Err(format!("{shown} exists and is not a directory")),
-            (true, true) => return Err(format!("{shown} is a directory")),
-            _ => {}
+        // The last component is checked by `replaceable`: a symlink there
+        // is replaced, never followed, whatever it points at.
+        if !last && !is_dir {
+            return Err(format!("{shown} exists and is not a directory"));
         }
     }
     Ok(())

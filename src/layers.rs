@@ -41,6 +41,12 @@ pub enum Issue {
         winner: String,
         loser: String,
     },
+    /// A higher layer's `files/<path>` overrides a lower one's.
+    FileOverride {
+        path: String,
+        winner: String,
+        loser: String,
+    },
 }
 
 impl Issue {
@@ -55,6 +61,14 @@ impl Issue {
             Issue::Override { var, winner, loser } => {
                 format!("{var}: {winner} overrides {loser}")
             }
+            Issue::FileOverride {
+                path,
+                winner,
+                loser,
+            } => format!(
+                "files/{}: {winner} overrides {loser}",
+                names::printable(path)
+            ),
         }
     }
 }
@@ -131,6 +145,11 @@ fn classify<'a>(spec: &LayerSpec, name: &'a str) -> Kind<'a> {
     }
 }
 
+/// "app api (/t/api/db-host)": the layer and the parameter, for messages.
+fn describe(origin: &Origin) -> String {
+    format!("{} ({})", origin.label, names::printable(&origin.param))
+}
+
 /// Merge layers in order (later wins).
 pub fn merge(fetched: &[Fetched], key_case: KeyCase) -> Merged {
     let mut merged = Merged::default();
@@ -180,14 +199,23 @@ pub fn merge(fetched: &[Fetched], key_case: KeyCase) -> Merged {
                 if prev.origin.param != entry.origin.param {
                     merged.issues.push(Issue::Override {
                         var: var.clone(),
-                        winner: format!("{} ({})", entry.origin.label, entry.origin.param),
-                        loser: format!("{} ({})", prev.origin.label, prev.origin.param),
+                        winner: describe(&entry.origin),
+                        loser: describe(&prev.origin),
                     });
                 }
             }
             merged.vars.insert(var, entry);
         }
         for (rel, entry) in layer_files {
+            if let Some(prev) = merged.files.get(&rel)
+                && prev.origin.param != entry.origin.param
+            {
+                merged.issues.push(Issue::FileOverride {
+                    path: rel.clone(),
+                    winner: describe(&entry.origin),
+                    loser: describe(&prev.origin),
+                });
+            }
             merged.files.insert(rel, entry);
         }
     }

@@ -7,6 +7,7 @@
 pub mod cli;
 pub mod commands;
 pub mod config;
+pub mod deliver;
 pub mod ecs;
 pub mod encode;
 pub mod envfile;
@@ -18,9 +19,11 @@ pub mod layers;
 pub mod log;
 pub mod names;
 pub mod output;
+pub mod pending;
 pub mod progress;
 pub mod secret;
 pub mod ssm;
+pub mod stop;
 pub mod write;
 
 use cli::{Cli, Command, LogFormat};
@@ -30,6 +33,10 @@ use error::exit;
 pub fn run(cli: Cli) -> i32 {
     let g = &cli.global;
     log::init(g.verbose, g.quiet, g.log_format == LogFormat::Json);
+    if matches!(cli.command, Command::Sync(_) | Command::Exec(_)) {
+        // Before anything slow: a stop signal must end ssmm even as PID 1.
+        stop::install();
+    }
     let result = config::check_env_encoding().and_then(|()| match &cli.command {
         Command::Sync(args) => commands::sync::run(g, args).map(|()| exit::OK),
         Command::Exec(args) => commands::exec::run(g, args),

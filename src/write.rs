@@ -25,10 +25,54 @@ pub const TMP_MARK: &str = ".ssmm-";
 /// longer and must fit the 255 bytes a name may have on Linux.
 pub const MAX_NAME: usize = 255 - (1 + TMP_MARK.len() + 16 + ".tmp".len());
 
+/// An existing target that is neither a regular file nor a symlink: a
+/// directory, a device (`/dev/null`), a FIFO or a socket. ssmm never
+/// replaces or opens one (replacing `/dev/null` with a file of secrets, or
+/// blocking on a FIFO, are what a careless `--out` would do otherwise).
+/// Carried inside the `io::Error` of [`preflight`]; see [`not_regular`].
+#[derive(Debug, thiserror::Error)]
+#[error("it is {0}, not a regular file; ssmm replaces only regular files and symlinks")]
+pub struct NotRegular(pub &'static str);
+
+/// What `meta` is, when it is something ssmm must not replace.
+pub fn irreplaceable(meta: &fs::Metadata) -> Option<&'static str> {
+    use std::os::unix::fs::FileTypeExt;
+    let t = meta.file_type();
+    if t.is_file() || t.is_symlink() {
+        None
+    } else if t.is_dir() {
+        Some("a directory")
+    } else if t.is_char_device() {
+        Some("a character device")
+    } else if t.is_block_device() {
+        Some("a block device")
+    } else if t.is_fifo() {
+        Some("a FIFO")
+    } else if t.is_socket() {
+        Some("a socket")
+    } else {
+        Some("not a regular file")
+    }
+}
+
+/// Refuse a `path` that exists and is not a regular file or a symlink.
+pub fn check_replaceable(path: &Path) -> Result<(), NotRegular> {
+    match fs::symlink_metadata(path) {
+        Ok(meta) => irreplaceable(&meta).map_or(Ok(()), |kind| Err(NotRegular(kind))),
+        Err(_) => Ok(()),
+    }
+}
+
+/// The [`NotRegular`] inside an error of [`preflight`] or [`write_atomic`].
+pub fn not_regular(e: &io::Error) -> Option<&NotRegular> {
+    e.get_ref()
+        .and_then(|inner| inner.downcast_ref::<NotRegular>())
+}
+
 /// Refuse, before anything is written, a target `write_atomic` could not
-/// write: a directory, a name too long for its temporary name. Creates the
-/// missing parent directories (0700), so a parent that cannot exist fails
-/// here too.
+/// or must not write: one that is not a regular file or a symlink, a name
+/// too long for its temporary name. Creates the missing parent directories
+/// (0700), so a parent that cannot exist fails here too.
 pub fn preflight(path: &Path) -> io::Result<()> {
     let name = path
         .file_name()
@@ -39,12 +83,7 @@ pub fn preflight(path: &Path) -> io::Result<()> {
             format!("the file name is longer than {MAX_NAME} bytes"),
         ));
     }
-    if fs::symlink_metadata(path).is_ok_and(|m| m.is_dir()) {
-        return Err(io::Error::new(
-            io::ErrorKind::IsADirectory,
-            "it is a directory",
-        ));
-    }
+    check_replaceable(path).map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
     // A file where a parent directory should be.
     for dir in parent_of(path).ancestors() {
         if let Ok(m) = fs::metadata(dir) {

@@ -1336,14 +1336,6 @@ fn file_parameter_paths_that_leave_or_break_the_root_change_nothing() {
                 root.join("plainfile").display()
             ),
         ),
-        (
-            "file-target-is-a-directory",
-            vec!["adir"],
-            format!(
-                "path \"adir\" refused: {} is a directory",
-                root.join("adir").display()
-            ),
-        ),
     ];
     for (id, rels, why) in cases {
         let p = unique_prefix();
@@ -2032,8 +2024,9 @@ fn exec_of_a_script_without_a_shebang_is_126() {
     rows.finish();
 }
 
-/// An `--out` that cannot be written: exit 1 naming it (without files/
-/// parameters, so no partial write is possible; see the bug test below).
+/// An `--out` that cannot be written: exit 1 naming it, or 2 when it is a
+/// directory (without files/ parameters, so no partial write is possible; see the
+/// bug test below).
 #[test]
 fn an_out_path_that_cannot_be_written_is_an_error() {
     let mut rows = Rows::new();
@@ -2044,19 +2037,20 @@ fn an_out_path_that_cannot_be_written_is_an_error() {
     fs::write(d.join("plain"), "x").unwrap();
     fs::create_dir(d.join("sub")).unwrap();
     let watch = Watch::dirs(&[d]);
-    for (id, out, msg) in [
+    for (id, out, code, msg) in [
         (
             "out-is-a-directory",
             "sub",
-            "ssmm: error: writing sub: it is a directory",
+            2,
+            "ssmm: error: writing sub: it is a directory, not a regular file; ssmm replaces only regular files and symlinks",
         ),
-        ("out-under-a-file", "plain/x.env", "is not a directory"),
+        ("out-under-a-file", "plain/x.env", 1, "is not a directory"),
     ] {
         let cmd = args(
             ssmm(d),
             &["--prefix", &p, "sync", "--app", "api", "--out", out],
         );
-        rows.check(id, cmd, 1, msg, &watch);
+        rows.check(id, cmd, code, msg, &watch);
     }
     rows.finish();
 }
@@ -2181,7 +2175,7 @@ fn an_out_path_that_cannot_be_written_leaves_the_files_untouched() {
     rows.check(
         "out-is-a-directory-with-files",
         cmd,
-        1,
+        2,
         "ssmm: error: writing sub: it is a directory",
         &Watch::dirs(&[d]),
     );
@@ -2245,4 +2239,447 @@ fn a_tag_with_a_disallowed_character_says_which_characters_are_allowed() {
         rows.check(id, cmd, 2, "character", &watch);
     }
     rows.finish();
+}
+
+// ------------------------- found by trying it as a user would (regressions)
+
+/// A character device made in `dir` (the null device's numbers): what
+/// `--out /dev/null` would meet, without going near the real one.
+fn make_null_device(path: &Path) {
+    let status = std::process::Command::new("mknod")
+        .arg(path)
+        .args(["c", "1", "3"])
+        .status()
+        .unwrap();
+    assert!(status.success(), "mknod needs root");
+}
+
+fn make_fifo(path: &Path) {
+    let status = std::process::Command::new("mkfifo")
+        .arg(path)
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+/// Regression: as root, `sync --out X` where X was a character device or a
+/// FIFO replaced it with a 0600 file of secrets, exit 0 (on a real host,
+/// `--out /dev/null` would replace /dev/null itself). An existing target
+/// that is neither a regular file nor a symlink is never replaced or
+/// opened: exit 2 naming it, nothing written, nothing started.
+#[test]
+fn a_device_fifo_socket_or_directory_at_out_is_never_replaced() {
+    let mut rows = Rows::new();
+    let p = unique_prefix();
+    moto().put_secure(&format!("{p}/api/a"), LEAK);
+    let dir = workdir();
+    let d = dir.path();
+    make_null_device(&d.join("nul"));
+    make_fifo(&d.join("fifo"));
+    let _socket = std::os::unix::net::UnixListener::bind(d.join("sock")).unwrap();
+    fs::create_dir(d.join("sub")).unwrap();
+    let watch = Watch::dirs(&[d]);
+    let marker = d.join("started");
+    for (id, out, kind) in [
+        ("out-is-a-character-device", "nul", "a character device"),
+        ("out-is-a-fifo", "fifo", "a FIFO"),
+        ("out-is-a-socket", "sock", "a socket"),
+        ("out-is-a-directory-exec", "sub", "a directory"),
+    ] {
+        let msg = format!(
+            "ssmm: error: writing {out}: it is {kind}, not a regular file; ssmm replaces only regular files and symlinks"
+        );
+        let cmd = args(
+            ssmm(d),
+            &["--prefix", &p, "sync", "--app", "api", "--out", out],
+        );
+        rows.check(&format!("{id}-sync"), cmd, 2, &msg, &watch);
+        let cmd = args(
+            ssmm(d),
+            &["--prefix", &p, "exec", "--app", "api", "--out", out, "--"],
+        )
+        .arg("touch")
+        .arg(&marker);
+        rows.check(&format!("{id}-exec"), cmd, 2, &msg, &watch);
+    }
+    rows.finish();
+    assert!(!marker.exists(), "the command was started");
+}
+
+/// Regression: a device node at a `files/` target was replaced by a file
+/// holding the value. Now it is refused like `--out`: exit 2 naming the
+/// parameter and the path, before any file is written.
+#[test]
+fn a_device_fifo_or_directory_at_a_files_target_is_never_replaced() {
+    let mut rows = Rows::new();
+    let m = moto();
+    let dir = workdir();
+    let d = dir.path();
+    let root = d.join("root");
+    fs::create_dir_all(root.join("conf")).unwrap();
+    make_null_device(&root.join("conf/nul"));
+    make_fifo(&root.join("pipe"));
+    fs::create_dir(root.join("adir")).unwrap();
+    let watch = Watch::dirs(&[d]);
+    for (id, rel, kind) in [
+        (
+            "file-target-is-a-character-device",
+            "conf/nul",
+            "a character device",
+        ),
+        ("file-target-is-a-fifo", "pipe", "a FIFO"),
+        ("file-target-is-a-directory", "adir", "a directory"),
+    ] {
+        let p = unique_prefix();
+        m.put_secure(&format!("{p}/api/a"), LEAK);
+        // Sorted first, so a half-done write would show.
+        m.put_secure(&format!("{p}/api/files/0-first.txt"), LEAK);
+        m.put_secure(&format!("{p}/api/files/{rel}"), LEAK);
+        let msg = format!(
+            "ssmm: error: file parameter {p}/api/files/{rel}: {}: it is {kind}, not a regular file",
+            root.join(rel).display()
+        );
+        let cmd = args(
+            ssmm(d),
+            &["--prefix", &p, "sync", "--app", "api", "--root", "root"],
+        );
+        rows.check(id, cmd, 2, &msg, &watch);
+    }
+    rows.finish();
+}
+
+/// Regression: a `files/d/x` parameter with `--out d` wrote the files and
+/// then failed on `--out` (fail-open), and a `files/app.env` parameter with
+/// `--out app.env` was written and then overwritten by the env file on
+/// every run. Both, and a file where `--out` needs a parent directory, are
+/// refused before anything is written, naming the parameter.
+#[test]
+fn files_colliding_with_out_are_refused_before_anything_is_written() {
+    let mut rows = Rows::new();
+    let m = moto();
+    let dir = workdir();
+    let d = dir.path();
+    let watch = Watch::dirs(&[d]);
+    let marker = d.join("started");
+    for (id, rel, out, why) in [
+        (
+            "file-is-out",
+            "app.env",
+            "app.env",
+            "is the --out file itself",
+        ),
+        (
+            "file-is-out-spelt-otherwise",
+            "app.env",
+            "./x/../app.env",
+            "is the --out file itself",
+        ),
+        (
+            "file-is-the-default-out",
+            ".env",
+            ".env",
+            "is the --out file itself",
+        ),
+        (
+            "file-under-out",
+            "d/x",
+            "d",
+            "would need the --out file to be a directory",
+        ),
+        (
+            "file-is-a-parent-of-out",
+            "conf",
+            "conf/app.env",
+            "is a parent directory of the --out file",
+        ),
+    ] {
+        let p = unique_prefix();
+        m.put_secure(&format!("{p}/api/a"), LEAK);
+        m.put_secure(&format!("{p}/api/files/0-first.txt"), LEAK);
+        m.put_secure(&format!("{p}/api/files/{rel}"), LEAK);
+        let msg = format!(
+            "ssmm: error: file parameter {p}/api/files/{rel}: path \"{rel}\" {why} ({out}); nothing written"
+        );
+        let cmd = args(
+            ssmm(d),
+            &["--prefix", &p, "sync", "--app", "api", "--out", out],
+        );
+        rows.check(&format!("{id}-sync"), cmd, 2, &msg, &watch);
+        let cmd = args(
+            ssmm(d),
+            &["--prefix", &p, "exec", "--app", "api", "--out", out, "--"],
+        )
+        .arg("touch")
+        .arg(&marker);
+        rows.check(&format!("{id}-exec"), cmd, 2, &msg, &watch);
+    }
+    // --root given as another spelling of the working directory.
+    let p = unique_prefix();
+    m.put_secure(&format!("{p}/api/a"), LEAK);
+    m.put_secure(&format!("{p}/api/files/app.env"), LEAK);
+    let cmd = args(
+        ssmm(d),
+        &[
+            "--prefix", &p, "sync", "--app", "api", "--root", "./", "--out", "app.env",
+        ],
+    );
+    rows.check(
+        "file-is-out-through-root",
+        cmd,
+        2,
+        "path \"app.env\" is the --out file itself",
+        &watch,
+    );
+    rows.finish();
+    assert!(!marker.exists(), "the command was started");
+}
+
+/// Regression: with an existing `.env`, `--keep-on-error` turned bad data
+/// and configuration errors into "keeping the existing .env", exit 0, so a
+/// unit started on stale configuration forever. Only outages are ridden
+/// out now; everything else fails as without the flag, `.env` untouched.
+#[test]
+fn keep_on_error_rides_out_outages_only() {
+    let mut rows = Rows::new();
+    let m = moto();
+    let base = serve(|_, path| {
+        if path.starts_with("/ok") {
+            answer(200, "hello\n")
+        } else if path.starts_with("/unavailable") {
+            answer(503, "")
+        } else {
+            answer(404, "")
+        }
+    });
+    let dir = workdir();
+    let d = dir.path();
+    let watch = Watch::dirs(&[d]);
+    let keep = [
+        "sync",
+        "--app",
+        "api",
+        "--keep-on-error",
+        "--max-attempts",
+        "2",
+    ];
+
+    // Bad data under files/: each fails, flag or not.
+    let q = format!("?X-Amz-Signature={LEAK}");
+    for (id, rel, value, code, msg) in [
+        (
+            "keep-dotdot-path",
+            "x/../y".to_string(),
+            LEAK.to_string(),
+            1,
+            "'..' segments are not allowed".to_string(),
+        ),
+        (
+            "keep-bad-base64",
+            "b.bin".into(),
+            format!("base64:{LEAK}!!"),
+            1,
+            "is not valid base64".into(),
+        ),
+        (
+            "keep-malformed-sha256",
+            "u.txt".into(),
+            format!("url:{base}/ok{q}#sha256=xyz"),
+            1,
+            "#sha256= needs exactly 64 hex digits".into(),
+        ),
+        (
+            "keep-sha256-mismatch",
+            "u.txt".into(),
+            format!("url:{base}/ok{q}#sha256={}", "0".repeat(64)),
+            1,
+            format!("sha256 of the download from {base}/ok does not match"),
+        ),
+        (
+            "keep-url-refused-by-policy",
+            "u.txt".into(),
+            "url:http://10.0.0.1/x".into(),
+            1,
+            "plain http:// is allowed only to loopback".into(),
+        ),
+    ] {
+        let p = unique_prefix();
+        m.put_secure(&format!("{p}/api/a"), LEAK);
+        m.put_secure(&format!("{p}/api/files/{rel}"), &value);
+        let cmd = ssmm(d).args(["--prefix", &p]).args(keep);
+        rows.check(id, cmd, code, &msg, &watch);
+    }
+
+    let p = unique_prefix();
+    m.put_secure(&format!("{p}/api/a"), LEAK);
+    // Configuration: credentials, a profile, a directory at --out.
+    let cmd = ssmm(d)
+        .env_remove("AWS_ACCESS_KEY_ID")
+        .env_remove("AWS_SECRET_ACCESS_KEY")
+        .args(["--prefix", &p])
+        .args(keep);
+    rows.check(
+        "keep-no-credentials",
+        cmd,
+        1,
+        "no credentials found in chain",
+        &watch,
+    );
+    // A profile that does not exist (environment credentials would win
+    // over any profile, so there are none).
+    let cmd = ssmm(d)
+        .env_remove("AWS_ACCESS_KEY_ID")
+        .env_remove("AWS_SECRET_ACCESS_KEY")
+        .args(["--prefix", &p, "--profile", "does-not-exist"])
+        .args(keep);
+    rows.check("keep-missing-profile", cmd, 1, "credentials", &watch);
+    fs::create_dir(d.join("sub")).unwrap();
+    let watch_sub = Watch::dirs(&[d]);
+    let cmd = ssmm(d)
+        .args(["--prefix", &p])
+        .args(keep)
+        .args(["--out", "sub", "--endpoint-url"])
+        .arg(format!("http://127.0.0.1:{}", closed_port()));
+    rows.check(
+        "keep-out-is-a-directory",
+        cmd,
+        2,
+        "writing sub: it is a directory",
+        &watch_sub,
+    );
+
+    // AccessDenied from SSM.
+    let proxy = FaultProxy::start(&moto().endpoint());
+    proxy.set_plan(Plan::always(Fault::Error {
+        status: 400,
+        code: "AccessDeniedException".into(),
+        message: "User is not authorized to perform ssm:GetParametersByPath".into(),
+    }));
+    let cmd = Ssmm::new()
+        .endpoint(&proxy.endpoint())
+        .current_dir(d)
+        .args(["--prefix", &p])
+        .args(keep);
+    rows.check(
+        "keep-access-denied",
+        cmd,
+        1,
+        "AccessDeniedException",
+        &watch_sub,
+    );
+
+    // Outages are kept: exit 0, a warning naming the failure, .env as it was.
+    let kept = "keeping the existing .env (--keep-on-error)";
+    for (id, plan, msg) in [
+        (
+            "keep-ssm-500",
+            Plan::always(Fault::Status(500)),
+            "InternalServerError",
+        ),
+        (
+            "keep-ssm-throttled",
+            Plan::always(Fault::Throttle),
+            "ThrottlingException",
+        ),
+        (
+            "keep-ssm-reset",
+            Plan::always(Fault::Reset),
+            "GetParametersByPath",
+        ),
+    ] {
+        proxy.set_plan(plan);
+        let cmd = Ssmm::new()
+            .endpoint(&proxy.endpoint())
+            .current_dir(d)
+            .args(["--prefix", &p, "--retry-mode", "standard"])
+            .args(keep);
+        rows.check_all(id, cmd, 0, &[msg, kept], &watch_sub);
+    }
+    let cmd = ssmm(d)
+        .args(["--prefix", &p])
+        .args(keep)
+        .args(["--endpoint-url"])
+        .arg(format!("http://127.0.0.1:{}", closed_port()));
+    rows.check_all(
+        "keep-ssm-unreachable",
+        cmd,
+        0,
+        &["Connection refused", kept],
+        &watch_sub,
+    );
+    for (id, url, msg) in [
+        (
+            "keep-download-503",
+            format!("url:{base}/unavailable{q}"),
+            "HTTP 503".to_string(),
+        ),
+        (
+            "keep-download-unreachable",
+            format!("url:http://127.0.0.1:{}/x{q}", closed_port()),
+            "failed".to_string(),
+        ),
+    ] {
+        let p = unique_prefix();
+        m.put_secure(&format!("{p}/api/a"), LEAK);
+        m.put_secure(&format!("{p}/api/files/u.txt"), &url);
+        let cmd = ssmm(d).args(["--prefix", &p]).args(keep);
+        rows.check_all(id, cmd, 0, &[&msg, kept], &watch_sub);
+    }
+    // Without an existing .env nothing can be kept: the outage fails.
+    let empty = tempfile::tempdir().unwrap();
+    let cmd = Ssmm::new()
+        .current_dir(empty.path())
+        .args(["--prefix", &p])
+        .args(keep)
+        .args(["--endpoint-url"])
+        .arg(format!("http://127.0.0.1:{}", closed_port()));
+    rows.check(
+        "keep-nothing-to-keep",
+        cmd,
+        1,
+        "Connection refused",
+        &Watch::dirs(&[empty.path()]),
+    );
+    rows.finish();
+}
+
+/// Regression: `exec` with an environment too large to exec (E2BIG) wrote
+/// `--out` before execve failed. The size is checked first: exit 126,
+/// nothing written, nothing started. The stack limit is lowered to 1 MiB so
+/// that execve's room (a quarter of it) is 256 KiB, and the parameters take
+/// more.
+#[test]
+fn exec_with_an_environment_too_large_to_exec_writes_nothing() {
+    let p = unique_prefix();
+    let items: Vec<(String, String)> = (0..70)
+        .map(|i| {
+            (
+                format!("{p}/api/big-{i:02}"),
+                format!("{LEAK}{}", "v".repeat(4000)),
+            )
+        })
+        .collect();
+    moto().put_many(&items);
+    let dir = workdir();
+    let d = dir.path();
+    let marker = d.join("started");
+    let mut rows = Rows::new();
+    let cmd = Ssmm::with_program("sh")
+        .endpoint(&moto().endpoint())
+        .current_dir(d)
+        .args(["-c", "ulimit -s 1024 && exec \"$@\"", "sh"])
+        .arg(env!("CARGO_BIN_EXE_ssmm"))
+        .args([
+            "--prefix", &p, "exec", "--app", "api", "--out", "app.env", "--root", "root", "--",
+        ])
+        .arg("touch")
+        .arg(&marker);
+    rows.check(
+        "exec-environment-too-large",
+        cmd,
+        126,
+        "cannot execute: the arguments and environment take",
+        &Watch::dirs(&[d]),
+    );
+    rows.finish();
+    assert!(!marker.exists(), "the command was started");
 }

@@ -525,3 +525,89 @@ exit 42"#;
     fs::write(w.join("done"), "").unwrap();
     running.wait().code(42);
 }
+
+// ---- stop signals before the command starts -------------------------------------
+
+/// An endpoint that takes connections and never answers, and a channel
+/// that says when ssmm has connected (so it is surely mid-fetch).
+fn silent_endpoint() -> (String, std::sync::mpsc::Receiver<()>) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let (tx, rx) = std::sync::mpsc::channel();
+    thread::spawn(move || {
+        let mut held = Vec::new();
+        for conn in listener.incoming().flatten() {
+            held.push(conn);
+            let _ = tx.send(());
+        }
+    });
+    (url, rx)
+}
+
+/// Regression: as PID 1 (a container), SIGTERM sent while ssmm was still
+/// fetching was ignored (PID 1 gets no default signal actions), and ssmm
+/// then started the command anyway. SIGTERM, SIGINT and SIGHUP before the
+/// command starts now end ssmm promptly with 128+N, with and without
+/// `--init`, as PID 1 and not, and for `sync` too; nothing is started or
+/// written.
+#[test]
+fn a_stop_signal_during_the_fetch_ends_ssmm_with_128_plus_n_and_starts_nothing() {
+    let p = seeded();
+    let (endpoint, connected) = silent_endpoint();
+    for (sig, n) in [
+        (Signal::SIGTERM, 15),
+        (Signal::SIGINT, 2),
+        (Signal::SIGHUP, 1),
+    ] {
+        for (how, pid1) in [
+            (&["exec", "--init"][..], true),
+            (&["exec"][..], true),
+            (&["sync"][..], true),
+            (&["exec", "--init"][..], false),
+            (&["exec"][..], false),
+        ] {
+            let dir = tempfile::tempdir().unwrap();
+            let d = dir.path();
+            let marker = d.join("started");
+            let mut argv: Vec<String> = ["--prefix", &p, "--endpoint-url", &endpoint]
+                .map(String::from)
+                .to_vec();
+            argv.extend(how.iter().map(|s| s.to_string()));
+            argv.extend(["--app", "app", "--timeout", "60s"].map(String::from));
+            argv.extend(["--out".into(), d.join("app.env").display().to_string()]);
+            if how[0] == "exec" {
+                argv.extend(["--".into(), "touch".into(), marker.display().to_string()]);
+            }
+            let case = format!("{sig} to {} {how:?}", if pid1 { "PID 1" } else { "ssmm" });
+            // Connections of the run before (one a layer) say nothing now.
+            while connected.try_recv().is_ok() {}
+            let running = if pid1 {
+                in_pid_namespace(&argv).spawn()
+            } else {
+                Ssmm::new().args(&argv).spawn()
+            };
+            connected
+                .recv_timeout(MARKER_WAIT)
+                .unwrap_or_else(|_| panic!("{case}: ssmm never connected"));
+            let target = if pid1 {
+                namespace_init(running.pid())
+            } else {
+                running.pid()
+            };
+            let sent = Instant::now();
+            kill(Pid::from_raw(target as i32), sig).unwrap();
+            let out = running.wait();
+            assert_eq!(out.code, Some(128 + n), "{case}: {}", out.combined());
+            assert!(
+                sent.elapsed() < Duration::from_secs(5),
+                "{case}: took {:?}",
+                sent.elapsed()
+            );
+            out.stderr_contains(&format!(
+                "ssmm: error: stopped by {sig} before the command started"
+            ));
+            assert!(!marker.exists(), "{case}: the command was started");
+            assert!(!d.join("app.env").exists(), "{case}: --out was written");
+        }
+    }
+}

@@ -656,3 +656,96 @@ fn persistent_throttling_fails_closed_after_max_attempts() {
     assert_eq!(read(&env), "OLD=1\n");
     assert_eq!(proxy.count("GetParametersByPath"), 3);
 }
+
+/// Regression: `--out -` wrote a file named `-`. `-` and `/dev/stdout` mean
+/// standard output: the content there, no file, no `no change`, the summary
+/// on stderr.
+#[test]
+fn out_dash_and_dev_stdout_write_standard_output() {
+    let p = unique_prefix();
+    moto().put_secure(&format!("{p}/api/db-pass"), "s3cr3t \"quoted\"");
+    let dir = tempfile::tempdir().unwrap();
+    for out in ["-", "/dev/stdout"] {
+        for _ in 0..2 {
+            let run = sync(&p, dir.path())
+                .args(["--app", "api", "--out", out])
+                .run();
+            run.success();
+            assert_eq!(run.stdout, "DB_PASS=\"s3cr3t \\\"quoted\\\"\"\n", "{out}");
+            assert!(
+                run.stderr
+                    .contains("wrote 1 variables to standard output (app=1, shared=0, tag=0)"),
+                "{}",
+                run.stderr
+            );
+            assert!(!run.stderr.contains("s3cr3t"), "{}", run.stderr);
+            assert!(!run.stderr.contains("no change"), "{}", run.stderr);
+        }
+    }
+    assert_eq!(
+        fs::read_dir(dir.path()).unwrap().count(),
+        0,
+        "a file was written"
+    );
+    // Another format, and exec: the same meaning.
+    let run = sync(&p, dir.path())
+        .args(["--app", "api", "--out", "-", "--format", "json"])
+        .run();
+    run.success();
+    let json: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(json, serde_json::json!({"DB_PASS": "s3cr3t \"quoted\""}));
+    let run = Ssmm::new()
+        .endpoint(&moto().endpoint())
+        .current_dir(dir.path())
+        .args([
+            "--prefix", &p, "exec", "--app", "api", "--out", "-", "--", "true",
+        ])
+        .run();
+    run.success();
+    assert_eq!(run.stdout, "DB_PASS=\"s3cr3t \\\"quoted\\\"\"\n");
+    assert_eq!(
+        fs::read_dir(dir.path()).unwrap().count(),
+        0,
+        "a file was written"
+    );
+}
+
+/// Regression: `shared/files/common.conf` overridden by the app's
+/// `files/common.conf` printed nothing and passed `--strict`. Now a line
+/// names the path and both parameters, and `--strict` refuses it (exit 3).
+#[test]
+fn a_file_overridden_by_a_higher_layer_is_reported_and_strict_refuses_it() {
+    let p = unique_prefix();
+    let m = moto();
+    m.put_secure(
+        &format!("{p}/shared/files/common.conf"),
+        "shared-conf-value",
+    );
+    m.put_secure(&format!("{p}/api/files/common.conf"), "app-conf-value");
+    m.put(&format!("{p}/api/k"), "v");
+    let dir = tempfile::tempdir().unwrap();
+    let line = format!(
+        "files/common.conf: app:api ({p}/api/files/common.conf) overrides shared ({p}/shared/files/common.conf)"
+    );
+    let out = sync(&p, dir.path())
+        .args(["--app", "api", "--strict"])
+        .run();
+    out.code(3)
+        .stderr_contains(&line)
+        .stderr_contains("--strict: 1 problem(s) found (file overrides)");
+    assert!(!out.combined().contains("conf-value"), "{}", out.combined());
+    assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 0);
+
+    let out = sync(&p, dir.path()).args(["--app", "api"]).run();
+    out.success()
+        .stderr_contains(&format!("ssmm: warning: {line}"))
+        .stderr_contains(", 1 file under ");
+    assert!(!out.combined().contains("conf-value"), "{}", out.combined());
+    assert_eq!(read(&dir.path().join("common.conf")), "app-conf-value");
+    // --no-files: the files are not read, so nothing overrides anything.
+    let out = sync(&p, dir.path())
+        .args(["--app", "api", "--strict", "--no-files", "--out", "x.env"])
+        .run();
+    out.success();
+    assert!(!out.stderr.contains("overrides"), "{}", out.stderr);
+}

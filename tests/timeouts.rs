@@ -57,8 +57,10 @@ fn the_total_timeout_bounds_the_whole_fetch_and_nothing_runs() {
         .args(["--", "touch", "started"])
         .run();
     let took = started.elapsed();
+    // Regression: the message named nothing; it now says what was pending.
     out.code(1)
-        .stderr_contains("gave up after 1.5s (--total-timeout)");
+        .stderr_contains("gave up after 1.5s (--total-timeout)")
+        .stderr_contains(&format!("still pending: GetParametersByPath {p}/api"));
     assert!(took < Duration::from_secs(5), "took {took:?}");
     assert!(!dir.path().join("started").exists());
 }

@@ -10,12 +10,12 @@ use std::os::unix::ffi::OsStrExt;
 
 use anyhow::anyhow;
 
-use super::pipeline::{self, Failure, Want};
+use super::pipeline::{self, Want};
 use crate::cli::{ExecArgs, GlobalArgs};
 use crate::config;
+use crate::deliver::{self, Out};
 use crate::error::{Error, Result};
 use crate::exec;
-use crate::files;
 use crate::log;
 
 pub fn run(g: &GlobalArgs, args: &ExecArgs) -> Result<i32> {
@@ -39,14 +39,15 @@ pub fn run(g: &GlobalArgs, args: &ExecArgs) -> Result<i32> {
         }
     }
 
+    let out = args.out.as_ref().map(|given| Out::new(&cwd, given));
+    if let Some(out) = &out {
+        deliver::refuse_irreplaceable_out(out)?;
+    }
     let want = Want {
         root: root.clone(),
         refs: &refs,
     };
-    let gathered = pipeline::gather(g, &args.select, &cwd, want).map_err(|f| match f {
-        Failure::Fetch(e) => Error::Runtime(e),
-        Failure::Other(e) => e,
-    })?;
+    let gathered = pipeline::gather(g, &args.select, &cwd, want)?;
 
     // Child environment: inherited (references resolved), then parameters
     // on top, or under with --no-override.
@@ -77,31 +78,31 @@ pub fn run(g: &GlobalArgs, args: &ExecArgs) -> Result<i32> {
 
     // Encode --out before writing anything: a value its format cannot hold
     // must leave the files untouched too.
-    let out_content = match &args.out {
+    let out_content = match &out {
         Some(_) => Some(pipeline::encode_env(&gathered.merged, args.format)?),
         None => None,
     };
 
-    // CMD must be runnable and --out writable before anything is written.
+    // CMD must be runnable, its arguments and environment small enough to
+    // exec, and every target writable, before anything is written.
     exec::resolve_program(
         &args.cmd[0],
         env.get(std::ffi::OsStr::new("PATH")).map(|p| p.as_os_str()),
     )?;
-    if let Some(out) = &args.out {
-        pipeline::check_out(&cwd, out)?;
-    }
+    let env: Vec<(OsString, OsString)> = env.into_iter().collect();
+    exec::check_size(&args.cmd, &env)?;
+    deliver::check(out.as_ref(), &gathered.files)?;
 
     // Deliver: files, then --out, then CMD.
+    let target = out.as_ref().zip(out_content.as_deref());
+    let done = deliver::deliver(target, &gathered.files, root.as_deref())?;
     if let Some(root) = &root {
-        let (written, unchanged) =
-            files::write_all(&gathered.files, root).map_err(Error::Runtime)?;
         log::info!(
-            "files under {}: {written} written, {unchanged} unchanged",
-            root.display()
+            "files under {}: {} written, {} unchanged",
+            root.display(),
+            done.files_written,
+            done.files_unchanged
         );
-    }
-    if let (Some(out), Some(content)) = (&args.out, &out_content) {
-        pipeline::write_env(&cwd, out, content)?;
     }
     let (app, shared, tag) = gathered.merged.contributions(&gathered.sel.layers);
     log::info!(
@@ -109,7 +110,6 @@ pub fn run(g: &GlobalArgs, args: &ExecArgs) -> Result<i32> {
         args.cmd[0].to_string_lossy(),
         gathered.merged.vars.len()
     );
-    let env: Vec<(OsString, OsString)> = env.into_iter().collect();
     if args.init {
         exec::supervise(&args.cmd, &env)
     } else {

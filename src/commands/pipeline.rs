@@ -8,19 +8,21 @@ use std::time::Duration;
 
 use anyhow::anyhow;
 
+use crate::deliver;
+use crate::error::Outage;
+
 use crate::cli::{GlobalArgs, SelectArgs};
 use crate::config::{self, LayerKind, Selection};
 use crate::ecs;
 use crate::encode::{self, Format};
 use crate::error::{Error, Result};
 use crate::fetch::{self, Fetched};
-use crate::files::{self, FileSpec, Limits, Prepared};
+use crate::files::{self, FileError, FileSpec, Limits, Prepared};
 use crate::layers::{self, Issue, Merged};
 use crate::log;
 use crate::names;
 use crate::secret::Secret;
 use crate::ssm::{self, Purpose, Ssm};
-use crate::write;
 
 /// Per-download limit on top of the size cap.
 const DOWNLOAD_TIMEOUT: Duration = Duration::from_secs(60);
@@ -41,15 +43,17 @@ pub struct Gathered {
     pub refs: Vec<(String, Secret)>,
 }
 
-/// Why gathering failed: `Fetch` is what `--keep-on-error` may ride out.
-pub enum Failure {
-    Fetch(anyhow::Error),
-    Other(Error),
-}
-
-impl From<Error> for Failure {
-    fn from(e: Error) -> Self {
-        Failure::Other(e)
+/// Whether `e` is an outage (SSM or a download unreachable, timing out,
+/// throttled, 5xx past the retries): what `--keep-on-error` may ride out.
+/// Configuration and bad data are not.
+pub fn is_outage(e: &Error) -> bool {
+    match e {
+        Error::Runtime(e) => e.chain().any(|c| {
+            c.is::<Outage>()
+                || c.downcast_ref::<FileError>()
+                    .is_some_and(FileError::is_outage)
+        }),
+        _ => false,
     }
 }
 
@@ -59,7 +63,7 @@ pub fn gather(
     sel_args: &SelectArgs,
     cwd: &Path,
     want: Want<'_>,
-) -> std::result::Result<Gathered, Failure> {
+) -> Result<Gathered> {
     let limit = config::aws_settings(g).total_timeout;
     ssm::block_on_within(limit, async {
         let env = &config::process_env;
@@ -89,8 +93,7 @@ pub fn gather(
             fetch::fetch_layers(&client, &sel, want.root.is_some()),
             resolve_refs(&client, want.refs),
         )
-        .await
-        .map_err(Failure::Fetch)?;
+        .await?;
 
         let merged = check(&sel, &fetched)?;
         let files = match &want.root {
@@ -110,21 +113,18 @@ pub fn gather(
                 };
                 files::prepare(&specs, root, &limits)
                     .await
-                    .map_err(Failure::Fetch)?
+                    .map_err(deliver::file_error)?
             }
             None => Vec::new(),
         };
         log::debug!("API calls: {}", client.stats.summary());
-        Ok::<Gathered, Failure>(Gathered {
+        Ok::<Gathered, Error>(Gathered {
             sel,
             merged,
             files,
             refs,
         })
-    })
-    // Past --total-timeout: an outage like any failed fetch, so
-    // --keep-on-error applies.
-    .map_err(Failure::Fetch)?
+    })?
 }
 
 /// Where files/ parameters go: `--root` (relative to the working
@@ -141,20 +141,6 @@ pub fn files_root(g: &GlobalArgs, cwd: &Path) -> Option<PathBuf> {
 /// format cannot hold leaves every file untouched.
 pub fn encode_env(merged: &Merged, format: Format) -> Result<String> {
     encode::encode(format, &merged.pairs()).map_err(|e| Error::Runtime(e.into()))
-}
-
-/// Refuse an `--out` that could not be written, before anything is.
-pub fn check_out(cwd: &Path, out: &Path) -> Result<()> {
-    write::preflight(&cwd.join(out)).map_err(|e| writing(out, e))
-}
-
-/// Write the env file atomically to `cwd/out`; errors name `out` as given.
-pub fn write_env(cwd: &Path, out: &Path, content: &str) -> Result<write::Outcome> {
-    write::write_atomic(&cwd.join(out), content.as_bytes()).map_err(|e| writing(out, e))
-}
-
-fn writing(out: &Path, e: std::io::Error) -> Error {
-    Error::Runtime(anyhow!("writing {}: {e}", out.display()))
 }
 
 /// Merge, then apply the rules that decide whether the result may be used:
@@ -194,6 +180,7 @@ fn strict_kinds(issues: &[Issue]) -> String {
             Issue::InvalidName { .. } => "invalid names",
             Issue::Duplicate { .. } => "duplicate keys",
             Issue::Override { .. } => "overrides",
+            Issue::FileOverride { .. } => "file overrides",
         })
         .collect();
     kinds.sort();

@@ -1,18 +1,20 @@
 //! `ssmm sync`: fetch the layers, merge, encode and write `--out` and the
-//! files atomically (SPEC §3). Nothing is written unless every step before
-//! it succeeded; the env file is written last.
+//! files atomically (`docs/CONTRACT.md` §3). Nothing is written unless every
+//! step before it succeeded; the env file is written last.
 
-use super::pipeline::{self, Failure, Want};
+use super::pipeline::{self, Want};
 use crate::cli::{GlobalArgs, SyncArgs};
 use crate::config;
-use crate::error::{Error, Result};
-use crate::files;
+use crate::deliver::{self, Out};
+use crate::error::Result;
 use crate::log;
+use crate::output;
 use crate::write::Outcome;
 
 pub fn run(g: &GlobalArgs, args: &SyncArgs) -> Result<()> {
     let cwd = config::current_dir()?;
-    let out = cwd.join(&args.out);
+    let out = Out::new(&cwd, &args.out);
+    deliver::refuse_irreplaceable_out(&out)?;
     let root = pipeline::files_root(g, &cwd);
     let want = Want {
         root: root.clone(),
@@ -20,43 +22,46 @@ pub fn run(g: &GlobalArgs, args: &SyncArgs) -> Result<()> {
     };
     let gathered = match pipeline::gather(g, &args.select, &cwd, want) {
         Ok(gathered) => gathered,
-        Err(Failure::Fetch(e)) if args.keep_on_error && out.exists() => {
+        // Only an outage is ridden out, and only over a file that is there.
+        Err(e) if args.keep_on_error && pipeline::is_outage(&e) && out.exists_as_file() => {
             log::warning!(
-                "{e:#}; keeping the existing {} (--keep-on-error)",
-                args.out.display()
+                "{}; keeping the existing {} (--keep-on-error)",
+                e.render().trim_start_matches("ssmm: error: "),
+                out.shown()
             );
             return Ok(());
         }
-        Err(Failure::Fetch(e)) => return Err(Error::Runtime(e)),
-        Err(Failure::Other(e)) => return Err(e),
+        Err(e) => return Err(e),
     };
 
     let content = pipeline::encode_env(&gathered.merged, args.format)?;
-    pipeline::check_out(&cwd, &args.out)?;
-    let (files_written, _) = match &root {
-        Some(root) => files::write_all(&gathered.files, root).map_err(Error::Runtime)?,
-        None => (0, 0),
-    };
-    let env_outcome = pipeline::write_env(&cwd, &args.out, &content)?;
+    deliver::check(Some(&out), &gathered.files)?;
+    let done = deliver::deliver(Some((&out, &content)), &gathered.files, root.as_deref())?;
 
     let (app, shared, tag) = gathered.merged.contributions(&gathered.sel.layers);
+    let written = done.files_written;
     let files_note = match &root {
-        Some(root) if files_written > 0 => {
-            format!(", {files_written} files under {}", root.display())
+        Some(root) if written > 0 => {
+            format!(
+                ", {} under {}",
+                output::count(written, "file"),
+                root.display()
+            )
         }
         _ => String::new(),
     };
-    match env_outcome {
-        Outcome::Unchanged if files_written == 0 => log::notice!("no change"),
-        Outcome::Unchanged => log::notice!(
-            "{} unchanged; wrote {files_written} files under {}",
-            args.out.display(),
+    match done.out {
+        Some(Outcome::Unchanged) if written == 0 => log::notice!("no change"),
+        Some(Outcome::Unchanged) => log::notice!(
+            "{} unchanged; wrote {} under {}",
+            out.shown(),
+            output::count(written, "file"),
             root.as_deref().unwrap_or(cwd.as_path()).display()
         ),
-        Outcome::Written => log::notice!(
+        _ => log::notice!(
             "wrote {} variables to {} (app={app}, shared={shared}, tag={tag}){files_note}",
             gathered.merged.vars.len(),
-            args.out.display()
+            out.shown()
         ),
     }
     Ok(())

@@ -72,6 +72,76 @@ pub fn resolve_program(program: &OsStr, path: Option<&OsStr>) -> Result<PathBuf,
     })
 }
 
+/// The longest one argument or `NAME=value` string may be, its NUL
+/// included (Linux's MAX_ARG_STRLEN: 32 pages of 4 KiB).
+const MAX_ARG_STRLEN: usize = 32 * 4096;
+
+/// How much room execve has for the arguments and the environment: a
+/// quarter of the stack limit, at most three quarters of 8 MiB, at least
+/// 128 KiB (Linux's rule in `bprm_stack_limits`).
+fn exec_room() -> usize {
+    const FLOOR: usize = 128 * 1024;
+    const CEILING: usize = 6 * 1024 * 1024;
+    let stack = nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_STACK)
+        .map(|(soft, _)| soft)
+        .unwrap_or(nix::sys::resource::RLIM_INFINITY);
+    let quarter = usize::try_from(stack / 4).unwrap_or(usize::MAX);
+    quarter.clamp(FLOOR, CEILING)
+}
+
+/// Refuses, before anything is written, a command line and environment
+/// too large for execve (E2BIG): one string over 128 KiB (naming the
+/// variable, never its value), or all of them over the room execve has.
+/// Exit 126, as execve's own E2BIG would give, but with nothing written.
+pub fn check_size(argv: &[OsString], env: &[(OsString, OsString)]) -> Result<(), Error> {
+    let shown = argv
+        .first()
+        .map(|a| a.to_string_lossy())
+        .unwrap_or_default();
+    let too_long = |what: String, len: usize| {
+        exec_error(
+            exit::NOT_EXECUTABLE,
+            &shown,
+            &format!(
+                "cannot execute: {what} is {len} bytes, over the {MAX_ARG_STRLEN} bytes Linux allows one argument or variable (E2BIG); nothing was written or started"
+            ),
+        )
+    };
+    let ptr = std::mem::size_of::<*const libc::c_char>();
+    let mut total = 0usize;
+    for (i, a) in argv.iter().enumerate() {
+        let len = a.len() + 1;
+        if len > MAX_ARG_STRLEN {
+            return Err(too_long(format!("argument {i}"), len));
+        }
+        total += len + ptr;
+    }
+    for (k, v) in env {
+        let len = k.len() + 1 + v.len() + 1;
+        if len > MAX_ARG_STRLEN {
+            return Err(too_long(
+                format!(
+                    "the variable {}",
+                    crate::names::printable(&k.to_string_lossy())
+                ),
+                len,
+            ));
+        }
+        total += len + ptr;
+    }
+    let room = exec_room();
+    if total > room {
+        return Err(exec_error(
+            exit::NOT_EXECUTABLE,
+            &shown,
+            &format!(
+                "cannot execute: the arguments and environment take {total} bytes, over the {room} bytes execve allows here (E2BIG); nothing was written or started"
+            ),
+        ));
+    }
+    Ok(())
+}
+
 /// Replaces this process with `argv[0]` (resolved with the `PATH` of `env`)
 /// and exactly `env` as its environment. Returns only on failure: 126/127
 /// as [`resolve_program`] says, or a runtime error.

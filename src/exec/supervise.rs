@@ -56,6 +56,15 @@ pub fn supervise(argv: &[OsString], env: &[(OsString, OsString)]) -> Result<i32,
     let _ = std::io::stdout().flush();
     let saved = Saved::take_over()
         .map_err(|e| Error::Runtime(anyhow!("setting up signal forwarding: {e}")))?;
+    // A stop signal that arrived just before the mask went up is pending
+    // now: it was meant for ssmm, before the command started.
+    if let Some(sig) = pending_stop() {
+        saved.restore();
+        // Handled as if it had come a moment earlier: the stop handler
+        // says so and ends ssmm with 128+N.
+        let _ = nix::sys::signal::raise(sig);
+        return Ok(128 + sig as i32);
+    }
     become_subreaper();
     let terminal = foreground_terminal();
 
@@ -82,6 +91,25 @@ pub fn supervise(argv: &[OsString], env: &[(OsString, OsString)]) -> Result<i32,
         unsafe { libc::tcsetpgrp(libc::STDIN_FILENO, ours) };
     }
     code
+}
+
+/// A stop signal (SIGTERM, SIGINT, SIGHUP) that is pending, taken off the
+/// queue.
+fn pending_stop() -> Option<Signal> {
+    // SAFETY: sigset_t is plain data, filled by sigpending before it is read.
+    let pending = unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        if libc::sigpending(&mut set) != 0 {
+            return None;
+        }
+        set
+    };
+    let sig = crate::stop::STOP_SIGNALS
+        .into_iter()
+        // SAFETY: reads the set filled above.
+        .find(|s| unsafe { libc::sigismember(&pending, *s as i32) } == 1)?;
+    let _ = SigSet::from(sig).wait();
+    Some(sig)
 }
 
 /// Signal state as found, to give the child the world ssmm was started in.

@@ -14,7 +14,7 @@ use aws_sdk_ssm::types::{
 };
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 
-use super::{BATCH, Param, Ssm, describe, to_param};
+use super::{BATCH, Param, Ssm, describe, read_error, to_param};
 use crate::secret::Secret;
 
 /// A parameter's metadata from DescribeParameters (no value).
@@ -157,6 +157,7 @@ impl Ssm {
         token: Option<String>,
     ) -> anyhow::Result<(Vec<Meta>, Option<String>)> {
         let _permit = self.limit.acquire().await?;
+        let _pending = crate::pending::track(format!("DescribeParameters {what}"));
         let out = self
             .client
             .describe_parameters()
@@ -165,7 +166,7 @@ impl Ssm {
             .set_next_token(token)
             .send()
             .await
-            .map_err(|e| anyhow!("DescribeParameters {what}: {}", describe(&e)))?;
+            .map_err(|e| read_error(format_args!("DescribeParameters {what}"), &e))?;
         let metas = out.parameters().iter().filter_map(to_meta).collect();
         Ok((metas, out.next_token.filter(|t| !t.is_empty())))
     }

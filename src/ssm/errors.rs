@@ -8,6 +8,62 @@
 use aws_sdk_ssm::error::{ProvideErrorMetadata, SdkError};
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 
+use crate::error::Outage;
+
+/// A read call's failure as an error: `what: <describe>`, marked as an
+/// [`Outage`] when it is one (see [`is_outage`]).
+pub fn read_error<E>(what: impl std::fmt::Display, err: &SdkError<E, HttpResponse>) -> anyhow::Error
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+{
+    let text = format!("{what}: {}", describe(err));
+    if is_outage(err) {
+        anyhow::Error::new(Outage(text))
+    } else {
+        anyhow::Error::msg(text)
+    }
+}
+
+/// Error codes SSM uses for "slow down".
+const THROTTLING: [&str; 4] = [
+    "ThrottlingException",
+    "ThrottledException",
+    "RequestLimitExceeded",
+    "TooManyRequestsException",
+];
+
+/// SSM unreachable, timing out, throttled, failing with 5xx, or an answer
+/// cut off in transit. Not an outage: credentials that cannot be had,
+/// AccessDenied and
+/// every other 4xx, an answer that is not SSM's JSON (a wrong endpoint).
+pub fn is_outage<E>(err: &SdkError<E, HttpResponse>) -> bool
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+{
+    match err {
+        SdkError::ServiceError(se) => {
+            se.raw().status().is_server_error()
+                || se.err().code().is_some_and(|c| THROTTLING.contains(&c))
+        }
+        SdkError::TimeoutError(_) => true,
+        // Connecting or talking failed (io) or took too long. Credentials
+        // that cannot be had come as "other" dispatch failures: not ours
+        // to ride out.
+        SdkError::DispatchFailure(df) => df.is_io() || df.is_timeout(),
+        SdkError::ResponseError(_) => {
+            let mut cur = std::error::Error::source(err);
+            while let Some(e) = cur {
+                if e.downcast_ref::<std::io::Error>().is_some() {
+                    return true;
+                }
+                cur = e.source();
+            }
+            false
+        }
+        _ => false,
+    }
+}
+
 pub fn describe<E>(err: &SdkError<E, HttpResponse>) -> String
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,

@@ -26,7 +26,7 @@ use crate::log;
 use crate::secret::Secret;
 
 pub use admin::{Meta, PutRequest, WriteError, describe_write};
-pub use errors::describe;
+pub use errors::{describe, read_error};
 pub use stats::Stats;
 
 /// GetParametersByPath, GetParameters and DeleteParameters take at most 10.
@@ -220,6 +220,7 @@ impl Ssm {
         page: usize,
     ) -> anyhow::Result<(Vec<Param>, Option<String>)> {
         let _permit = self.limit.acquire().await?;
+        let _pending = crate::pending::track(format!("GetParametersByPath {path}"));
         let started = Instant::now();
         let out = self
             .client
@@ -231,7 +232,7 @@ impl Ssm {
             .set_next_token(token)
             .send()
             .await
-            .map_err(|e| anyhow!("GetParametersByPath {path}: {}", describe(&e)))?;
+            .map_err(|e| read_error(format_args!("GetParametersByPath {path}"), &e))?;
         let got: Vec<Param> = out.parameters().iter().filter_map(to_param).collect();
         log::trace!(
             "GetParametersByPath {path} page {page}: {} parameters in {} ms",
@@ -317,6 +318,7 @@ impl Ssm {
 
     async fn get_batch(&self, batch: &[String]) -> anyhow::Result<Vec<Option<Param>>> {
         let _permit = self.limit.acquire().await?;
+        let _pending = crate::pending::track(format!("GetParameters {}", batch[0]));
         let out = self
             .client
             .get_parameters()
@@ -325,11 +327,9 @@ impl Ssm {
             .send()
             .await
             .map_err(|e| {
-                anyhow!(
-                    "GetParameters {} (and {} more): {}",
-                    batch[0],
-                    batch.len() - 1,
-                    describe(&e)
+                read_error(
+                    format_args!("GetParameters {} (and {} more)", batch[0], batch.len() - 1),
+                    &e,
                 )
             })?;
         let invalid = out.invalid_parameters();
@@ -398,11 +398,20 @@ where
     F: std::future::Future<Output = T>,
 {
     block_on(async {
-        tokio::time::timeout(limit, fut).await.map_err(|_| {
-            anyhow!(
-                "gave up after {} (--total-timeout): SSM or a download did not finish in time",
-                crate::config::format_duration(limit)
-            )
+        // Pinned here, so that what is still in flight is still tracked
+        // when the limit passes and can be named.
+        let mut fut = std::pin::pin!(fut);
+        tokio::time::timeout(limit, fut.as_mut()).await.map_err(|_| {
+            let shown = crate::config::format_duration(limit);
+            let text = match crate::pending::summary() {
+                Some(what) => format!(
+                    "gave up after {shown} (--total-timeout): SSM or a download did not finish in time; still pending: {what}"
+                ),
+                None => format!(
+                    "gave up after {shown} (--total-timeout): SSM or a download did not finish in time"
+                ),
+            };
+            anyhow::Error::new(crate::error::Outage(text))
         })
     })?
 }

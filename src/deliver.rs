@@ -1,0 +1,248 @@
+//! The deliver step `sync` and `exec` share: check every target before
+//! anything is written (`--out` and the `files/` targets, alone and against
+//! each other), then write the files and then `--out`, with stop signals
+//! held until the writes are done (see `stop.rs`).
+//!
+//! Targets that are not regular files or symlinks (a device, a FIFO, a
+//! socket, a directory) are refused with exit 2, as are `files/` targets
+//! that collide with `--out`: the same path written twice by two renames,
+//! or a file where `--out` needs a directory.
+
+use std::io::Write;
+use std::path::{Component, Path, PathBuf};
+
+use anyhow::anyhow;
+
+use crate::error::{Error, Result};
+use crate::files::{self, FileError, Prepared};
+use crate::names::printable;
+use crate::stop;
+use crate::write::{self, Outcome};
+
+/// Where the env file goes.
+#[derive(Debug, Clone)]
+pub enum Out {
+    /// `--out -` or `--out /dev/stdout`: printed, no file, no mode.
+    Stdout,
+    File {
+        /// As given, for messages.
+        shown: PathBuf,
+        /// Joined to the working directory.
+        path: PathBuf,
+    },
+}
+
+impl Out {
+    pub fn new(cwd: &Path, given: &Path) -> Out {
+        if given == Path::new("-") || given == Path::new("/dev/stdout") {
+            Out::Stdout
+        } else {
+            Out::File {
+                shown: given.to_path_buf(),
+                path: cwd.join(given),
+            }
+        }
+    }
+
+    /// "standard output" or the path as given.
+    pub fn shown(&self) -> String {
+        match self {
+            Out::Stdout => "standard output".to_string(),
+            Out::File { shown, .. } => shown.display().to_string(),
+        }
+    }
+
+    /// The file, when there is one.
+    pub fn path(&self) -> Option<&Path> {
+        match self {
+            Out::Stdout => None,
+            Out::File { path, .. } => Some(path),
+        }
+    }
+
+    /// Whether a file is already there to keep (`--keep-on-error`): a
+    /// regular file, or a symlink to one.
+    pub fn exists_as_file(&self) -> bool {
+        self.path().is_some_and(|p| {
+            std::fs::symlink_metadata(p).is_ok_and(|m| write::irreplaceable(&m).is_none())
+                && p.is_file()
+        })
+    }
+}
+
+/// The first check, before anything is fetched and without touching the
+/// disk: an `--out` that exists and must never be replaced.
+pub fn refuse_irreplaceable_out(out: &Out) -> Result<()> {
+    match out.path() {
+        Some(path) => write::check_replaceable(path).map_err(|e| Error::usage(writing(out, &e))),
+        None => Ok(()),
+    }
+}
+
+fn writing(out: &Out, e: &dyn std::fmt::Display) -> String {
+    format!("writing {}: {e}", out.shown())
+}
+
+/// Refuse, before anything is written: an `--out` that cannot be written
+/// (creating its missing parent directories, 0700), and `files/` targets
+/// that collide with it.
+pub fn check(out: Option<&Out>, files: &[Prepared]) -> Result<()> {
+    let Some(path) = out.and_then(Out::path) else {
+        return Ok(());
+    };
+    let out = out.expect("a path comes from an Out");
+    collisions(out, path, files)?;
+    write::preflight(path).map_err(|e| out_error(out, e))
+}
+
+fn out_error(out: &Out, e: std::io::Error) -> Error {
+    match write::not_regular(&e) {
+        Some(nr) => Error::usage(writing(out, nr)),
+        None => Error::Runtime(anyhow!(writing(out, &e))),
+    }
+}
+
+/// A `files/` target that is `--out`, lies under it, or is one of its
+/// parent directories. Paths are compared after resolving the directories
+/// that exist (so `--root .` and `--out ./x`, or a symlinked directory,
+/// still match); the last component is never followed, as writes never
+/// follow it.
+fn collisions(out: &Out, out_path: &Path, files: &[Prepared]) -> Result<()> {
+    let out_at = resolved(out_path);
+    for f in files {
+        let at = resolved(&f.path);
+        let why = if at == out_at {
+            "is the --out file itself"
+        } else if at.starts_with(&out_at) {
+            "would need the --out file to be a directory"
+        } else if out_at.starts_with(&at) {
+            "is a parent directory of the --out file"
+        } else {
+            continue;
+        };
+        return Err(Error::usage(format!(
+            "file parameter {}: path \"{}\" {why} ({}); nothing written: use another --out or move the parameter",
+            printable(&f.param),
+            printable(&f.rel),
+            out.shown()
+        )));
+    }
+    Ok(())
+}
+
+/// `path` made absolute and lexically clean (`.` dropped, `..` applied),
+/// its parent directories resolved as far as they exist.
+fn resolved(path: &Path) -> PathBuf {
+    let mut clean = PathBuf::new();
+    for c in path.components() {
+        match c {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                clean.pop();
+            }
+            other => clean.push(other),
+        }
+    }
+    let Some(name) = clean.file_name().map(ToOwned::to_owned) else {
+        return clean;
+    };
+    let mut parent = clean.parent().map(Path::to_path_buf).unwrap_or_default();
+    let mut rest = Vec::new();
+    loop {
+        if let Ok(real) = std::fs::canonicalize(&parent) {
+            let mut at = real;
+            at.extend(rest.iter().rev());
+            at.push(name);
+            return at;
+        }
+        match (parent.file_name().map(ToOwned::to_owned), parent.parent()) {
+            (Some(last), Some(up)) => {
+                rest.push(last);
+                parent = up.to_path_buf();
+            }
+            _ => return clean,
+        }
+    }
+}
+
+/// What was written.
+#[derive(Debug, Default)]
+pub struct Delivered {
+    pub files_written: usize,
+    pub files_unchanged: usize,
+    /// `None`: no `--out`, or standard output.
+    pub out: Option<Outcome>,
+}
+
+/// Write the files under `root`, then `--out` (or print it), with stop
+/// signals held until the writes are done. Call [`check`] first.
+pub fn deliver(
+    out: Option<(&Out, &str)>,
+    files: &[Prepared],
+    root: Option<&Path>,
+) -> Result<Delivered> {
+    stop::deferred(|| {
+        let mut done = Delivered::default();
+        if let Some(root) = root {
+            let (written, unchanged) = files::write_all(files, root).map_err(file_error)?;
+            done.files_written = written;
+            done.files_unchanged = unchanged;
+        }
+        match out {
+            Some((Out::Stdout, content)) => {
+                let mut stdout = std::io::stdout().lock();
+                stdout
+                    .write_all(content.as_bytes())
+                    .and_then(|()| stdout.flush())
+                    .map_err(|e| Error::Runtime(anyhow!("writing to standard output: {e}")))?;
+            }
+            Some((out @ Out::File { path, .. }, content)) => {
+                let outcome =
+                    write::write_atomic(path, content.as_bytes()).map_err(|e| out_error(out, e))?;
+                done.out = Some(outcome);
+            }
+            None => {}
+        }
+        Ok(done)
+    })
+}
+
+/// A `files/` failure as the error to exit with: a target that must not be
+/// replaced is exit 2, like `--out`; anything else exit 1.
+pub fn file_error(e: anyhow::Error) -> Error {
+    match e.downcast_ref::<FileError>() {
+        Some(FileError::Target { .. }) => Error::usage(format!("{e:#}")),
+        _ => Error::Runtime(e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dash_and_dev_stdout_mean_standard_output() {
+        let cwd = Path::new("/w");
+        assert!(matches!(Out::new(cwd, Path::new("-")), Out::Stdout));
+        assert!(matches!(
+            Out::new(cwd, Path::new("/dev/stdout")),
+            Out::Stdout
+        ));
+        match Out::new(cwd, Path::new("./-x")) {
+            Out::File { path, .. } => assert_eq!(path, Path::new("/w/./-x")),
+            Out::Stdout => panic!("a file"),
+        }
+    }
+
+    #[test]
+    fn resolved_paths_are_clean_and_keep_the_last_component() {
+        let dir = tempfile::tempdir().unwrap();
+        let real = std::fs::canonicalize(dir.path()).unwrap();
+        let link = real.join("link");
+        std::os::unix::fs::symlink(&real, &link).unwrap();
+        assert_eq!(resolved(&real.join("./a/../b")), real.join("b"));
+        assert_eq!(resolved(&link.join("x/y")), real.join("x/y"));
+        // The final link itself is kept, not followed.
+        assert_eq!(resolved(&link), link);
+    }
+}

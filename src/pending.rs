@@ -1,0 +1,77 @@
+//! What is still in flight, so that `--total-timeout` can say what it gave
+//! up on ("GetParametersByPath /acme/api", "download for /acme/api/files/x")
+//! instead of only that something was slow. Names only, never values or a
+//! URL's query.
+
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+static NEXT: AtomicU64 = AtomicU64::new(0);
+static IN_FLIGHT: Mutex<Vec<(u64, String)>> = Mutex::new(Vec::new());
+
+/// Most items named in the message; the rest are counted.
+const SHOWN: usize = 3;
+
+/// Removes its item when dropped (the call finished, or was abandoned).
+#[must_use]
+pub struct Guard(u64);
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        if let Ok(mut v) = IN_FLIGHT.lock() {
+            v.retain(|(id, _)| *id != self.0);
+        }
+    }
+}
+
+/// Record `what` as in flight until the guard is dropped.
+pub fn track(what: impl Into<String>) -> Guard {
+    let id = NEXT.fetch_add(1, Ordering::Relaxed);
+    if let Ok(mut v) = IN_FLIGHT.lock() {
+        v.push((id, what.into()));
+    }
+    Guard(id)
+}
+
+/// "A, B, C and 2 more", oldest first; `None` when nothing is in flight.
+pub fn summary() -> Option<String> {
+    let v = IN_FLIGHT.lock().ok()?;
+    if v.is_empty() {
+        return None;
+    }
+    let mut names: Vec<&str> = Vec::new();
+    for (_, what) in v.iter() {
+        if !names.contains(&what.as_str()) {
+            names.push(what);
+        }
+    }
+    let mut text = names
+        .iter()
+        .take(SHOWN)
+        .copied()
+        .collect::<Vec<_>>()
+        .join(", ");
+    if names.len() > SHOWN {
+        text.push_str(&format!(" and {} more", names.len() - SHOWN));
+    }
+    Some(text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn items_come_and_go_and_the_summary_is_short() {
+        let a = track("GetParametersByPath /t/a");
+        let b = track("GetParametersByPath /t/b");
+        let text = summary().unwrap();
+        assert!(text.contains("/t/a") && text.contains("/t/b"), "{text}");
+        drop(a);
+        assert!(!summary().unwrap().contains("/t/a"));
+        let more: Vec<Guard> = (0..5).map(|i| track(format!("x{i}"))).collect();
+        assert!(summary().unwrap().ends_with(" and 3 more"));
+        drop(more);
+        drop(b);
+    }
+}

@@ -1,0 +1,101 @@
+//! Stop signals before the command starts (`docs/CONTRACT.md` §3 `exec`).
+//!
+//! As PID 1 in a container the kernel drops every signal that has no
+//! handler, so a `docker stop` sent while ssmm is still fetching would be
+//! ignored and the command started anyway. [`install`] gives SIGTERM,
+//! SIGINT and SIGHUP a handler in every process, PID 1 or not, so that they
+//! end ssmm with 128+N before anything starts:
+//!
+//! - while resolving and fetching (nothing is written yet) the handler ends
+//!   the process at once with `_exit`, whatever the code is blocked in (a
+//!   DNS lookup, an endpoint that never answers);
+//! - inside [`deferred`] (writing the files and the env file) it only
+//!   records the signal; the writes finish, so every file is old or new and
+//!   the set is whole, and the recorded signal then ends ssmm.
+//!
+//! `execve` resets caught signals to their default, so the command starts
+//! with the dispositions it expects; `--init` blocks them before it forks
+//! and forwards what arrives from then on.
+
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
+
+use nix::libc;
+use nix::sys::signal::{SaFlags, SigAction, SigHandler, SigSet, Signal, sigaction};
+
+/// The signals that mean "stop" for a service manager or a terminal.
+pub const STOP_SIGNALS: [Signal; 3] = [Signal::SIGTERM, Signal::SIGINT, Signal::SIGHUP];
+
+static DEFER: AtomicBool = AtomicBool::new(false);
+static PENDING: AtomicI32 = AtomicI32::new(0);
+/// The line printed by the handler, per signal, rendered before the handler
+/// is installed (formatting is not async-signal-safe).
+static LINES: OnceLock<[(i32, Vec<u8>); 3]> = OnceLock::new();
+
+fn line_for(sig: Signal) -> Vec<u8> {
+    let msg = format!("stopped by {sig} before the command started; nothing was started");
+    let line = if crate::log::is_json() {
+        serde_json::json!({"level": "error", "msg": msg}).to_string()
+    } else {
+        format!("ssmm: error: {msg}")
+    };
+    format!("{line}\n").into_bytes()
+}
+
+/// Install the handlers. Called once at the start of `sync` and `exec`,
+/// after logging is set up.
+pub fn install() {
+    LINES.get_or_init(|| STOP_SIGNALS.map(|s| (s as i32, line_for(s))));
+    let action = SigAction::new(
+        SigHandler::Handler(on_stop),
+        SaFlags::SA_RESTART,
+        SigSet::empty(),
+    );
+    for sig in STOP_SIGNALS {
+        // SAFETY: the handler only makes async-signal-safe calls (atomics,
+        // write(2), _exit(2)) and reads data written before installing.
+        if let Err(e) = unsafe { sigaction(sig, &action) } {
+            crate::log::debug!("cannot handle {sig}: {e}");
+        }
+    }
+}
+
+extern "C" fn on_stop(sig: libc::c_int) {
+    if DEFER.load(Ordering::SeqCst) {
+        // The first one wins; later ones change nothing.
+        let _ = PENDING.compare_exchange(0, sig, Ordering::SeqCst, Ordering::SeqCst);
+        return;
+    }
+    die(sig);
+}
+
+fn die(sig: libc::c_int) -> ! {
+    if let Some(lines) = LINES.get()
+        && let Some((_, line)) = lines.iter().find(|(s, _)| *s == sig)
+    {
+        // SAFETY: write(2) and _exit(2) are async-signal-safe.
+        unsafe {
+            libc::write(2, line.as_ptr().cast(), line.len());
+        }
+    }
+    // SAFETY: ends the process without running any Rust code.
+    unsafe { libc::_exit(128 + sig) }
+}
+
+/// Run `f` (the writes) with stop signals recorded instead of acted on,
+/// then act on one that arrived: the writes are never cut half-way.
+pub fn deferred<T>(f: impl FnOnce() -> T) -> T {
+    DEFER.store(true, Ordering::SeqCst);
+    let out = f();
+    DEFER.store(false, Ordering::SeqCst);
+    check();
+    out
+}
+
+/// End the process now if a stop signal was recorded.
+pub fn check() {
+    let sig = PENDING.swap(0, Ordering::SeqCst);
+    if sig != 0 {
+        die(sig);
+    }
+}
