@@ -619,7 +619,7 @@ fn put_overwrite_replaces_values_readds_tags_and_creates_the_new_ones() {
         strings(&[
             &format!("{}  SecureString  auto: default  len=7", n("new-token")),
             &format!(
-                "{}  SecureString  auto: default  len=13  (replaced)",
+                "{}  SecureString  existing  len=13  (replaced)",
                 n("old-token")
             ),
         ])
@@ -642,6 +642,144 @@ fn put_overwrite_replaces_values_readds_tags_and_creates_the_new_ones() {
         tags(&[("app", "api"), ("team", "core")])
     );
     assert_no_values(&out, &["old-value-1", "replacement-2", "fresh-3"]);
+}
+
+/// The bug: an existing SecureString `api-host`, re-put from an env file
+/// with `--overwrite`, became a String (the `_HOST` suffix rule), so the
+/// secret was then stored unencrypted. Keys not there before still follow
+/// the rules.
+#[test]
+fn put_overwrite_keeps_an_existing_secure_string_instead_of_the_suffix_rule() {
+    let p = unique_prefix();
+    let n = |k: &str| format!("{p}/api/{k}");
+    moto().put_secure(&n("api-host"), "old-secret-host-3317");
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("api.env"),
+        "API_HOST=new-secret-host-8842\nNEW_HOST=new-host-5520\nNEW_TOKEN=new-token-6604\n",
+    )
+    .unwrap();
+    let out = Ssmm::new()
+        .endpoint(&moto().endpoint())
+        .current_dir(dir.path())
+        .args(["--prefix", &p, "put", "--app", "api", "--env", "api.env"])
+        .arg("--overwrite")
+        .run();
+    out.success();
+    assert_eq!(
+        sorted_lines(&out.stdout),
+        strings(&[
+            &format!(
+                "{}  SecureString  existing  len=20  (replaced)",
+                n("api-host")
+            ),
+            &format!("{}  String  auto: suffix  len=13", n("new-host")),
+            &format!("{}  SecureString  auto: default  len=14", n("new-token")),
+        ]),
+        "{out}"
+    );
+    assert_eq!(
+        moto().kind(&n("api-host")),
+        kind("SecureString", "Standard")
+    );
+    assert_eq!(
+        moto().get(&n("api-host")).as_deref(),
+        Some("new-secret-host-8842")
+    );
+    assert_eq!(moto().kind(&n("new-host")), kind("String", "Standard"));
+    assert_eq!(
+        moto().kind(&n("new-token")),
+        kind("SecureString", "Standard")
+    );
+    assert_no_values(
+        &out,
+        &[
+            "old-secret-host-3317",
+            "new-secret-host-8842",
+            "new-host-5520",
+            "new-token-6604",
+        ],
+    );
+}
+
+/// "Keeps its type" both ways: a String that the default rule would make a
+/// SecureString stays a String when replaced.
+#[test]
+fn put_overwrite_keeps_an_existing_string_where_the_default_rule_says_secure_string() {
+    let p = unique_prefix();
+    let n = |k: &str| format!("{p}/api/{k}");
+    moto().put(&n("feature-flags"), "old-flags-1204");
+    let out = ssmm(&p)
+        .args(["put", "--app", "api", "--overwrite"])
+        .arg("FEATURE_FLAGS=new-flags-7731")
+        .run();
+    out.success();
+    assert_eq!(
+        out.stdout,
+        format!(
+            "{}  String  existing  len=14  (replaced)\n",
+            n("feature-flags")
+        ),
+        "{out}"
+    );
+    assert_eq!(moto().kind(&n("feature-flags")), kind("String", "Standard"));
+    assert_eq!(
+        moto().get(&n("feature-flags")).as_deref(),
+        Some("new-flags-7731")
+    );
+    assert_no_values(&out, &["old-flags-1204", "new-flags-7731"]);
+}
+
+/// A flag naming the key changes an existing parameter's type; keys no
+/// flag names keep theirs.
+#[test]
+fn put_overwrite_type_flags_beat_the_existing_type() {
+    let p = unique_prefix();
+    let n = |k: &str| format!("{p}/api/{k}");
+    moto().put_secure(&n("api-host"), "old-1");
+    moto().put(&n("api-token"), "old-2");
+    moto().put_secure(&n("db-host"), "old-3");
+    let out = ssmm(&p)
+        .args(["put", "--app", "api", "--overwrite"])
+        .args(["API_HOST=new-1", "API_TOKEN=new-2", "DB_HOST=new-3"])
+        .args(["--plain-key", "api-host", "--secure", "API_TOKEN"])
+        .run();
+    out.success();
+    assert_eq!(
+        sorted_lines(&out.stdout),
+        strings(&[
+            &format!("{}  String  flag  len=5  (replaced)", n("api-host")),
+            &format!("{}  SecureString  flag  len=5  (replaced)", n("api-token")),
+            &format!(
+                "{}  SecureString  existing  len=5  (replaced)",
+                n("db-host")
+            ),
+        ]),
+        "{out}"
+    );
+    assert_eq!(moto().kind(&n("api-host")), kind("String", "Standard"));
+    assert_eq!(
+        moto().kind(&n("api-token")),
+        kind("SecureString", "Standard")
+    );
+    assert_eq!(moto().kind(&n("db-host")), kind("SecureString", "Standard"));
+
+    let out = ssmm(&p)
+        .args(["put", "--app", "api", "--overwrite", "--plain-all"])
+        .args(["API_TOKEN=new-4", "DB_HOST=new-5"])
+        .run();
+    out.success();
+    assert_eq!(
+        sorted_lines(&out.stdout),
+        strings(&[
+            &format!("{}  String  flag  len=5  (replaced)", n("api-token")),
+            &format!("{}  String  flag  len=5  (replaced)", n("db-host")),
+        ]),
+        "{out}"
+    );
+    assert_eq!(moto().kind(&n("api-token")), kind("String", "Standard"));
+    assert_eq!(moto().kind(&n("db-host")), kind("String", "Standard"));
+    assert_no_values(&out, &["old-", "new-"]);
 }
 
 #[test]

@@ -5,7 +5,7 @@
 //! the service's message: SSM's ValidationException repeats the value it
 //! refused ("Value '...' at 'value' failed to satisfy constraint").
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use anyhow::anyhow;
 use aws_sdk_ssm::error::{ProvideErrorMetadata, SdkError};
@@ -192,9 +192,14 @@ impl Ssm {
         }
     }
 
-    /// Which of `names` exist (GetParameters without decryption, batches of
-    /// 10 in parallel: no kms:Decrypt needed, values are not used).
-    pub async fn existing(&self, names: &[String]) -> anyhow::Result<HashSet<String>> {
+    /// Which of `names` exist, with their types (GetParameters without
+    /// decryption, batches of 10 in parallel: no kms:Decrypt needed, values
+    /// are not used). `put --overwrite` keeps the type of what it replaces,
+    /// so it needs the types before its first write.
+    pub async fn existing(
+        &self,
+        names: &[String],
+    ) -> anyhow::Result<HashMap<String, ParameterType>> {
         let batches = names.chunks(BATCH).map(|batch| async move {
             let _permit = self.limit.acquire().await?;
             let out = self
@@ -206,13 +211,25 @@ impl Ssm {
                 .await
                 .map_err(|e| anyhow!("GetParameters {}: {}", batch[0], describe(&e)))?;
             let invalid: HashSet<&String> = out.invalid_parameters().iter().collect();
-            Ok::<_, anyhow::Error>(
-                batch
-                    .iter()
-                    .filter(|n| !invalid.contains(n))
-                    .cloned()
-                    .collect::<Vec<_>>(),
-            )
+            let types: HashMap<&str, &ParameterType> = out
+                .parameters()
+                .iter()
+                .filter_map(|p| Some((p.name()?, p.r#type()?)))
+                .collect();
+            // A name neither refused nor answered with its type: the type to
+            // keep is unknown, so nothing is written.
+            batch
+                .iter()
+                .filter(|n| !invalid.contains(n))
+                .map(|n| match types.get(n.as_str()) {
+                    Some(kind) => Ok((n.clone(), (*kind).clone())),
+                    None => Err(anyhow!(
+                        "GetParameters {}: the answer does not give the type of {}",
+                        batch[0],
+                        n
+                    )),
+                })
+                .collect::<anyhow::Result<Vec<_>>>()
         });
         let found = futures_util::future::try_join_all(batches).await?;
         Ok(found.into_iter().flatten().collect())
