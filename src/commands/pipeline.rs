@@ -227,8 +227,8 @@ pub fn check_ref_name(var: &str, name: &str) -> Result<()> {
         Ok(())
     } else {
         Err(Error::usage(format!(
-            "${var} holds an ssm: reference to an invalid parameter name {:?}",
-            names::printable(name)
+            "${var} holds an ssm: reference to an invalid parameter name {}",
+            names::quoted(name)
         )))
     }
 }

@@ -93,8 +93,8 @@ fn flag_var(raw: &str, flag: &str) -> Result<String> {
         .map(|(var, _)| var.to_ascii_uppercase())
         .ok_or_else(|| {
             Error::usage(format!(
-                "invalid {flag} {:?}: expected a variable name or key",
-                names::printable(raw)
+                "invalid {flag} {}: expected a variable name or key",
+                names::quoted(raw)
             ))
         })
 }

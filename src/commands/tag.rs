@@ -38,8 +38,8 @@ pub fn run(g: &GlobalArgs, action: &TagAction) -> Result<()> {
         TagAction::Remove { tag_keys, .. } => {
             if let Some(bad) = tag_keys.iter().find(|k| k.is_empty() || k.contains('=')) {
                 return Err(Error::usage(format!(
-                    "invalid tag key {:?}: give keys only (tag remove KEY K...)",
-                    names::printable(bad)
+                    "invalid tag key {}: give keys only (tag remove KEY K...)",
+                    names::quoted(bad)
                 )));
             }
             admin::on_ssm(g, Purpose::Write, |c| async move {

@@ -105,7 +105,7 @@ fn tag_list(tags: &[(String, String)]) -> anyhow::Result<Vec<Tag>> {
                 .key(k)
                 .value(v)
                 .build()
-                .map_err(|_| anyhow!("invalid tag {k:?}"))
+                .map_err(|_| anyhow!("invalid tag {}", crate::names::quoted(k)))
         })
         .collect()
 }
