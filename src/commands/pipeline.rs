@@ -248,7 +248,8 @@ async fn resolve_refs(
             Some(p) => out.push((var.clone(), p.value)),
             None => {
                 return Err(anyhow!(
-                    "${var} refers to {name}, which does not exist or cannot be read"
+                    "${var} refers to {}, which does not exist or cannot be read",
+                    names::printable(name)
                 ));
             }
         }

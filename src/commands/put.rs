@@ -253,7 +253,7 @@ pub fn run(g: &GlobalArgs, args: &PutArgs) -> Result<()> {
                 list.len(),
                 items.len(),
                 list.iter()
-                    .map(|s| s.as_str())
+                    .map(|s| names::printable(s))
                     .collect::<Vec<_>>()
                     .join(", ")
             )));
@@ -277,7 +277,7 @@ pub fn run(g: &GlobalArgs, args: &PutArgs) -> Result<()> {
                 match &result {
                     Ok(replaced) => progress.line(&format!(
                         "{}  {}  {}  len={}{}",
-                        item.name,
+                        names::printable(&item.name),
                         item.kind.as_str(),
                         item.why,
                         item.value.len(),

@@ -15,6 +15,7 @@ use aws_sdk_ssm::types::{
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 
 use super::{BATCH, Param, Ssm, describe, to_param};
+use crate::names::printable;
 use crate::secret::Secret;
 
 /// A parameter's metadata from DescribeParameters (no value).
@@ -50,6 +51,7 @@ pub struct PutRequest<'a> {
 /// variant displays the whole message: operation, parameter and reason.
 #[derive(Debug, thiserror::Error)]
 pub enum WriteError {
+    /// The name, escaped (`names::printable`).
     #[error("PutParameter {0}: it already exists (pass --overwrite to replace it)")]
     AlreadyExists(String),
     /// SSM answered with a refusal: nothing was written.
@@ -188,7 +190,11 @@ impl Ssm {
             {
                 Ok(None)
             }
-            Err(e) => Err(anyhow!("GetParameter {name}: {}", describe(&e))),
+            Err(e) => Err(anyhow!(
+                "GetParameter {}: {}",
+                printable(name),
+                describe(&e)
+            )),
         }
     }
 
@@ -209,7 +215,7 @@ impl Ssm {
                 .with_decryption(false)
                 .send()
                 .await
-                .map_err(|e| anyhow!("GetParameters {}: {}", batch[0], describe(&e)))?;
+                .map_err(|e| anyhow!("GetParameters {}: {}", printable(&batch[0]), describe(&e)))?;
             let invalid: HashSet<&String> = out.invalid_parameters().iter().collect();
             let types: HashMap<&str, &ParameterType> = out
                 .parameters()
@@ -225,8 +231,8 @@ impl Ssm {
                     Some(kind) => Ok((n.clone(), (*kind).clone())),
                     None => Err(anyhow!(
                         "GetParameters {}: the answer does not give the type of {}",
-                        batch[0],
-                        n
+                        printable(&batch[0]),
+                        printable(n)
                     )),
                 })
                 .collect::<anyhow::Result<Vec<_>>>()
@@ -272,10 +278,14 @@ impl Ssm {
                 if e.as_service_error()
                     .is_some_and(|s| s.is_parameter_already_exists()) =>
             {
-                Err(WriteError::AlreadyExists(req.name.to_string()))
+                Err(WriteError::AlreadyExists(printable(req.name)))
             }
             Err(e) => {
-                let msg = format!("PutParameter {}: {}", req.name, describe_write(&e));
+                let msg = format!(
+                    "PutParameter {}: {}",
+                    printable(req.name),
+                    describe_write(&e)
+                );
                 Err(match e {
                     SdkError::ServiceError(_) => WriteError::Refused(msg),
                     _ => WriteError::Unknown(msg),
@@ -293,7 +303,13 @@ impl Ssm {
             .set_tags(Some(tag_list(tags)?))
             .send()
             .await
-            .map_err(|e| anyhow!("AddTagsToResource {name}: {}", describe_write(&e)))?;
+            .map_err(|e| {
+                anyhow!(
+                    "AddTagsToResource {}: {}",
+                    printable(name),
+                    describe_write(&e)
+                )
+            })?;
         Ok(())
     }
 
@@ -306,7 +322,13 @@ impl Ssm {
             .set_tag_keys(Some(keys.to_vec()))
             .send()
             .await
-            .map_err(|e| anyhow!("RemoveTagsFromResource {name}: {}", describe_write(&e)))?;
+            .map_err(|e| {
+                anyhow!(
+                    "RemoveTagsFromResource {}: {}",
+                    printable(name),
+                    describe_write(&e)
+                )
+            })?;
         Ok(())
     }
 
@@ -320,7 +342,13 @@ impl Ssm {
             .resource_id(name)
             .send()
             .await
-            .map_err(|e| anyhow!("ListTagsForResource {name}: {}", describe_write(&e)))?;
+            .map_err(|e| {
+                anyhow!(
+                    "ListTagsForResource {}: {}",
+                    printable(name),
+                    describe_write(&e)
+                )
+            })?;
         let mut tags: Vec<(String, String)> = out
             .tag_list()
             .iter()
@@ -345,7 +373,7 @@ impl Ssm {
             .map_err(|e| {
                 anyhow!(
                     "DeleteParameters {} (and {} more): {}",
-                    names.first().map(String::as_str).unwrap_or("-"),
+                    names.first().map_or("-".to_string(), |n| printable(n)),
                     names.len().saturating_sub(1),
                     describe_write(&e)
                 )

@@ -327,7 +327,7 @@ impl Ssm {
             .map_err(|e| {
                 anyhow!(
                     "GetParameters {} (and {} more): {}",
-                    batch[0],
+                    crate::names::printable(&batch[0]),
                     batch.len() - 1,
                     describe(&e)
                 )
@@ -349,7 +349,7 @@ impl Ssm {
         if unmatched.len() != answered.len() {
             return Err(anyhow!(
                 "GetParameters {}: the answer does not match the request ({} unmatched names, {} unmatched parameters)",
-                batch[0],
+                crate::names::printable(&batch[0]),
                 unmatched.len(),
                 answered.len()
             ));
