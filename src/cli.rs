@@ -287,7 +287,10 @@ const PUT_HELP: &str = "Each VARIABLE becomes the key /<prefix>/<app>/<variable 
 Variables ending in _PATH _DIR _CHANNEL _NAME _HOST _PORT _REGION _ENDPOINT are String, \
 everything else (including _URL) SecureString; --plain-key, --secure and --plain-all decide \
 instead. Every parameter is tagged app=<app>. Existing parameters are left alone unless \
---overwrite. Prints one line per key: name, type, why, len=N (never the value).\n\n\
+--overwrite; a replaced parameter keeps its type (a SecureString stays a SecureString, a \
+String a String) unless --plain-key, --secure or --plain-all names it. Prints one line per \
+key: name, type, why (auto: suffix, auto: default, flag or existing), len=N (never the \
+value).\n\n\
 KEY=VALUE arguments are visible to other users in the process list and stay in shell \
 history: prefer --env FILE (or --env - for stdin) for secrets.\n\n\
 Examples:\n  \
@@ -428,7 +431,8 @@ pub struct PutArgs {
     #[arg(long, value_name = "KEY")]
     pub kms_key_id: Option<String>,
 
-    /// Replace parameters that already exist
+    /// Replace parameters that already exist (each keeps its type unless a
+    /// type flag names it)
     #[arg(long)]
     pub overwrite: bool,
 }

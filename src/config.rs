@@ -223,12 +223,12 @@ pub fn parse_tags(raw: &[String], flag: &str) -> Result<Vec<(String, String)>> {
                 Ok((k.to_string(), v.to_string()))
             }
             Some((k, _)) if !k.is_empty() => Err(Error::usage(format!(
-                "invalid {flag} {:?}: tag keys and values may only hold letters, digits, spaces and the characters _ . : / = + - @ (up to 256 characters each)",
-                names::printable(t)
+                "invalid {flag} {}: tag keys and values may only hold letters, digits, spaces and the characters _ . : / = + - @ (up to 256 characters each)",
+                names::quoted(t)
             ))),
             _ => Err(Error::usage(format!(
-                "invalid {flag} {:?}: expected KEY=VALUE with a non-empty key",
-                names::printable(t)
+                "invalid {flag} {}: expected KEY=VALUE with a non-empty key",
+                names::quoted(t)
             ))),
         })
         .collect()
@@ -318,8 +318,8 @@ pub fn resolve_layout(flag: Option<Layout>, env: EnvLookup) -> Result<Layout> {
         None | Some("team") => Ok(Layout::Team),
         Some("ecs") => Ok(Layout::Ecs),
         Some(other) => Err(Error::usage(format!(
-            "invalid $SSMM_LAYOUT {:?}: expected team or ecs",
-            names::printable(other)
+            "invalid $SSMM_LAYOUT {}: expected team or ecs",
+            names::quoted(other)
         ))),
     }
 }
@@ -396,17 +396,25 @@ pub fn parse_duration(s: &str) -> std::result::Result<std::time::Duration, Strin
     let (num, unit) = s
         .find(|c: char| !(c.is_ascii_digit() || c == '.'))
         .map_or((s, ""), |i| s.split_at(i));
-    let n: f64 = num
-        .parse()
-        .map_err(|_| format!("invalid duration {s:?}: expected e.g. 10s, 500ms, 2m"))?;
+    let n: f64 = num.parse().map_err(|_| {
+        format!(
+            "invalid duration {}: expected e.g. 10s, 500ms, 2m",
+            names::quoted(s)
+        )
+    })?;
     let secs = match unit {
         "" | "s" => n,
         "ms" => n / 1000.0,
         "m" => n * 60.0,
-        _ => return Err(format!("invalid duration unit in {s:?}: use ms, s or m")),
+        _ => {
+            return Err(format!(
+                "invalid duration unit in {}: use ms, s or m",
+                names::quoted(s)
+            ));
+        }
     };
     if !secs.is_finite() || !(0.0..=86_400.0).contains(&secs) {
-        return Err(format!("duration {s:?} out of range"));
+        return Err(format!("duration {} out of range", names::quoted(s)));
     }
     Ok(std::time::Duration::from_secs_f64(secs))
 }
@@ -415,7 +423,7 @@ pub fn parse_duration(s: &str) -> std::result::Result<std::time::Duration, Strin
 pub fn parse_timeout(s: &str) -> std::result::Result<std::time::Duration, String> {
     let d = parse_duration(s)?;
     if d.is_zero() {
-        return Err(format!("timeout {s:?} must be more than 0"));
+        return Err(format!("timeout {} must be more than 0", names::quoted(s)));
     }
     Ok(d)
 }
@@ -438,9 +446,12 @@ pub fn parse_size(s: &str) -> std::result::Result<u64, String> {
     let (num, unit) = s
         .find(|c: char| !c.is_ascii_digit())
         .map_or((s, ""), |i| s.split_at(i));
-    let n: u64 = num
-        .parse()
-        .map_err(|_| format!("invalid size {s:?}: expected e.g. 64MiB, 512KiB, 1048576"))?;
+    let n: u64 = num.parse().map_err(|_| {
+        format!(
+            "invalid size {}: expected e.g. 64MiB, 512KiB, 1048576",
+            names::quoted(s)
+        )
+    })?;
     let mult: u64 = match unit.trim() {
         "" | "B" => 1,
         "KiB" | "K" => 1 << 10,
@@ -451,12 +462,13 @@ pub fn parse_size(s: &str) -> std::result::Result<u64, String> {
         "GB" => 1_000_000_000,
         _ => {
             return Err(format!(
-                "invalid size unit in {s:?}: use B, KiB, MiB, GiB, KB, MB or GB"
+                "invalid size unit in {}: use B, KiB, MiB, GiB, KB, MB or GB",
+                names::quoted(s)
             ));
         }
     };
     n.checked_mul(mult)
-        .ok_or_else(|| format!("size {s:?} out of range"))
+        .ok_or_else(|| format!("size {} out of range", names::quoted(s)))
 }
 
 /// The current directory, for the default app name and relative paths.

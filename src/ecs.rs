@@ -173,7 +173,10 @@ fn check_uri(uri: &str) -> anyhow::Result<&str> {
         .map(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some())
         .unwrap_or(false);
     if !ok {
-        bail!("ECS metadata endpoint {uri:?}: not an http(s) URL");
+        bail!(
+            "ECS metadata endpoint {}: not an http(s) URL",
+            crate::names::quoted(uri)
+        );
     }
     Ok(base)
 }

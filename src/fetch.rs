@@ -73,7 +73,10 @@ async fn fetch_tagged(
             Some(p) => params.push(p),
             // Deleted between DescribeParameters and GetParameters: it is
             // no longer part of the store, so it is not part of the layer.
-            None => log::warning!("{name} disappeared while reading the tag layer; skipped"),
+            None => log::warning!(
+                "{} disappeared while reading the tag layer; skipped",
+                crate::names::printable(name)
+            ),
         }
     }
     Ok(params)

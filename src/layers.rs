@@ -50,16 +50,24 @@ pub enum Issue {
 }
 
 impl Issue {
+    /// One line: parameter names from SSM are escaped (`names::printable`).
     pub fn message(&self) -> String {
+        let p = |s: &str| names::printable(s);
         match self {
             Issue::InvalidName { param } => {
-                format!("{param}: its key is not a valid variable name; skipped")
+                format!(
+                    "{}: its key is not a valid variable name; skipped",
+                    p(param)
+                )
             }
-            Issue::Duplicate { var, kept, dropped } => {
-                format!("{var}: {kept} and {dropped} map to the same variable; using {kept}")
-            }
+            Issue::Duplicate { var, kept, dropped } => format!(
+                "{var}: {} and {} map to the same variable; using {}",
+                p(kept),
+                p(dropped),
+                p(kept)
+            ),
             Issue::Override { var, winner, loser } => {
-                format!("{var}: {winner} overrides {loser}")
+                format!("{var}: {} overrides {}", p(winner), p(loser))
             }
             Issue::FileOverride {
                 path,

@@ -38,7 +38,7 @@ pub fn validate_prefix(prefix: &str) -> Result<(), String> {
     } else {
         return Ok(());
     };
-    Err(format!("invalid prefix {:?}: {why}", printable(prefix)))
+    Err(format!("invalid prefix {}: {why}", quoted(prefix)))
 }
 
 /// An app (or cluster) name is a single segment.
@@ -47,8 +47,8 @@ pub fn validate_app(app: &str, what: &str) -> Result<(), String> {
         Ok(())
     } else {
         Err(format!(
-            "invalid {what} name {:?}: use one path segment of A-Z a-z 0-9 _ . -",
-            printable(app)
+            "invalid {what} name {}: use one path segment of A-Z a-z 0-9 _ . -",
+            quoted(app)
         ))
     }
 }
@@ -93,10 +93,21 @@ pub fn last_segment(name: &str) -> &str {
     name.rsplit('/').next().unwrap_or(name)
 }
 
-/// Names come from users and from SSM; in messages they are shown with
-/// control characters escaped so a crafted name cannot forge output lines.
+/// Names come from users and from SSM; wherever they are shown (result
+/// lines, warnings, errors) they go through here, so a crafted name cannot
+/// forge or split output lines. The one rule: printable ASCII stays as it
+/// is (`\`, `'` and `"` aside, which get a backslash), everything else is
+/// escaped as in Rust (`\n`, `\t`, `\u{1b}`, `\u{e9}`). The result is plain
+/// ASCII, so a name that only looks like another cannot pass for it either.
 pub fn printable(s: &str) -> String {
     s.chars().flat_map(char::escape_default).collect::<String>()
+}
+
+/// `printable` in double quotes, for messages that quote what they refuse:
+/// `wéb` -> `"w\u{e9}b"`. (`{:?}` of `printable`'s result would escape
+/// its backslashes a second time: `"w\\u{e9}b"`.)
+pub fn quoted(s: &str) -> String {
+    format!("\"{}\"", printable(s))
 }
 
 #[cfg(test)]
@@ -153,6 +164,30 @@ mod tests {
     #[test]
     fn detected_names_are_normalized() {
         assert_eq!(normalize_detected("My_API"), "my-api");
+    }
+
+    #[test]
+    fn quoted_names_are_escaped_once() {
+        assert_eq!(quoted("api"), r#""api""#);
+        assert_eq!(quoted("wéb"), r#""w\u{e9}b""#);
+        assert_eq!(quoted("a\nb\u{1b}[31m"), r#""a\nb\u{1b}[31m""#);
+        assert_eq!(quoted(r#"a"b\c"#), r#""a\"b\\c""#);
+    }
+
+    /// The bug: `--app wéb` was shown as `"w\\u{e9}b"` (`{:?}` of the
+    /// escaped name).
+    #[test]
+    fn non_ascii_names_in_errors_are_escaped_once_not_twice() {
+        let app = validate_app("wéb", "app").unwrap_err();
+        assert!(app.starts_with(r#"invalid app name "w\u{e9}b": "#), "{app}");
+        let prefix = validate_prefix("/wéb").unwrap_err();
+        assert!(
+            prefix.starts_with(r#"invalid prefix "/w\u{e9}b": "#),
+            "{prefix}"
+        );
+        for e in [app, prefix] {
+            assert!(!e.contains(r"\\"), "{e}");
+        }
     }
 
     #[test]

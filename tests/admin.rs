@@ -36,6 +36,11 @@ fn sorted_lines(text: &str) -> Vec<String> {
     lines
 }
 
+/// The lines of `text`, in order.
+fn lines_of(text: &str) -> Vec<String> {
+    text.lines().map(str::to_string).collect()
+}
+
 fn strings(items: &[&str]) -> Vec<String> {
     items.iter().map(|s| s.to_string()).collect()
 }
@@ -619,7 +624,7 @@ fn put_overwrite_replaces_values_readds_tags_and_creates_the_new_ones() {
         strings(&[
             &format!("{}  SecureString  auto: default  len=7", n("new-token")),
             &format!(
-                "{}  SecureString  auto: default  len=13  (replaced)",
+                "{}  SecureString  existing  len=13  (replaced)",
                 n("old-token")
             ),
         ])
@@ -642,6 +647,144 @@ fn put_overwrite_replaces_values_readds_tags_and_creates_the_new_ones() {
         tags(&[("app", "api"), ("team", "core")])
     );
     assert_no_values(&out, &["old-value-1", "replacement-2", "fresh-3"]);
+}
+
+/// The bug: an existing SecureString `api-host`, re-put from an env file
+/// with `--overwrite`, became a String (the `_HOST` suffix rule), so the
+/// secret was then stored unencrypted. Keys not there before still follow
+/// the rules.
+#[test]
+fn put_overwrite_keeps_an_existing_secure_string_instead_of_the_suffix_rule() {
+    let p = unique_prefix();
+    let n = |k: &str| format!("{p}/api/{k}");
+    moto().put_secure(&n("api-host"), "old-secret-host-3317");
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("api.env"),
+        "API_HOST=new-secret-host-8842\nNEW_HOST=new-host-5520\nNEW_TOKEN=new-token-6604\n",
+    )
+    .unwrap();
+    let out = Ssmm::new()
+        .endpoint(&moto().endpoint())
+        .current_dir(dir.path())
+        .args(["--prefix", &p, "put", "--app", "api", "--env", "api.env"])
+        .arg("--overwrite")
+        .run();
+    out.success();
+    assert_eq!(
+        sorted_lines(&out.stdout),
+        strings(&[
+            &format!(
+                "{}  SecureString  existing  len=20  (replaced)",
+                n("api-host")
+            ),
+            &format!("{}  String  auto: suffix  len=13", n("new-host")),
+            &format!("{}  SecureString  auto: default  len=14", n("new-token")),
+        ]),
+        "{out}"
+    );
+    assert_eq!(
+        moto().kind(&n("api-host")),
+        kind("SecureString", "Standard")
+    );
+    assert_eq!(
+        moto().get(&n("api-host")).as_deref(),
+        Some("new-secret-host-8842")
+    );
+    assert_eq!(moto().kind(&n("new-host")), kind("String", "Standard"));
+    assert_eq!(
+        moto().kind(&n("new-token")),
+        kind("SecureString", "Standard")
+    );
+    assert_no_values(
+        &out,
+        &[
+            "old-secret-host-3317",
+            "new-secret-host-8842",
+            "new-host-5520",
+            "new-token-6604",
+        ],
+    );
+}
+
+/// "Keeps its type" both ways: a String that the default rule would make a
+/// SecureString stays a String when replaced.
+#[test]
+fn put_overwrite_keeps_an_existing_string_where_the_default_rule_says_secure_string() {
+    let p = unique_prefix();
+    let n = |k: &str| format!("{p}/api/{k}");
+    moto().put(&n("feature-flags"), "old-flags-1204");
+    let out = ssmm(&p)
+        .args(["put", "--app", "api", "--overwrite"])
+        .arg("FEATURE_FLAGS=new-flags-7731")
+        .run();
+    out.success();
+    assert_eq!(
+        out.stdout,
+        format!(
+            "{}  String  existing  len=14  (replaced)\n",
+            n("feature-flags")
+        ),
+        "{out}"
+    );
+    assert_eq!(moto().kind(&n("feature-flags")), kind("String", "Standard"));
+    assert_eq!(
+        moto().get(&n("feature-flags")).as_deref(),
+        Some("new-flags-7731")
+    );
+    assert_no_values(&out, &["old-flags-1204", "new-flags-7731"]);
+}
+
+/// A flag naming the key changes an existing parameter's type; keys no
+/// flag names keep theirs.
+#[test]
+fn put_overwrite_type_flags_beat_the_existing_type() {
+    let p = unique_prefix();
+    let n = |k: &str| format!("{p}/api/{k}");
+    moto().put_secure(&n("api-host"), "old-1");
+    moto().put(&n("api-token"), "old-2");
+    moto().put_secure(&n("db-host"), "old-3");
+    let out = ssmm(&p)
+        .args(["put", "--app", "api", "--overwrite"])
+        .args(["API_HOST=new-1", "API_TOKEN=new-2", "DB_HOST=new-3"])
+        .args(["--plain-key", "api-host", "--secure", "API_TOKEN"])
+        .run();
+    out.success();
+    assert_eq!(
+        sorted_lines(&out.stdout),
+        strings(&[
+            &format!("{}  String  flag  len=5  (replaced)", n("api-host")),
+            &format!("{}  SecureString  flag  len=5  (replaced)", n("api-token")),
+            &format!(
+                "{}  SecureString  existing  len=5  (replaced)",
+                n("db-host")
+            ),
+        ]),
+        "{out}"
+    );
+    assert_eq!(moto().kind(&n("api-host")), kind("String", "Standard"));
+    assert_eq!(
+        moto().kind(&n("api-token")),
+        kind("SecureString", "Standard")
+    );
+    assert_eq!(moto().kind(&n("db-host")), kind("SecureString", "Standard"));
+
+    let out = ssmm(&p)
+        .args(["put", "--app", "api", "--overwrite", "--plain-all"])
+        .args(["API_TOKEN=new-4", "DB_HOST=new-5"])
+        .run();
+    out.success();
+    assert_eq!(
+        sorted_lines(&out.stdout),
+        strings(&[
+            &format!("{}  String  flag  len=5  (replaced)", n("api-token")),
+            &format!("{}  String  flag  len=5  (replaced)", n("db-host")),
+        ]),
+        "{out}"
+    );
+    assert_eq!(moto().kind(&n("api-token")), kind("String", "Standard"));
+    assert_eq!(moto().kind(&n("db-host")), kind("String", "Standard"));
+    assert_no_values(&out, &["old-", "new-"]);
 }
 
 #[test]
@@ -1432,6 +1575,175 @@ fn dirs_counts_every_app_namespace_including_nested_files() {
             assert_eq!(row["last_modified"], newest.as_str());
         }
     }
+}
+
+// ---------------------------------------------------------------- names with control characters
+
+// AWS refuses parameter names outside `[A-Za-z0-9_.-/]`; moto accepts any
+// name, an ESC sequence and a newline included (both are used below), which
+// stands in for a compromised or misbehaving endpoint.
+
+/// A raw ESC, for the escape-sequence names.
+const ESC: char = '\u{1b}';
+
+/// Names with a newline and ESC sequences under `p`: in `api` and in an app
+/// whose own name holds an ESC sequence, one key (`dup...`) in both, and two
+/// names sharing one value (for `check --values`). Returns (name, value).
+fn seed_control_names(p: &str) -> Vec<(String, String)> {
+    let seeded = vec![
+        (format!("{p}/api/two\nlines"), "same-value-5107".to_string()),
+        (
+            format!("{p}/api/red{ESC}[31m-key"),
+            "same-value-5107".to_string(),
+        ),
+        (
+            format!("{p}/api/dup{ESC}[0m"),
+            "dup-a-value-3382".to_string(),
+        ),
+        (format!("{p}/api/plain"), "plain-value-9921".to_string()),
+        (
+            format!("{p}/ev{ESC}[2Jil/dup{ESC}[0m"),
+            "dup-b-value-7415".to_string(),
+        ),
+    ];
+    for (name, value) in &seeded {
+        moto().put_secure(name, value);
+    }
+    seeded
+}
+
+/// How ssmm shows a name: control characters escaped as in Rust.
+fn escaped(name: &str) -> String {
+    name.replace('\n', r"\n").replace(ESC, r"\u{1b}")
+}
+
+#[track_caller]
+fn assert_no_raw_controls(out: &Outcome) {
+    let all = out.combined();
+    assert!(!all.contains(ESC), "a raw ESC was printed\n{all:?}");
+    for line in out.stderr.lines() {
+        assert!(
+            line.starts_with("ssmm: "),
+            "a stderr line was split: {line:?}\n{out}"
+        );
+    }
+}
+
+/// The bug: a newline in a name split a `list` row in two and an ESC
+/// sequence reached the terminal raw. Every row is one parameter, shown
+/// escaped, in the table, `--keys-only` and `--all`; `--json` keeps the
+/// real names (JSON escapes them).
+#[test]
+fn list_escapes_control_characters_in_names_one_row_per_parameter() {
+    let p = unique_prefix();
+    let seeded = seed_control_names(&p);
+    let values: Vec<&str> = seeded.iter().map(|(_, v)| v.as_str()).collect();
+    let mut api: Vec<String> = seeded
+        .iter()
+        .filter(|(n, _)| n.starts_with(&format!("{p}/api/")))
+        .map(|(n, _)| n.clone())
+        .collect();
+    api.sort();
+
+    let out = ssmm(&p).args(["list", "--app", "api"]).run();
+    out.success();
+    assert_no_raw_controls(&out);
+    assert_no_values(&out, &values);
+    let rows: Vec<&str> = out.stdout.lines().collect();
+    assert_eq!(rows.len(), api.len(), "one row per parameter\n{out}");
+    for (row, name) in rows.iter().zip(&api) {
+        assert!(
+            row.starts_with(&format!("{}  ", escaped(name))),
+            "{row:?} does not show {name:?} escaped\n{out}"
+        );
+    }
+
+    let out = ssmm(&p).args(["list", "--app", "api", "--keys-only"]).run();
+    out.success();
+    assert_no_raw_controls(&out);
+    let want: Vec<String> = api.iter().map(|n| escaped(n)).collect();
+    assert_eq!(lines_of(&out.stdout), want, "{out}");
+
+    let out = ssmm(&p).args(["list", "--all"]).run();
+    out.success();
+    assert_no_raw_controls(&out);
+    assert_eq!(out.stdout.lines().count(), seeded.len(), "{out}");
+
+    let out = ssmm(&p).args(["list", "--app", "api", "--json"]).run();
+    out.success();
+    assert!(!out.stdout.contains(ESC), "{out}");
+    let names: Vec<String> = json(&out)
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["name"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(names, api);
+    assert_no_values(&out, &values);
+}
+
+/// `dirs` shows an app whose name holds an ESC sequence escaped, and
+/// `check` the keys, apps and names it reports.
+#[test]
+fn dirs_and_check_escape_control_characters_in_names() {
+    let p = unique_prefix();
+    let seeded = seed_control_names(&p);
+    let values: Vec<&str> = seeded.iter().map(|(_, v)| v.as_str()).collect();
+
+    let out = ssmm(&p).arg("dirs").run();
+    out.success();
+    assert_no_raw_controls(&out);
+    let dirs: Vec<String> = out
+        .stdout
+        .lines()
+        .map(|l| l.split("  ").next().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        dirs,
+        [format!("{p}/api/"), format!(r"{p}/ev\u{{1b}}[2Jil/")],
+        "{out}"
+    );
+
+    let out = ssmm(&p).arg("check").run();
+    out.success();
+    assert_no_raw_controls(&out);
+    assert_no_values(&out, &values);
+    let text = out.stdout.clone();
+    assert!(
+        text.contains(r"  dup\u{1b}[0m: api, ev\u{1b}[2Jil"),
+        "duplicate key not shown escaped\n{out}"
+    );
+    let same = text
+        .lines()
+        .find(|l| l.contains("two"))
+        .unwrap_or_else(|| panic!("no identical-values line\n{out}"));
+    assert!(
+        same.ends_with(&format!(r"{p}/api/red\u{{1b}}[31m-key, {p}/api/two\nlines")),
+        "{same:?}\n{out}"
+    );
+}
+
+/// `delete --all` prints one `deleted` line per parameter, escaped.
+#[test]
+fn delete_all_escapes_control_characters_in_the_names_it_prints() {
+    let p = unique_prefix();
+    let seeded = seed_control_names(&p);
+    let out = ssmm(&p)
+        .args(["delete", "--app", "api", "--all", "-y"])
+        .run();
+    out.success();
+    assert_no_raw_controls(&out);
+    let mut want: Vec<String> = seeded
+        .iter()
+        .filter(|(n, _)| n.starts_with(&format!("{p}/api/")))
+        .map(|(n, _)| format!("deleted {}", escaped(n)))
+        .collect();
+    want.sort();
+    assert_eq!(sorted_lines(&out.stdout), want, "{out}");
+    assert_eq!(
+        moto().names_under(&format!("{p}/api")),
+        Vec::<String>::new()
+    );
 }
 
 // ---------------------------------------------------------------- layout and prefix

@@ -454,6 +454,33 @@ fn prefix_layout_app_and_cluster_errors_change_nothing() {
         let cmd = args(ssmm(d), &["--prefix", "/t", "sync", "--app", app]);
         rows.check(id, cmd, 2, &msg, &watch);
     }
+    // Non-ASCII names are escaped once: the bug showed `--app wéb` as
+    // "w\\u{e9}b" (Debug of the already escaped name).
+    for (id, cmd) in [
+        (
+            "app-non-ascii",
+            args(ssmm(d), &["--prefix", "/t", "sync", "--app", "wéb"]),
+        ),
+        (
+            "app-non-ascii-put",
+            args(ssmm(d), &["--prefix", "/t", "put", "--app", "wéb", "A=1"]),
+        ),
+    ] {
+        rows.check(
+            id,
+            cmd,
+            2,
+            r#"ssmm: error: invalid app name "w\u{e9}b": use one path segment"#,
+            &watch,
+        );
+    }
+    rows.check(
+        "prefix-non-ascii",
+        sync("/wéb"),
+        2,
+        r#"ssmm: error: invalid prefix "/w\u{e9}b": its segments may only use"#,
+        &watch,
+    );
     let cmd = args(ssmm(d), &["--prefix", "/t", "sync"]).env("SSMM_APP", "a/b");
     rows.check(
         "app-env-invalid",
@@ -1849,6 +1876,12 @@ fn admin_key_tag_and_path_errors_change_nothing() {
             "key-empty-segment",
             vec!["tag", "list", "a//b", "--app", "api"],
             format!("ssmm: error: invalid KEY \"a//b\": {key_why}"),
+            2,
+        ),
+        (
+            "key-non-ascii",
+            vec!["show", "wéb", "--app", "api"],
+            format!("ssmm: error: invalid KEY \"w\\u{{e9}}b\": {key_why}"),
             2,
         ),
         (

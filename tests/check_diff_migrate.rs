@@ -1226,3 +1226,96 @@ fn check_and_migrate_cover_every_page_of_a_large_app() {
     assert!(m.names_under(&format!("{p}/big")).is_empty());
     assert_eq!(m.names_under(&format!("{p}/big2")).len(), 23);
 }
+
+// ------------------------------------------------ names with control characters
+
+/// The bug: names with control characters (moto accepts them, AWS does
+/// not) were printed raw. `migrate`'s copy, `would delete` and `deleted`
+/// lines and `diff`'s warning show them escaped, one line per parameter.
+#[test]
+fn migrate_and_diff_escape_control_characters_in_parameter_names() {
+    let p = unique_prefix();
+    let m = moto();
+    let esc = '\u{1b}';
+    let keys = [
+        "two\nlines".to_string(),
+        format!("red{esc}[31m-key"),
+        "plain".to_string(),
+    ];
+    for (i, k) in keys.iter().enumerate() {
+        m.put_secure(&format!("{p}/api/{k}"), &format!("ctl-value-{i}-8806"));
+    }
+    let shown = |app: &str, k: &str| {
+        format!("{p}/{app}/{k}")
+            .replace('\n', r"\n")
+            .replace(esc, r"\u{1b}")
+    };
+    let check = |out: &Outcome| {
+        let all = out.combined();
+        assert!(!all.contains(esc), "a raw ESC was printed\n{all:?}");
+        assert!(!all.contains("ctl-value-"), "a value was printed\n{out}");
+        for line in out.stderr.lines() {
+            assert!(
+                line.starts_with("ssmm: "),
+                "a stderr line was split: {line:?}\n{out}"
+            );
+        }
+    };
+    let sorted = |v: Vec<String>| {
+        let mut v = v;
+        v.sort();
+        v
+    };
+    let dir = tempfile::tempdir().unwrap();
+
+    let out = ssmm(&p, dir.path()).args(["migrate", "api", "api2"]).run();
+    out.success();
+    check(&out);
+    let want = keys
+        .iter()
+        .map(|k| format!("{} -> {}", shown("api", k), shown("api2", k)))
+        .collect();
+    assert_eq!(sorted(lines(&out.stdout)), sorted(want), "{out}");
+
+    let out = ssmm(&p, dir.path())
+        .env("TMPDIR", dir.path())
+        .args(["migrate", "api", "api2", "--delete-old"])
+        .run();
+    out.success();
+    check(&out);
+    let want = keys
+        .iter()
+        .map(|k| format!("would delete {}", shown("api", k)))
+        .collect();
+    assert_eq!(sorted(lines(&out.stdout)), sorted(want), "{out}");
+
+    fs::write(dir.path().join("api.env"), "PLAIN=other\n").unwrap();
+    let out = ssmm(&p, dir.path())
+        .args(["diff", "--app", "api2", "--env", "api.env"])
+        .run();
+    out.code(1);
+    check(&out);
+    for k in &keys[..2] {
+        let line = format!(
+            "ssmm: warning: {}: not a valid variable name; left out of the comparison",
+            shown("api2", k)
+        );
+        assert!(
+            out.stderr.lines().any(|l| l == line),
+            "missing {line:?}\n{out}"
+        );
+    }
+
+    let out = ssmm(&p, dir.path())
+        .env("TMPDIR", dir.path())
+        .args(["migrate", "api", "api2", "--delete-old", "--confirm"])
+        .run();
+    out.success();
+    check(&out);
+    let want = keys
+        .iter()
+        .map(|k| format!("deleted {}", shown("api", k)))
+        .collect();
+    assert_eq!(sorted(lines(&out.stdout)), sorted(want), "{out}");
+    assert!(m.names_under(&format!("{p}/api")).is_empty());
+}

@@ -235,6 +235,87 @@ fn invalid_and_duplicate_keys_warn_or_fail_under_strict() {
     assert!(!dir2.path().join(".env").exists());
 }
 
+/// The bug: names with control characters (moto accepts them, AWS does
+/// not) reached the warnings raw, an ESC sequence straight to the terminal
+/// and a newline splitting a warning in two. Each kind of warning shows
+/// them escaped, as do the `--strict` errors at any verbosity.
+#[test]
+fn sync_warnings_escape_control_characters_in_parameter_names() {
+    let p = unique_prefix();
+    let esc = '\u{1b}';
+    let m = moto();
+    m.put(&format!("{p}/api/token"), "token-value-5512");
+    m.put(&format!("{p}/api/bad{esc}[31mkey"), "invalid-value-2210");
+    m.put(&format!("{p}/shared/feature"), "shared-feature-1183");
+    for (name, value) in [
+        (format!("{p}/ev{esc}[2Jil/feature"), "tag-feature-6651"),
+        (format!("{p}/x\ny/db-host"), "tag-host-a-7730"),
+        (format!("{p}/y{esc}[1m/db-host"), "tag-host-b-4408"),
+    ] {
+        m.put(&name, value);
+        m.add_tags(&name, &[("env", "prod")]);
+    }
+    let values = [
+        "token-value-5512",
+        "invalid-value-2210",
+        "shared-feature-1183",
+        "tag-feature-6651",
+        "tag-host-a-7730",
+        "tag-host-b-4408",
+    ];
+    let want = [
+        format!(r"{p}/api/bad\u{{1b}}[31mkey: its key is not a valid variable name; skipped"),
+        format!(
+            r"FEATURE: tag ({p}/ev\u{{1b}}[2Jil/feature) overrides shared ({p}/shared/feature)"
+        ),
+        format!(
+            r"DB_HOST: {p}/y\u{{1b}}[1m/db-host and {p}/x\ny/db-host map to the same variable; using {p}/y\u{{1b}}[1m/db-host"
+        ),
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    let out = sync(&p, dir.path())
+        .args(["--app", "api", "--include-tag", "env=prod"])
+        .run();
+    out.success();
+    assert_eq!(
+        read(&dir.path().join(".env")),
+        "DB_HOST=\"tag-host-b-4408\"\nFEATURE=\"tag-feature-6651\"\nTOKEN=\"token-value-5512\"\n"
+    );
+    let strict_dir = tempfile::tempdir().unwrap();
+    let strict = sync(&p, strict_dir.path())
+        .args([
+            "--app",
+            "api",
+            "--include-tag",
+            "env=prod",
+            "--strict",
+            "-vvv",
+        ])
+        .run();
+    strict.code(3);
+    for (run, level) in [(&out, "warning"), (&strict, "error")] {
+        let all = run.combined();
+        assert!(!all.contains(esc), "a raw ESC was printed\n{all:?}");
+        for line in run.stderr.lines() {
+            assert!(
+                line.starts_with("ssmm: "),
+                "a stderr line was split: {line:?}\n{run}"
+            );
+        }
+        for w in &want {
+            let line = format!("ssmm: {level}: {w}");
+            assert!(
+                run.stderr.lines().any(|l| l == line),
+                "missing {line:?}\n{run}"
+            );
+        }
+        for v in values {
+            assert!(!all.contains(v), "a value was printed\n{run}");
+        }
+    }
+    assert!(!strict_dir.path().join(".env").exists());
+}
+
 #[test]
 fn key_case_keep_keeps_the_case() {
     let p = unique_prefix();

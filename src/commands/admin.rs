@@ -67,7 +67,7 @@ pub fn one_app(g: &GlobalArgs, cwd: &Path, command: &str) -> Result<String> {
 /// - `DB_URL`: a variable, mapped like `put` does (`db-url`);
 /// - `db-url`, `db.host`: a key, used as is.
 pub fn param_name(prefix: &str, app: &str, key: &str) -> Result<String> {
-    let bad = |why: &str| Error::usage(format!("invalid KEY {:?}: {why}", names::printable(key)));
+    let bad = |why: &str| Error::usage(format!("invalid KEY {}: {why}", names::quoted(key)));
     if let Some(rest) = key.strip_prefix('/') {
         let under = prefix.trim_start_matches('/');
         let inside = rest

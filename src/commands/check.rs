@@ -9,6 +9,7 @@ use super::admin::{self, Hasher};
 use crate::cli::{CheckArgs, GlobalArgs};
 use crate::error::Result;
 use crate::log;
+use crate::names::printable;
 use crate::output;
 use crate::ssm::{self, Purpose};
 
@@ -97,7 +98,7 @@ pub fn run(g: &GlobalArgs, args: &CheckArgs) -> Result<()> {
         if want_dups {
             output::line(&format!("Keys in several apps: {}", dups.len()));
             for (k, apps) in &dups {
-                output::line(&format!("  {k}: {}", apps.join(", ")));
+                output::line(&format!("  {}: {}", printable(k), shown(apps)));
             }
         }
         if want_values {
@@ -108,7 +109,7 @@ pub fn run(g: &GlobalArgs, args: &CheckArgs) -> Result<()> {
                     Some(v) => serde_json::Value::String(v.to_string()).to_string(),
                     None => hash.clone(),
                 };
-                output::line(&format!("  {label}: {}", names.join(", ")));
+                output::line(&format!("  {label}: {}", shown(names)));
             }
         }
     }
@@ -117,4 +118,13 @@ pub fn run(g: &GlobalArgs, args: &CheckArgs) -> Result<()> {
         output::count(names.len(), "parameter")
     );
     Ok(())
+}
+
+/// Names (or apps) from SSM, escaped, comma-separated.
+fn shown(names: &[&str]) -> String {
+    names
+        .iter()
+        .map(|n| printable(n))
+        .collect::<Vec<_>>()
+        .join(", ")
 }

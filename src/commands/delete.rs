@@ -9,6 +9,7 @@ use crate::cli::{DeleteArgs, GlobalArgs};
 use crate::config;
 use crate::error::{Error, Result};
 use crate::log;
+use crate::names::printable;
 use crate::progress::Progress;
 use crate::ssm::{self, BATCH, Purpose, Ssm};
 
@@ -23,10 +24,11 @@ pub fn run(g: &GlobalArgs, args: &DeleteArgs) -> Result<()> {
         })?;
         if deleted.is_empty() {
             return Err(Error::Runtime(anyhow::anyhow!(
-                "parameter {name} not found"
+                "parameter {} not found",
+                printable(&name)
             )));
         }
-        crate::output::line(&format!("deleted {name}"));
+        crate::output::line(&format!("deleted {}", printable(&name)));
         return Ok(());
     }
 
@@ -99,7 +101,7 @@ pub async fn delete_all(client: &Ssm, names: &[String], base: &str) -> Result<()
                 Ok((deleted, _)) => {
                     for name in deleted {
                         progress.inc();
-                        progress.line(&format!("deleted {name}"));
+                        progress.line(&format!("deleted {}", printable(name)));
                     }
                 }
                 Err(e) => progress.emit(log::Level::Error, &format!("{e:#}")),

@@ -7,6 +7,7 @@ use super::admin;
 use crate::cli::{DirsArgs, GlobalArgs};
 use crate::error::Result;
 use crate::log;
+use crate::names::printable;
 use crate::output;
 use crate::ssm::{self, Purpose};
 
@@ -57,7 +58,7 @@ pub fn run(g: &GlobalArgs, args: &DirsArgs) -> Result<()> {
                     if app.is_empty() {
                         format!("{prefix}/ (no app)")
                     } else {
-                        format!("{prefix}/{app}/")
+                        format!("{prefix}/{}/", printable(app))
                     },
                     d.count.to_string(),
                     d.last_modified.clone().unwrap_or_else(|| "-".into()),

@@ -7,6 +7,7 @@ use crate::cli::{GlobalArgs, ListArgs};
 use crate::config;
 use crate::error::{Error, Result};
 use crate::log;
+use crate::names::printable;
 use crate::output;
 use crate::ssm::{self, Meta, Purpose};
 
@@ -62,14 +63,14 @@ pub fn run(g: &GlobalArgs, args: &ListArgs) -> Result<()> {
         output::json(&serde_json::Value::Array(rows));
     } else if args.keys_only {
         for m in &metas {
-            output::line(&m.name);
+            output::line(&printable(&m.name));
         }
     } else {
         let rows: Vec<Vec<String>> = metas
             .iter()
             .map(|m| {
                 vec![
-                    m.name.clone(),
+                    printable(&m.name),
                     m.kind.as_str().to_string(),
                     m.tier.as_str().to_string(),
                     format!("v{}", m.version),

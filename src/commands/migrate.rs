@@ -24,6 +24,7 @@ use crate::cli::{GlobalArgs, MigrateArgs};
 use crate::config;
 use crate::error::{Error, Result};
 use crate::log::{self, Level};
+use crate::names::printable;
 use crate::output;
 use crate::progress::Progress;
 use crate::secret::Secret;
@@ -169,7 +170,11 @@ async fn copy(client: &Ssm, plan: &Plan, overwrite: bool) -> Result<()> {
             "{} parameters under {}/ already exist with a different value or type; nothing was copied (pass --overwrite to replace them): {}",
             conflicts.len(),
             plan.new,
-            conflicts.join(", ")
+            conflicts
+                .iter()
+                .map(|n| printable(n))
+                .collect::<Vec<_>>()
+                .join(", ")
         )));
     }
 
@@ -206,10 +211,16 @@ async fn copy(client: &Ssm, plan: &Plan, overwrite: bool) -> Result<()> {
             .await;
             progress.inc();
             match &result {
-                Ok(()) if same => {
-                    progress.line(&format!("{} = {target} (already copied)", src.meta.name))
-                }
-                Ok(()) => progress.line(&format!("{} -> {target}", src.meta.name)),
+                Ok(()) if same => progress.line(&format!(
+                    "{} = {} (already copied)",
+                    printable(&src.meta.name),
+                    printable(target)
+                )),
+                Ok(()) => progress.line(&format!(
+                    "{} -> {}",
+                    printable(&src.meta.name),
+                    printable(target)
+                )),
                 Err(e) => progress.emit(Level::Error, &format!("{e:#}")),
             }
             result
@@ -281,8 +292,13 @@ async fn verify_backup_delete(
         .iter()
         .filter_map(|s| {
             let target = plan.target(&s.meta.name);
-            mismatch(plan, s, copies.get(target.as_str()).copied())
-                .map(|why| format!("{} -> {target}: {why}", s.meta.name))
+            mismatch(plan, s, copies.get(target.as_str()).copied()).map(|why| {
+                format!(
+                    "{} -> {}: {why}",
+                    printable(&s.meta.name),
+                    printable(&target)
+                )
+            })
         })
         .collect();
     if !bad.is_empty() {
@@ -308,7 +324,7 @@ async fn verify_backup_delete(
     let names: Vec<String> = sources.iter().map(|s| s.meta.name.clone()).collect();
     if !confirm {
         for name in &names {
-            crate::output::line(&format!("would delete {name}"));
+            crate::output::line(&format!("would delete {}", printable(name)));
         }
         log::notice!(
             "{} under {}/ would be deleted; add --confirm to delete them",

@@ -214,8 +214,8 @@ pub fn check_ref_name(var: &str, name: &str) -> Result<()> {
         Ok(())
     } else {
         Err(Error::usage(format!(
-            "${var} holds an ssm: reference to an invalid parameter name {:?}",
-            names::printable(name)
+            "${var} holds an ssm: reference to an invalid parameter name {}",
+            names::quoted(name)
         )))
     }
 }
@@ -235,7 +235,8 @@ async fn resolve_refs(
             Some(p) => out.push((var.clone(), p.value)),
             None => {
                 return Err(anyhow!(
-                    "${var} refers to {name}, which does not exist or cannot be read"
+                    "${var} refers to {}, which does not exist or cannot be read",
+                    names::printable(name)
                 ));
             }
         }

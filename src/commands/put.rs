@@ -1,8 +1,8 @@
 //! `ssmm put`: variables from `KEY=VALUE` arguments and `--env` files become
 //! parameters under `/<prefix>/<app>/`, typed by suffix or flag, tagged
 //! `app=<app>`. Everything is checked before the first write; existing
-//! parameters are only replaced with `--overwrite`. One line per key, never
-//! the value.
+//! parameters are only replaced with `--overwrite`, and keep their type
+//! unless a flag names the key. One line per key, never the value.
 
 use std::collections::{HashMap, HashSet};
 use std::io::Read;
@@ -47,18 +47,25 @@ struct Item {
     why: &'static str,
 }
 
-/// The type a variable gets and why (`auto: suffix`, `auto: default`, `flag`).
+/// The type a variable gets and why (`flag`, `existing`, `auto: suffix`,
+/// `auto: default`). `existing` is the type of the parameter being replaced
+/// (`--overwrite`): it is kept whichever way, so a SecureString never
+/// silently becomes a String, and a String the default rule would make a
+/// SecureString stays a String too. Only a flag naming the key changes it.
 pub fn decide_type(
     var: &str,
     plain: &HashSet<String>,
     secure: &HashSet<String>,
     plain_all: bool,
+    existing: Option<&ParameterType>,
 ) -> (ParameterType, &'static str) {
     let upper = var.to_ascii_uppercase();
     if secure.contains(&upper) {
         (ParameterType::SecureString, "flag")
     } else if plain_all || plain.contains(&upper) {
         (ParameterType::String, "flag")
+    } else if let Some(kind) = existing {
+        (kind.clone(), "existing")
     } else if PLAIN_SUFFIXES.iter().any(|s| upper.ends_with(s)) {
         (ParameterType::String, "auto: suffix")
     } else {
@@ -86,8 +93,8 @@ fn flag_var(raw: &str, flag: &str) -> Result<String> {
         .map(|(var, _)| var.to_ascii_uppercase())
         .ok_or_else(|| {
             Error::usage(format!(
-                "invalid {flag} {:?}: expected a variable name or key",
-                names::printable(raw)
+                "invalid {flag} {}: expected a variable name or key",
+                names::quoted(raw)
             ))
         })
 }
@@ -222,7 +229,9 @@ pub fn run(g: &GlobalArgs, args: &PutArgs) -> Result<()> {
                 },
             )));
         }
-        let (kind, why) = decide_type(&var, &plain, &secure, args.plain_all);
+        // As if new; a parameter being replaced may keep its type instead,
+        // once the existence check has told it.
+        let (kind, why) = decide_type(&var, &plain, &secure, args.plain_all, None);
         items.push(Item {
             var,
             name,
@@ -232,27 +241,34 @@ pub fn run(g: &GlobalArgs, args: &PutArgs) -> Result<()> {
         });
     }
 
-    let (items, tags) = (&items, &tags);
+    let (plain, secure, tags) = (&plain, &secure, &tags);
     let outcome = admin::on_ssm(g, Purpose::Write, |client| async move {
         let names: Vec<String> = items.iter().map(|i| i.name.clone()).collect();
         let existing = client.existing(&names).await?;
         if !args.overwrite && !existing.is_empty() {
-            let mut list: Vec<&String> = existing.iter().collect();
+            let mut list: Vec<&String> = existing.keys().collect();
             list.sort();
             return Err(Error::Runtime(anyhow::anyhow!(
                 "{} of {} parameters already exist; nothing was written (pass --overwrite to replace them): {}",
                 list.len(),
                 items.len(),
                 list.iter()
-                    .map(|s| s.as_str())
+                    .map(|s| names::printable(s))
                     .collect::<Vec<_>>()
                     .join(", ")
             )));
         }
+        let mut items = items;
+        for item in &mut items {
+            if let Some(kind) = existing.get(&item.name) {
+                (item.kind, item.why) =
+                    decide_type(&item.var, plain, secure, args.plain_all, Some(kind));
+            }
+        }
         let progress = Progress::new(items.len(), "put");
         let writes = items.iter().map(|item| {
             let client = &client;
-            let existed = existing.contains(&item.name);
+            let existed = existing.contains_key(&item.name);
             let progress = &progress;
             let tier = tier.clone();
             async move {
@@ -261,7 +277,7 @@ pub fn run(g: &GlobalArgs, args: &PutArgs) -> Result<()> {
                 match &result {
                     Ok(replaced) => progress.line(&format!(
                         "{}  {}  {}  len={}{}",
-                        item.name,
+                        names::printable(&item.name),
                         item.kind.as_str(),
                         item.why,
                         item.value.len(),
@@ -391,7 +407,11 @@ mod tests {
             ("TOKEN", ParameterType::SecureString, "auto: default"),
             ("HOSTNAME", ParameterType::SecureString, "auto: default"),
         ] {
-            assert_eq!(decide_type(var, &none, &none, false), (kind, why), "{var}");
+            assert_eq!(
+                decide_type(var, &none, &none, false, None),
+                (kind, why),
+                "{var}"
+            );
         }
     }
 
@@ -400,16 +420,46 @@ mod tests {
         let plain: HashSet<String> = ["DB_URL".to_string()].into();
         let secure: HashSet<String> = ["DB_HOST".to_string()].into();
         assert_eq!(
-            decide_type("DB_URL", &plain, &secure, false),
+            decide_type("DB_URL", &plain, &secure, false, None),
             (ParameterType::String, "flag")
         );
         assert_eq!(
-            decide_type("DB_HOST", &plain, &secure, true),
+            decide_type("DB_HOST", &plain, &secure, true, None),
             (ParameterType::SecureString, "flag")
         );
         assert_eq!(
-            decide_type("TOKEN", &HashSet::new(), &HashSet::new(), true),
+            decide_type("TOKEN", &HashSet::new(), &HashSet::new(), true, None),
             (ParameterType::String, "flag")
+        );
+    }
+
+    #[test]
+    fn an_existing_type_beats_the_suffix_rules_and_a_flag_beats_it() {
+        let none = HashSet::new();
+        let secure = ParameterType::SecureString;
+        let plain = ParameterType::String;
+        // The bug: an existing SecureString `api-host` became a String.
+        assert_eq!(
+            decide_type("API_HOST", &none, &none, false, Some(&secure)),
+            (ParameterType::SecureString, "existing")
+        );
+        assert_eq!(
+            decide_type("API_TOKEN", &none, &none, false, Some(&plain)),
+            (ParameterType::String, "existing")
+        );
+        let named: HashSet<String> = ["API_HOST".to_string()].into();
+        assert_eq!(
+            decide_type("API_HOST", &named, &none, false, Some(&secure)),
+            (ParameterType::String, "flag")
+        );
+        assert_eq!(
+            decide_type("API_TOKEN", &none, &none, true, Some(&secure)),
+            (ParameterType::String, "flag")
+        );
+        let named: HashSet<String> = ["API_TOKEN".to_string()].into();
+        assert_eq!(
+            decide_type("API_TOKEN", &none, &named, false, Some(&plain)),
+            (ParameterType::SecureString, "flag")
         );
     }
 

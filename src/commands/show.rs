@@ -18,7 +18,8 @@ pub fn run(g: &GlobalArgs, args: &ShowArgs) -> Result<()> {
     })?;
     let Some(param) = found else {
         return Err(Error::Runtime(anyhow::anyhow!(
-            "parameter {name} not found"
+            "parameter {} not found",
+            crate::names::printable(&name)
         )));
     };
     if args.json {

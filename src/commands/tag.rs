@@ -19,14 +19,15 @@ pub fn run(g: &GlobalArgs, action: &TagAction) -> Result<()> {
         | TagAction::List { key, .. } => key,
     };
     let name = admin::key_name(g, &cwd, &prefix, key, "tag")?;
-    let name = name.as_str();
+    let shown = names::printable(&name);
+    let (name, shown) = (name.as_str(), shown.as_str());
     match action {
         TagAction::Add { tags, .. } => {
             let tags = config::parse_tags(tags, "tag")?;
             admin::on_ssm(g, Purpose::Write, |c| async move {
                 c.add_tags(name, &tags).await?;
                 log::notice!(
-                    "tagged {name}: {}",
+                    "tagged {shown}: {}",
                     tags.iter()
                         .map(|(k, v)| format!("{k}={v}"))
                         .collect::<Vec<_>>()
@@ -38,8 +39,8 @@ pub fn run(g: &GlobalArgs, action: &TagAction) -> Result<()> {
         TagAction::Remove { tag_keys, .. } => {
             if let Some(bad) = tag_keys.iter().find(|k| k.is_empty() || k.contains('=')) {
                 return Err(Error::usage(format!(
-                    "invalid tag key {:?}: give keys only (tag remove KEY K...)",
-                    names::printable(bad)
+                    "invalid tag key {}: give keys only (tag remove KEY K...)",
+                    names::quoted(bad)
                 )));
             }
             admin::on_ssm(g, Purpose::Write, |c| async move {
@@ -47,7 +48,7 @@ pub fn run(g: &GlobalArgs, action: &TagAction) -> Result<()> {
                 // some implementations: check it exists first.
                 c.list_tags(name).await?;
                 c.remove_tags(name, tag_keys).await?;
-                log::notice!("removed from {name}: {}", tag_keys.join(", "));
+                log::notice!("removed from {shown}: {}", tag_keys.join(", "));
                 Ok(())
             })
         }

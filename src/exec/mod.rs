@@ -272,8 +272,8 @@ fn env_entry(key: &OsStr, value: &OsStr) -> Result<CString, Error> {
     let k = key.as_bytes();
     if k.is_empty() || k.contains(&b'=') || k.contains(&0) {
         return Err(Error::Runtime(anyhow!(
-            "environment variable name {:?} is not valid",
-            key.to_string_lossy()
+            "environment variable name {} is not valid",
+            crate::names::quoted(&key.to_string_lossy())
         )));
     }
     let mut entry = Vec::with_capacity(k.len() + 1 + value.len());
@@ -283,7 +283,7 @@ fn env_entry(key: &OsStr, value: &OsStr) -> Result<CString, Error> {
     CString::new(entry).map_err(|_| {
         Error::Runtime(anyhow!(
             "environment variable {}: the value contains a NUL byte",
-            key.to_string_lossy()
+            crate::names::printable(&key.to_string_lossy())
         ))
     })
 }

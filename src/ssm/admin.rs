@@ -5,7 +5,7 @@
 //! the service's message: SSM's ValidationException repeats the value it
 //! refused ("Value '...' at 'value' failed to satisfy constraint").
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use anyhow::anyhow;
 use aws_sdk_ssm::error::{ProvideErrorMetadata, SdkError};
@@ -15,6 +15,7 @@ use aws_sdk_ssm::types::{
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 
 use super::{BATCH, Param, Ssm, describe, read_error, to_param};
+use crate::names::printable;
 use crate::secret::Secret;
 
 /// A parameter's metadata from DescribeParameters (no value).
@@ -50,6 +51,7 @@ pub struct PutRequest<'a> {
 /// variant displays the whole message: operation, parameter and reason.
 #[derive(Debug, thiserror::Error)]
 pub enum WriteError {
+    /// The name, escaped (`names::printable`).
     #[error("PutParameter {0}: it already exists (pass --overwrite to replace it)")]
     AlreadyExists(String),
     /// SSM answered with a refusal: nothing was written.
@@ -105,7 +107,7 @@ fn tag_list(tags: &[(String, String)]) -> anyhow::Result<Vec<Tag>> {
                 .key(k)
                 .value(v)
                 .build()
-                .map_err(|_| anyhow!("invalid tag {k:?}"))
+                .map_err(|_| anyhow!("invalid tag {}", crate::names::quoted(k)))
         })
         .collect()
 }
@@ -189,13 +191,22 @@ impl Ssm {
             {
                 Ok(None)
             }
-            Err(e) => Err(anyhow!("GetParameter {name}: {}", describe(&e))),
+            Err(e) => Err(anyhow!(
+                "GetParameter {}: {}",
+                printable(name),
+                describe(&e)
+            )),
         }
     }
 
-    /// Which of `names` exist (GetParameters without decryption, batches of
-    /// 10 in parallel: no kms:Decrypt needed, values are not used).
-    pub async fn existing(&self, names: &[String]) -> anyhow::Result<HashSet<String>> {
+    /// Which of `names` exist, with their types (GetParameters without
+    /// decryption, batches of 10 in parallel: no kms:Decrypt needed, values
+    /// are not used). `put --overwrite` keeps the type of what it replaces,
+    /// so it needs the types before its first write.
+    pub async fn existing(
+        &self,
+        names: &[String],
+    ) -> anyhow::Result<HashMap<String, ParameterType>> {
         let batches = names.chunks(BATCH).map(|batch| async move {
             let _permit = self.limit.acquire().await?;
             let out = self
@@ -205,15 +216,27 @@ impl Ssm {
                 .with_decryption(false)
                 .send()
                 .await
-                .map_err(|e| anyhow!("GetParameters {}: {}", batch[0], describe(&e)))?;
+                .map_err(|e| anyhow!("GetParameters {}: {}", printable(&batch[0]), describe(&e)))?;
             let invalid: HashSet<&String> = out.invalid_parameters().iter().collect();
-            Ok::<_, anyhow::Error>(
-                batch
-                    .iter()
-                    .filter(|n| !invalid.contains(n))
-                    .cloned()
-                    .collect::<Vec<_>>(),
-            )
+            let types: HashMap<&str, &ParameterType> = out
+                .parameters()
+                .iter()
+                .filter_map(|p| Some((p.name()?, p.r#type()?)))
+                .collect();
+            // A name neither refused nor answered with its type: the type to
+            // keep is unknown, so nothing is written.
+            batch
+                .iter()
+                .filter(|n| !invalid.contains(n))
+                .map(|n| match types.get(n.as_str()) {
+                    Some(kind) => Ok((n.clone(), (*kind).clone())),
+                    None => Err(anyhow!(
+                        "GetParameters {}: the answer does not give the type of {}",
+                        printable(&batch[0]),
+                        printable(n)
+                    )),
+                })
+                .collect::<anyhow::Result<Vec<_>>>()
         });
         let found = futures_util::future::try_join_all(batches).await?;
         Ok(found.into_iter().flatten().collect())
@@ -256,10 +279,14 @@ impl Ssm {
                 if e.as_service_error()
                     .is_some_and(|s| s.is_parameter_already_exists()) =>
             {
-                Err(WriteError::AlreadyExists(req.name.to_string()))
+                Err(WriteError::AlreadyExists(printable(req.name)))
             }
             Err(e) => {
-                let msg = format!("PutParameter {}: {}", req.name, describe_write(&e));
+                let msg = format!(
+                    "PutParameter {}: {}",
+                    printable(req.name),
+                    describe_write(&e)
+                );
                 Err(match e {
                     SdkError::ServiceError(_) => WriteError::Refused(msg),
                     _ => WriteError::Unknown(msg),
@@ -277,7 +304,13 @@ impl Ssm {
             .set_tags(Some(tag_list(tags)?))
             .send()
             .await
-            .map_err(|e| anyhow!("AddTagsToResource {name}: {}", describe_write(&e)))?;
+            .map_err(|e| {
+                anyhow!(
+                    "AddTagsToResource {}: {}",
+                    printable(name),
+                    describe_write(&e)
+                )
+            })?;
         Ok(())
     }
 
@@ -290,7 +323,13 @@ impl Ssm {
             .set_tag_keys(Some(keys.to_vec()))
             .send()
             .await
-            .map_err(|e| anyhow!("RemoveTagsFromResource {name}: {}", describe_write(&e)))?;
+            .map_err(|e| {
+                anyhow!(
+                    "RemoveTagsFromResource {}: {}",
+                    printable(name),
+                    describe_write(&e)
+                )
+            })?;
         Ok(())
     }
 
@@ -304,7 +343,13 @@ impl Ssm {
             .resource_id(name)
             .send()
             .await
-            .map_err(|e| anyhow!("ListTagsForResource {name}: {}", describe_write(&e)))?;
+            .map_err(|e| {
+                anyhow!(
+                    "ListTagsForResource {}: {}",
+                    printable(name),
+                    describe_write(&e)
+                )
+            })?;
         let mut tags: Vec<(String, String)> = out
             .tag_list()
             .iter()
@@ -329,7 +374,7 @@ impl Ssm {
             .map_err(|e| {
                 anyhow!(
                     "DeleteParameters {} (and {} more): {}",
-                    names.first().map(String::as_str).unwrap_or("-"),
+                    names.first().map_or("-".to_string(), |n| printable(n)),
                     names.len().saturating_sub(1),
                     describe_write(&e)
                 )

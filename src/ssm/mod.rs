@@ -328,7 +328,11 @@ impl Ssm {
             .await
             .map_err(|e| {
                 read_error(
-                    format_args!("GetParameters {} (and {} more)", batch[0], batch.len() - 1),
+                    format_args!(
+                        "GetParameters {} (and {} more)",
+                        crate::names::printable(&batch[0]),
+                        batch.len() - 1
+                    ),
                     &e,
                 )
             })?;
@@ -349,7 +353,7 @@ impl Ssm {
         if unmatched.len() != answered.len() {
             return Err(anyhow!(
                 "GetParameters {}: the answer does not match the request ({} unmatched names, {} unmatched parameters)",
-                batch[0],
+                crate::names::printable(&batch[0]),
                 unmatched.len(),
                 answered.len()
             ));
