@@ -489,8 +489,10 @@ fn shown(url: &Url) -> String {
     printable(&format!("{}://{host}{port}{}", url.scheme(), url.path()))
 }
 
+/// Exactly 64 ASCII hex digits, either case. Checked digit by digit first:
+/// `u8::from_str_radix` alone would take a leading `+` (`"+0"` is 0).
 fn parse_sha256(hex: &str) -> Option<[u8; 32]> {
-    if hex.len() != 64 || !hex.is_ascii() {
+    if hex.len() != 64 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
         return None;
     }
     let mut out = [0u8; 32];
@@ -720,6 +722,26 @@ mod tests {
         assert!(parse_remote("https://h.example/p#sha256=abc").is_err());
         assert!(parse_remote(&format!("https://h/p#sha256={}", "g".repeat(64))).is_err());
         assert!(parse_remote("https://h.example/p#md5=00").is_err());
+    }
+
+    #[test]
+    fn sha256_with_a_plus_sign_is_not_hex() {
+        // `u8::from_str_radix("+0", 16)` is Ok(0): every pair must be checked
+        // as two hex digits, or `+0+0...` would pass for a digest of zeros.
+        assert_eq!(parse_sha256(&"+0".repeat(32)), None);
+        let mut digest = "0f".repeat(32);
+        digest.replace_range(0..2, "+f");
+        assert_eq!(parse_sha256(&digest), None);
+        for bad in ["-0", " 0", "0 ", "0x", "g0"] {
+            let hex = format!("{bad}{}", "00".repeat(31));
+            assert_eq!(parse_sha256(&hex), None, "{hex:?}");
+        }
+        assert_eq!(parse_sha256(&"0f".repeat(32)), Some([0x0f; 32]));
+        assert_eq!(parse_sha256(&"aB".repeat(32)), Some([0xab; 32]));
+        let e = parse_remote(&format!("https://h.example/p#sha256={}", "+0".repeat(32)))
+            .err()
+            .unwrap();
+        assert_eq!(e, "#sha256= needs exactly 64 hex digits");
     }
 
     #[test]

@@ -725,6 +725,65 @@ fn refused_urls_fail_before_any_network_access() {
     }
 }
 
+/// A loopback port nothing listens on.
+fn closed_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Regression: `#sha256=` took `+` as a hex digit (`u8::from_str_radix`
+/// accepts `"+e"`), so a digest with a `0e` pair written `+e` verified.
+/// Exactly 64 hex digits are required, before any download.
+#[test]
+fn sha256_with_a_plus_sign_is_refused_before_any_download() {
+    // sha256("hello"), the body of /ok; its 8th pair is "0e".
+    let good = "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824";
+    assert_eq!(good, sha256_hex(b"hello"));
+    let plus = good.replacen("0e", "+e", 1);
+    assert_eq!(plus.len(), 64);
+    let base = server();
+    assert_eq!(
+        fetch_one(&format!("{base}/ok#sha256={good}"), &limits()).unwrap(),
+        b"hello"
+    );
+    for digest in [plus.clone(), "+0".repeat(32)] {
+        let (text, kind) = fetch_err(
+            &format!("{base}/ok?sig={CANARY}#sha256={digest}"),
+            &limits(),
+        );
+        assert!(matches!(kind, FileError::Url { .. }), "{kind:?}");
+        assert!(
+            text.contains("#sha256= needs exactly 64 hex digits"),
+            "{text}"
+        );
+    }
+
+    // Through the binary, to a port nothing listens on: a download attempt
+    // would fail with a connection error, not with the digest rule.
+    let url = format!(
+        "url:http://127.0.0.1:{}/f.bin?sig={CANARY}#sha256={plus}",
+        closed_port()
+    );
+    let p = support::unique_prefix();
+    support::moto().put_secure(&format!("{p}/api/files/f.bin"), &url);
+    let dir = tempfile::tempdir().unwrap();
+    let out = support::Ssmm::new()
+        .endpoint(&support::moto().endpoint())
+        .current_dir(dir.path())
+        .args(["--prefix", &p, "sync", "--app", "api", "--root", "root"])
+        .run();
+    out.code(1);
+    let msg = format!(
+        "ssmm: error: file parameter {p}/api/files/f.bin: url: #sha256= needs exactly 64 hex digits"
+    );
+    assert_eq!(out.stderr.lines().next(), Some(msg.as_str()), "{out}");
+    assert!(!out.combined().contains(CANARY), "{out}");
+    assert!(tree(dir.path()).is_empty(), "{:?}", tree(dir.path()));
+}
+
 #[test]
 fn one_bad_download_fails_the_whole_batch() {
     let root = tempfile::tempdir().unwrap();
