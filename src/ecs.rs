@@ -21,6 +21,9 @@ const MAX_BODY: usize = 1024 * 1024;
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(2);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
 const ATTEMPTS: u32 = 3;
+/// Redirects followed from the endpoint, and only to its own scheme, host
+/// and port: an answer is never taken from another host.
+const MAX_REDIRECTS: usize = 3;
 const FIRST_BACKOFF: Duration = Duration::from_millis(100);
 /// Task-level cluster tag on every container, used when the task answer lacks one.
 const CLUSTER_LABEL: &str = "com.amazonaws.ecs.cluster";
@@ -172,9 +175,11 @@ fn file_info(obj: &Map<String, Value>, need: Need, source: String) -> Result<Ecs
 async fn from_endpoint(uri: &str, timeout: Duration, need: Need) -> anyhow::Result<EcsInfo> {
     let base = check_uri(uri)?;
     let deadline = deadline_after(timeout);
+    let origin = reqwest::Url::parse(base).context("ECS metadata endpoint: parsing the URL")?;
     let client = reqwest::Client::builder()
         // The endpoint is link-local; an HTTP(S)_PROXY meant for AWS must not catch it.
         .no_proxy()
+        .redirect(same_origin_only(origin))
         .connect_timeout(CONNECT_TIMEOUT)
         .build()
         .context("ECS metadata endpoint: building the HTTP client")?;
@@ -198,6 +203,35 @@ fn check_uri(uri: &str) -> anyhow::Result<&str> {
     }
     Ok(base)
 }
+
+/// Follows a redirect only to the endpoint's own scheme, host and port, and
+/// at most [`MAX_REDIRECTS`] of them.
+fn same_origin_only(origin: reqwest::Url) -> reqwest::redirect::Policy {
+    reqwest::redirect::Policy::custom(move |attempt| {
+        let next = attempt.url();
+        let why = if attempt.previous().len() > MAX_REDIRECTS {
+            format!("more than {MAX_REDIRECTS} redirects")
+        } else if next.scheme() != origin.scheme()
+            || next.host() != origin.host()
+            || next.port_or_known_default() != origin.port_or_known_default()
+        {
+            format!(
+                "redirects are followed only within {}",
+                origin.origin().ascii_serialization()
+            )
+        } else {
+            return attempt.follow();
+        };
+        let shown = crate::files::shown(next);
+        attempt.error(RedirectRefused(shown, why))
+    })
+}
+
+/// A redirect the endpoint's client does not follow; reqwest reports it as
+/// the request's error.
+#[derive(Debug, thiserror::Error)]
+#[error("redirect to {0} refused: {1}")]
+struct RedirectRefused(String, String);
 
 /// Why one attempt failed, and whether another may help.
 enum Failure {
@@ -277,6 +311,9 @@ fn request_failure(e: reqwest::Error) -> Failure {
     }
     if e.is_timeout() {
         Failure::Retry("timed out".into())
+    } else if e.is_redirect() {
+        // Asking again gets the same redirect.
+        Failure::Fatal(root.to_string())
     } else if e.is_connect() {
         Failure::Retry(format!("cannot connect ({root})"))
     } else {

@@ -483,7 +483,8 @@ fn is_loopback(url: &Url) -> bool {
 
 /// scheme://host[:port]/path: pre-signed URLs carry their credentials in the
 /// query, and user info may hold a password, so neither is ever shown.
-fn shown(url: &Url) -> String {
+/// Also how the ECS endpoint's client shows a refused redirect.
+pub(crate) fn shown(url: &Url) -> String {
     let host = url.host_str().unwrap_or("");
     let port = url.port().map(|p| format!(":{p}")).unwrap_or_default();
     printable(&format!("{}://{host}{port}{}", url.scheme(), url.path()))

@@ -6,7 +6,7 @@ mod support;
 
 use std::collections::HashMap;
 use std::fs;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -35,6 +35,8 @@ struct Route {
     delay: Duration,
     /// Answer 500 to this many requests before answering normally.
     fail_first: usize,
+    /// Sent as `Location` (with a 307 from `Route::redirect`).
+    location: Option<String>,
 }
 
 impl Route {
@@ -44,6 +46,13 @@ impl Route {
             body: body.to_string(),
             delay: Duration::ZERO,
             fail_first: 0,
+            location: None,
+        }
+    }
+    fn redirect(to: &str) -> Route {
+        Route {
+            location: Some(to.to_string()),
+            ..Route::status(307)
         }
     }
     fn status(status: u16) -> Route {
@@ -73,7 +82,12 @@ const TASK: &str = "/v4/abc-123/task";
 
 impl Server {
     async fn start(routes: &[(&str, Route)]) -> Server {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        Server::start_on([127, 0, 0, 1].into(), routes).await
+    }
+
+    /// On another loopback address (127.0.0.2: another host to a client).
+    async fn start_on(ip: IpAddr, routes: &[(&str, Route)]) -> Server {
+        let listener = TcpListener::bind((ip, 0)).await.unwrap();
         let addr = listener.local_addr().unwrap();
         let routes: Arc<HashMap<String, Route>> = Arc::new(
             routes
@@ -98,6 +112,10 @@ impl Server {
 
     fn hits(&self, path: &str) -> usize {
         *self.hits.lock().unwrap().get(path).unwrap_or(&0)
+    }
+
+    fn total_hits(&self) -> usize {
+        self.hits.lock().unwrap().values().sum()
     }
 }
 
@@ -125,19 +143,22 @@ async fn serve(
         *n += 1;
         *n
     };
-    let (status, body) = match routes.get(&path) {
-        None => (404, "{}".to_string()),
+    let (status, body, location) = match routes.get(&path) {
+        None => (404, "{}".to_string(), None),
         Some(r) => {
             tokio::time::sleep(r.delay).await;
             if n <= r.fail_first {
-                (500, "oops".to_string())
+                (500, "oops".to_string(), None)
             } else {
-                (r.status, r.body.clone())
+                (r.status, r.body.clone(), r.location.clone())
             }
         }
     };
+    let location = location
+        .map(|l| format!("Location: {l}\r\n"))
+        .unwrap_or_default();
     let resp = format!(
-        "HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        "HTTP/1.1 {status} X\r\nContent-Type: application/json\r\n{location}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
         body.len()
     );
     // The client may have given up (slow-answer tests): ignore write errors.
@@ -557,6 +578,77 @@ async fn endpoint_with_empty_cluster_and_no_label_is_an_error() {
     );
 }
 
+/// Regression: the endpoint client followed up to 10 redirects to any host,
+/// so an answer could come from anywhere.
+#[tokio::test]
+async fn endpoint_redirect_to_another_host_or_port_is_refused() {
+    // Each would answer well, were it asked: on another host, another port.
+    let routes = [
+        (BASE, Route::json(CONTAINER_JSON)),
+        (TASK, Route::json(TASK_JSON)),
+    ];
+    let other_host = Server::start_on([127, 0, 0, 2].into(), &routes).await;
+    let other_port = Server::start(&routes).await;
+    for target in [&other_host, &other_port] {
+        let srv = Server::start(&[
+            (BASE, Route::redirect(&target.uri())),
+            (TASK, Route::redirect(&format!("{}/task", target.uri()))),
+        ])
+        .await;
+        let start = Instant::now();
+        let e = discover(None, Some(&srv.uri()), secs(10), NAME)
+            .await
+            .unwrap_err();
+        let msg = format!("{e:#}");
+        assert!(start.elapsed() < secs(2), "took {:?}", start.elapsed());
+        assert!(
+            msg.starts_with(&format!("ECS metadata endpoint {}", srv.uri())),
+            "{msg}"
+        );
+        // The container or the task request, whichever failed first.
+        assert!(
+            msg.contains(&format!(": redirect to {}", target.uri())),
+            "{msg}"
+        );
+        assert!(
+            msg.ends_with(&format!(
+                " refused: redirects are followed only within http://{}",
+                srv.addr
+            )),
+            "{msg}"
+        );
+        assert_eq!(target.total_hits(), 0, "the other server was asked");
+        // Not retried: asking again gets the same redirect.
+        assert!(srv.hits(BASE) <= 1 && srv.hits(TASK) <= 1, "retried");
+    }
+}
+
+#[tokio::test]
+async fn endpoint_redirect_within_the_endpoint_is_followed_a_few_times() {
+    let srv = Server::start(&[
+        (BASE, Route::redirect("/v4/moved")),
+        ("/v4/moved", Route::json(CONTAINER_JSON)),
+        (TASK, Route::redirect("/v4/moved/task")),
+        ("/v4/moved/task", Route::json(TASK_JSON)),
+    ])
+    .await;
+    let info = discover(None, Some(&srv.uri()), secs(5), NAME)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(info.cluster.as_deref(), Some("prod"));
+    assert_eq!(info.container_name.as_deref(), Some("web"));
+    assert_eq!((srv.hits("/v4/moved"), srv.hits("/v4/moved/task")), (1, 1));
+
+    let looping =
+        Server::start(&[(BASE, Route::redirect(BASE)), (TASK, Route::redirect(TASK))]).await;
+    let e = discover(None, Some(&looping.uri()), secs(5), ANY)
+        .await
+        .unwrap_err();
+    let msg = format!("{e:#}");
+    assert!(msg.ends_with("refused: more than 3 redirects"), "{msg}");
+}
+
 #[tokio::test]
 async fn endpoint_500_always_fails_after_bounded_retries() {
     let srv = Server::start(&[
@@ -940,5 +1032,49 @@ fn metadata_without_container_name_is_fine_when_the_app_is_given() {
                 fs::remove_file(&env_file).unwrap();
             }
         }
+    }
+}
+
+/// Regression: endpoint v4's answers were followed through up to 10
+/// redirects to any host. A redirect off the endpoint is refused, exit 1,
+/// and the other host is never asked.
+#[test]
+fn metadata_endpoint_redirect_to_another_host_is_refused() {
+    let site = Site::new();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let task = format!(r#"{{"Cluster":"{}"}}"#, site.cluster);
+    let other = rt.block_on(Server::start_on(
+        [127, 0, 0, 2].into(),
+        &[
+            (BASE, Route::json(CONTAINER_JSON)),
+            (TASK, Route::json(&task)),
+        ],
+    ));
+    let srv = rt.block_on(Server::start(&[
+        (BASE, Route::redirect(&other.uri())),
+        (TASK, Route::redirect(&format!("{}/task", other.uri()))),
+    ]));
+    for layout in ["team", "ecs"] {
+        let out = site
+            .ssmm(
+                layout,
+                "ECS_CONTAINER_METADATA_URI_V4",
+                Path::new(&srv.uri()),
+            )
+            .arg("sync")
+            .run();
+        out.code(1)
+            .stderr_contains(&format!("ssmm: error: ECS metadata endpoint {}", srv.uri()))
+            .stderr_contains(&format!(": redirect to {}", other.uri()))
+            .stderr_contains(&format!(
+                " refused: redirects are followed only within http://{}",
+                srv.addr
+            ));
+        assert_eq!(other.total_hits(), 0, "{layout}: the other host was asked");
+        assert!(!site.dir.join(".env").exists(), "{layout}");
     }
 }
