@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::cli::{GlobalArgs, RetryModeArg, SelectArgs};
-use crate::ecs::EcsInfo;
+use crate::ecs::{EcsInfo, Need};
 use crate::error::{Error, Result};
 use crate::names::{self, KeyCase};
 
@@ -176,7 +176,9 @@ pub fn resolve_prefix(flag: Option<&str>, env: EnvLookup) -> Result<String> {
 
 /// `--app` (repeatable), else `$SSMM_APP`, else the ECS container name,
 /// else the working directory's basename; detected names are lower-cased
-/// with `_` -> `-`.
+/// with `_` -> `-`. The directory is the fall back only where there is no
+/// ECS metadata: metadata read for the app without a container name is a
+/// discovery error (`ecs::Need`).
 pub fn resolve_apps(
     flags: &[String],
     env: EnvLookup,
@@ -324,14 +326,17 @@ pub fn resolve_layout(flag: Option<Layout>, env: EnvLookup) -> Result<Layout> {
     }
 }
 
-/// Whether resolution needs ECS metadata: only when a name it could supply
-/// is not given by flags or environment.
-pub fn needs_ecs(g: &GlobalArgs, env: EnvLookup) -> Result<bool> {
+/// Whether resolution needs ECS metadata, and what from it: only when a name
+/// it could supply is not given by flags or environment. `None`: not read.
+pub fn needs_ecs(g: &GlobalArgs, env: EnvLookup) -> Result<Option<Need>> {
     let app_missing = g.apps.is_empty() && env("SSMM_APP").is_none();
-    Ok(match resolve_layout(g.layout, env)? {
+    let read = match resolve_layout(g.layout, env)? {
         Layout::Team => app_missing,
         Layout::Ecs => app_missing || (g.cluster.is_none() && env("SSMM_CLUSTER").is_none()),
-    })
+    };
+    Ok(read.then_some(Need {
+        container_name: app_missing,
+    }))
 }
 
 /// Flags + environment (+ ECS metadata when it was needed and present) ->

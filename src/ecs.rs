@@ -1,6 +1,10 @@
 //! ECS discovery for the `ecs` layout: the cluster and container name from
 //! the container metadata file (polled until READY) or task metadata
 //! endpoint v4 (with timeouts and bounded retries), per SPEC §2.
+//!
+//! A field the caller needs that ECS leaves missing or empty is an error
+//! naming the source and the field: falling back to another name (the
+//! working directory's) would silently read another app's parameters.
 
 use std::path::Path;
 use std::time::Duration;
@@ -17,6 +21,9 @@ const MAX_BODY: usize = 1024 * 1024;
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(2);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
 const ATTEMPTS: u32 = 3;
+/// Redirects followed from the endpoint, and only to its own scheme, host
+/// and port: an answer is never taken from another host.
+const MAX_REDIRECTS: usize = 3;
 const FIRST_BACKOFF: Duration = Duration::from_millis(100);
 /// Task-level cluster tag on every container, used when the task answer lacks one.
 const CLUSTER_LABEL: &str = "com.amazonaws.ecs.cluster";
@@ -33,6 +40,18 @@ pub struct EcsInfo {
     pub source: String,
 }
 
+/// What the caller takes from the metadata besides the cluster, which is
+/// always required (metadata without one is broken).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Need {
+    /// No app was given (`--app`, `$SSMM_APP`): the container name is the
+    /// app, so metadata without one is an error.
+    pub container_name: bool,
+}
+
+/// Why the container name is required, for the message that says it is missing.
+const NAME_NEEDED: &str = "the app name is taken from it when neither --app nor $SSMM_APP is given";
+
 /// SPEC order: metadata file (if `file` is Some) polled until
 /// `MetadataFileStatus` == "READY", bounded by `timeout`; else endpoint v4
 /// (if `uri` is Some): GET {uri} (container: Name) and GET {uri}/task
@@ -41,16 +60,18 @@ pub struct EcsInfo {
 /// Neither given: Ok(None). Present but broken: Err naming the source.
 /// A file that is given but broken is an error even when `uri` is also set:
 /// falling back would silently pick a different source than the operator's.
+/// A field in `need` that the source leaves missing or empty is an error too.
 pub async fn discover(
     file: Option<&Path>,
     uri: Option<&str>,
     timeout: Duration,
+    need: Need,
 ) -> anyhow::Result<Option<EcsInfo>> {
     if let Some(path) = file {
-        return from_file(path, timeout).await.map(Some);
+        return from_file(path, timeout, need).await.map(Some);
     }
     if let Some(uri) = uri {
-        return from_endpoint(uri, timeout).await.map(Some);
+        return from_endpoint(uri, timeout, need).await.map(Some);
     }
     Ok(None)
 }
@@ -69,13 +90,13 @@ enum Look {
     NotYet(&'static str),
 }
 
-async fn from_file(path: &Path, timeout: Duration) -> anyhow::Result<EcsInfo> {
+async fn from_file(path: &Path, timeout: Duration, need: Need) -> anyhow::Result<EcsInfo> {
     let source = format!("metadata file {}", path.display());
     let deadline = deadline_after(timeout);
     loop {
         let state = match look_at_file(path) {
             Ok(Look::Ready(obj)) => {
-                return file_info(&obj, source.clone())
+                return file_info(&obj, need, source.clone())
                     .map_err(|m| anyhow!("ECS metadata file {}: {m}", path.display()));
             }
             Ok(Look::NotYet(state)) => state,
@@ -135,11 +156,14 @@ fn read_capped(path: &Path) -> std::io::Result<Option<Vec<u8>>> {
 }
 
 /// Fields of a READY metadata file. It has no service name (FACTS).
-fn file_info(obj: &Map<String, Value>, source: String) -> Result<EcsInfo, String> {
-    let cluster = cluster_field(obj, "Cluster")?.ok_or("missing Cluster")?;
+fn file_info(obj: &Map<String, Value>, need: Need, source: String) -> Result<EcsInfo, String> {
+    let cluster = short_cluster_name(required_str(obj, "Cluster")?);
+    if cluster.is_empty() {
+        return Err("missing Cluster".into());
+    }
     Ok(EcsInfo {
-        cluster: Some(cluster),
-        container_name: opt_str(obj, "ContainerName")?,
+        cluster: Some(cluster.to_string()),
+        container_name: name_field(obj, "ContainerName", need)?,
         family: opt_str(obj, "TaskDefinitionFamily")?,
         service_name: None,
         source,
@@ -148,12 +172,14 @@ fn file_info(obj: &Map<String, Value>, source: String) -> Result<EcsInfo, String
 
 // ------------------------------------------------------------ endpoint
 
-async fn from_endpoint(uri: &str, timeout: Duration) -> anyhow::Result<EcsInfo> {
+async fn from_endpoint(uri: &str, timeout: Duration, need: Need) -> anyhow::Result<EcsInfo> {
     let base = check_uri(uri)?;
     let deadline = deadline_after(timeout);
+    let origin = reqwest::Url::parse(base).context("ECS metadata endpoint: parsing the URL")?;
     let client = reqwest::Client::builder()
         // The endpoint is link-local; an HTTP(S)_PROXY meant for AWS must not catch it.
         .no_proxy()
+        .redirect(same_origin_only(origin))
         .connect_timeout(CONNECT_TIMEOUT)
         .build()
         .context("ECS metadata endpoint: building the HTTP client")?;
@@ -162,7 +188,7 @@ async fn from_endpoint(uri: &str, timeout: Duration) -> anyhow::Result<EcsInfo> 
         get_json(&client, base, deadline, timeout),
         get_json(&client, &task_url, deadline, timeout),
     )?;
-    endpoint_info(&container, &task, format!("metadata endpoint {base}"))
+    endpoint_info(&container, &task, need, format!("metadata endpoint {base}"))
         .map_err(|m| anyhow!("ECS metadata endpoint {base}: {m}"))
 }
 
@@ -180,6 +206,35 @@ fn check_uri(uri: &str) -> anyhow::Result<&str> {
     }
     Ok(base)
 }
+
+/// Follows a redirect only to the endpoint's own scheme, host and port, and
+/// at most [`MAX_REDIRECTS`] of them.
+fn same_origin_only(origin: reqwest::Url) -> reqwest::redirect::Policy {
+    reqwest::redirect::Policy::custom(move |attempt| {
+        let next = attempt.url();
+        let why = if attempt.previous().len() > MAX_REDIRECTS {
+            format!("more than {MAX_REDIRECTS} redirects")
+        } else if next.scheme() != origin.scheme()
+            || next.host() != origin.host()
+            || next.port_or_known_default() != origin.port_or_known_default()
+        {
+            format!(
+                "redirects are followed only within {}",
+                origin.origin().ascii_serialization()
+            )
+        } else {
+            return attempt.follow();
+        };
+        let shown = crate::files::shown(next);
+        attempt.error(RedirectRefused(shown, why))
+    })
+}
+
+/// A redirect the endpoint's client does not follow; reqwest reports it as
+/// the request's error.
+#[derive(Debug, thiserror::Error)]
+#[error("redirect to {0} refused: {1}")]
+struct RedirectRefused(String, String);
 
 /// Why one attempt failed, and whether another may help.
 enum Failure {
@@ -259,6 +314,9 @@ fn request_failure(e: reqwest::Error) -> Failure {
     }
     if e.is_timeout() {
         Failure::Retry("timed out".into())
+    } else if e.is_redirect() {
+        // Asking again gets the same redirect.
+        Failure::Fatal(root.to_string())
     } else if e.is_connect() {
         Failure::Retry(format!("cannot connect ({root})"))
     } else {
@@ -276,9 +334,11 @@ fn parse_object(bytes: &[u8]) -> Result<Map<String, Value>, String> {
 }
 
 /// Fields from the container (`{uri}`) and task (`{uri}/task`) answers.
+/// An empty task `Cluster` falls back to the label as a missing one does.
 fn endpoint_info(
     container: &Map<String, Value>,
     task: &Map<String, Value>,
+    need: Need,
     source: String,
 ) -> Result<EcsInfo, String> {
     let cluster = match cluster_field(task, "Cluster")? {
@@ -287,11 +347,17 @@ fn endpoint_info(
             Some(Value::Object(labels)) => cluster_field(labels, CLUSTER_LABEL)?,
             _ => None,
         }
-        .ok_or_else(|| format!("missing Cluster (task) and label {CLUSTER_LABEL} (container)"))?,
+        .ok_or_else(|| {
+            let task_cluster = match str_field(task, "Cluster") {
+                Ok(Some(_)) => "empty Cluster (task) and no",
+                _ => "missing Cluster (task) and",
+            };
+            format!("{task_cluster} label {CLUSTER_LABEL} (container)")
+        })?,
     };
     Ok(EcsInfo {
         cluster: Some(cluster),
-        container_name: opt_str(container, "Name")?,
+        container_name: name_field(container, "Name", need)?,
         family: opt_str(task, "Family")?,
         service_name: opt_str(task, "ServiceName")?,
         source,
@@ -300,13 +366,38 @@ fn endpoint_info(
 
 // -------------------------------------------------------------- shared
 
-/// A string field; absent, null or empty is None, any other type an error.
-fn opt_str(obj: &Map<String, Value>, key: &str) -> Result<Option<String>, String> {
+/// A string field as given; absent or null is None, any other type an error.
+fn str_field<'a>(obj: &'a Map<String, Value>, key: &str) -> Result<Option<&'a str>, String> {
     match obj.get(key) {
         None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) if s.is_empty() => Ok(None),
-        Some(Value::String(s)) => Ok(Some(s.clone())),
+        Some(Value::String(s)) => Ok(Some(s)),
         Some(_) => Err(format!("{key} is not a string")),
+    }
+}
+
+/// An optional string field; empty is the same as absent.
+fn opt_str(obj: &Map<String, Value>, key: &str) -> Result<Option<String>, String> {
+    Ok(str_field(obj, key)?
+        .filter(|s| !s.is_empty())
+        .map(str::to_string))
+}
+
+/// A string field ssmm cannot do without: absent and empty are errors.
+fn required_str<'a>(obj: &'a Map<String, Value>, key: &str) -> Result<&'a str, String> {
+    match str_field(obj, key)? {
+        None => Err(format!("missing {key}")),
+        Some("") => Err(format!("{key} is empty")),
+        Some(s) => Ok(s),
+    }
+}
+
+/// The container name under `key`: required when `need` says so.
+fn name_field(obj: &Map<String, Value>, key: &str, need: Need) -> Result<Option<String>, String> {
+    match str_field(obj, key)? {
+        Some(s) if !s.is_empty() => Ok(Some(s.to_string())),
+        _ if !need.container_name => Ok(None),
+        None => Err(format!("missing {key} ({NAME_NEEDED})")),
+        Some(_) => Err(format!("{key} is empty ({NAME_NEEDED})")),
     }
 }
 
@@ -338,6 +429,14 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    /// Nothing needed beyond the cluster (an app was given).
+    const ANY: Need = Need {
+        container_name: false,
+    };
+    const NAME: Need = Need {
+        container_name: true,
+    };
+
     fn obj(v: Value) -> Map<String, Value> {
         match v {
             Value::Object(m) => m,
@@ -366,7 +465,7 @@ mod tests {
             "TaskDefinitionFamily": "web-fam",
             "MetadataFileStatus": "READY"
         }));
-        let info = file_info(&m, "src".into()).unwrap();
+        let info = file_info(&m, ANY, "src".into()).unwrap();
         assert_eq!(
             info,
             EcsInfo {
@@ -381,14 +480,15 @@ mod tests {
 
     #[test]
     fn file_without_cluster_or_with_wrong_types_is_an_error() {
-        let e = file_info(&obj(json!({"ContainerName": "web"})), "s".into()).unwrap_err();
+        let e = file_info(&obj(json!({"ContainerName": "web"})), ANY, "s".into()).unwrap_err();
         assert_eq!(e, "missing Cluster");
-        let e = file_info(&obj(json!({"Cluster": "arn:x:cluster/"})), "s".into()).unwrap_err();
+        let e = file_info(&obj(json!({"Cluster": "arn:x:cluster/"})), ANY, "s".into()).unwrap_err();
         assert_eq!(e, "missing Cluster");
-        let e = file_info(&obj(json!({"Cluster": 5})), "s".into()).unwrap_err();
+        let e = file_info(&obj(json!({"Cluster": 5})), ANY, "s".into()).unwrap_err();
         assert_eq!(e, "Cluster is not a string");
         let e = file_info(
             &obj(json!({"Cluster": "c", "ContainerName": ["x"]})),
+            ANY,
             "s".into(),
         )
         .unwrap_err();
@@ -402,7 +502,7 @@ mod tests {
             "Cluster": "arn:aws:ecs:us-east-1:123:cluster/prod",
             "Family": "fam", "Revision": "7", "ServiceName": "svc"
         }));
-        let info = endpoint_info(&c, &t, "e".into()).unwrap();
+        let info = endpoint_info(&c, &t, ANY, "e".into()).unwrap();
         assert_eq!(info.cluster.as_deref(), Some("prod"));
         assert_eq!(info.container_name.as_deref(), Some("web"));
         assert_eq!(info.family.as_deref(), Some("fam"));
@@ -413,16 +513,87 @@ mod tests {
     fn endpoint_cluster_falls_back_to_label_then_errors() {
         let c = obj(json!({"Name": "web", "Labels": {CLUSTER_LABEL: "arn:a:cluster/lab"}}));
         let t = obj(json!({"Family": "fam"}));
-        let info = endpoint_info(&c, &t, "e".into()).unwrap();
+        let info = endpoint_info(&c, &t, ANY, "e".into()).unwrap();
         assert_eq!(info.cluster.as_deref(), Some("lab"));
         assert_eq!(info.service_name, None);
 
         let c = obj(json!({"Name": "web", "Labels": "not an object"}));
-        let e = endpoint_info(&c, &t, "e".into()).unwrap_err();
+        let e = endpoint_info(&c, &t, ANY, "e".into()).unwrap_err();
         assert!(e.contains("missing Cluster"), "{e}");
-        let e =
-            endpoint_info(&obj(json!({})), &obj(json!({"Cluster": {}})), "e".into()).unwrap_err();
+        let e = endpoint_info(
+            &obj(json!({})),
+            &obj(json!({"Cluster": {}})),
+            ANY,
+            "e".into(),
+        )
+        .unwrap_err();
         assert_eq!(e, "Cluster is not a string");
+    }
+
+    #[test]
+    fn missing_or_empty_container_name_is_an_error_only_when_needed() {
+        // Regression: a READY file with a Cluster and no ContainerName (or an
+        // endpoint answering "Name": "") made ssmm take the working
+        // directory's name as the app, silently.
+        for (m, want) in [
+            (json!({"Cluster": "prod"}), "missing ContainerName"),
+            (
+                json!({"Cluster": "prod", "ContainerName": null}),
+                "missing ContainerName",
+            ),
+            (
+                json!({"Cluster": "prod", "ContainerName": ""}),
+                "ContainerName is empty",
+            ),
+        ] {
+            let m = obj(m);
+            let e = file_info(&m, NAME, "s".into()).unwrap_err();
+            assert_eq!(e, format!("{want} ({NAME_NEEDED})"));
+            assert_eq!(file_info(&m, ANY, "s".into()).unwrap().container_name, None);
+        }
+        let m = obj(json!({"Cluster": "prod", "ContainerName": "web"}));
+        let info = file_info(&m, NAME, "s".into()).unwrap();
+        assert_eq!(info.container_name.as_deref(), Some("web"));
+        let e = file_info(
+            &obj(json!({"Cluster": "c", "ContainerName": 1})),
+            NAME,
+            "s".into(),
+        )
+        .unwrap_err();
+        assert_eq!(e, "ContainerName is not a string");
+
+        let t = obj(json!({"Cluster": "prod"}));
+        for (c, want) in [
+            (json!({}), "missing Name"),
+            (json!({"Name": ""}), "Name is empty"),
+        ] {
+            let c = obj(c);
+            let e = endpoint_info(&c, &t, NAME, "e".into()).unwrap_err();
+            assert_eq!(e, format!("{want} ({NAME_NEEDED})"));
+            let info = endpoint_info(&c, &t, ANY, "e".into()).unwrap();
+            assert_eq!(info.container_name, None);
+        }
+    }
+
+    #[test]
+    fn empty_cluster_is_an_error() {
+        let e = file_info(
+            &obj(json!({"Cluster": "", "ContainerName": "web"})),
+            ANY,
+            "s".into(),
+        )
+        .unwrap_err();
+        assert_eq!(e, "Cluster is empty");
+        let c = obj(json!({"Name": "web"}));
+        let e = endpoint_info(&c, &obj(json!({"Cluster": ""})), ANY, "e".into()).unwrap_err();
+        assert_eq!(
+            e,
+            format!("empty Cluster (task) and no label {CLUSTER_LABEL} (container)")
+        );
+        // An empty task Cluster falls back to the label, as a missing one does.
+        let c = obj(json!({"Name": "web", "Labels": {CLUSTER_LABEL: "lab"}}));
+        let info = endpoint_info(&c, &obj(json!({"Cluster": ""})), ANY, "e".into()).unwrap();
+        assert_eq!(info.cluster.as_deref(), Some("lab"));
     }
 
     #[test]

@@ -520,14 +520,17 @@ fn is_loopback(url: &Url) -> bool {
 
 /// scheme://host[:port]/path: pre-signed URLs carry their credentials in the
 /// query, and user info may hold a password, so neither is ever shown.
-fn shown(url: &Url) -> String {
+/// Also how the ECS endpoint's client shows a refused redirect.
+pub(crate) fn shown(url: &Url) -> String {
     let host = url.host_str().unwrap_or("");
     let port = url.port().map(|p| format!(":{p}")).unwrap_or_default();
     printable(&format!("{}://{host}{port}{}", url.scheme(), url.path()))
 }
 
+/// Exactly 64 ASCII hex digits, either case. Checked digit by digit first:
+/// `u8::from_str_radix` alone would take a leading `+` (`"+0"` is 0).
 fn parse_sha256(hex: &str) -> Option<[u8; 32]> {
-    if hex.len() != 64 || !hex.is_ascii() {
+    if hex.len() != 64 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
         return None;
     }
     let mut out = [0u8; 32];
@@ -541,36 +544,24 @@ fn to_hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// Refuses a hop that breaks the scheme rule; reqwest reports it as the
-/// request's error.
-#[derive(Debug, thiserror::Error)]
-#[error("redirect to {0} refused: {1}")]
-struct RedirectRefused(String, String);
-
 /// One client for all downloads of a run. Proxies from the environment
 /// (`HTTPS_PROXY`, `NO_PROXY`) are honoured, as reqwest does by default.
+/// Redirects are not followed by reqwest but by [`fetch`], hop by hop: each
+/// hop is checked before it is requested, a failure names the hop that
+/// failed, and no `Referer` carries a pre-signed query on to the next host.
 fn http_client(limits: &Limits) -> anyhow::Result<reqwest::Client> {
-    let policy = reqwest::redirect::Policy::custom(|attempt| {
-        if attempt.previous().len() > MAX_REDIRECTS {
-            let why = format!("more than {MAX_REDIRECTS} redirects");
-            let next = shown(attempt.url());
-            return attempt.error(RedirectRefused(next, why));
-        }
-        match allowed(attempt.url(), attempt.previous().last()) {
-            Ok(()) => attempt.follow(),
-            Err(why) => {
-                let next = shown(attempt.url());
-                attempt.error(RedirectRefused(next, why))
-            }
-        }
-    });
     reqwest::Client::builder()
-        .redirect(policy)
+        .redirect(reqwest::redirect::Policy::none())
         .connect_timeout(limits.timeout)
         .timeout(limits.timeout)
         .user_agent(concat!("ssmm/", env!("CARGO_PKG_VERSION")))
         .build()
         .context("cannot set up the HTTP client for url: file parameters")
+}
+
+/// The statuses that redirect a GET; any other 3xx is an answer (an error).
+fn is_redirect(status: reqwest::StatusCode) -> bool {
+    matches!(status.as_u16(), 301 | 302 | 303 | 307 | 308)
 }
 
 /// Download with the size cap and the timeout, then verify the hash.
@@ -580,12 +571,44 @@ async fn fetch(
     remote: &Remote,
     limits: &Limits,
 ) -> Result<Vec<u8>, FileError> {
+    // The hop being requested: the first URL, then each redirect target.
+    // Set before each request, so a failure at any point can name it.
+    let mut hop = remote.url.clone();
+    let mut redirects = 0;
     let download = async {
-        let mut response = client
-            .get(remote.url.clone())
-            .send()
-            .await
-            .map_err(|e| describe(e, remote, limits))?;
+        let mut response = loop {
+            let response = client
+                .get(hop.clone())
+                .send()
+                .await
+                .map_err(|e| describe(e, &hop, limits))?;
+            if !is_redirect(response.status()) {
+                break response;
+            }
+            // A redirect without a Location is an answer like any other 3xx.
+            let Some(location) = response.headers().get(reqwest::header::LOCATION) else {
+                break response;
+            };
+            let next = location
+                .to_str()
+                .ok()
+                .and_then(|l| hop.join(l).ok())
+                .ok_or_else(|| {
+                    Failed::Other("error following redirect: the Location is not a URL".into())
+                })?;
+            let refused = |why: String| {
+                Failed::Other(format!(
+                    "error following redirect: redirect to {} refused: {why}",
+                    shown(&next)
+                ))
+            };
+            if redirects == MAX_REDIRECTS {
+                return Err(refused(format!("more than {MAX_REDIRECTS} redirects")));
+            }
+            allowed(&next, Some(&hop)).map_err(refused)?;
+            redirects += 1;
+            hop = next;
+        };
         let status = response.status();
         if !status.is_success() {
             // The body is not shown: S3 error documents can echo the
@@ -603,7 +626,7 @@ async fn fetch(
         while let Some(chunk) = response
             .chunk()
             .await
-            .map_err(|e| describe(e, remote, limits))?
+            .map_err(|e| describe(e, &hop, limits))?
         {
             if body.len() as u64 + chunk.len() as u64 > limits.max_size {
                 return Err(Failed::TooLarge);
@@ -612,12 +635,18 @@ async fn fetch(
         }
         Ok(body)
     };
-    // reqwest's own timeout covers the body too; this is the backstop.
+    // reqwest's own timeout covers the body too; this is the backstop, and
+    // bounds all hops together.
     let result = tokio::time::timeout(limits.timeout, download)
         .await
         .unwrap_or_else(|_| Err(Failed::Other(timed_out(limits))));
     let param = printable(param);
-    let url = remote.shown.clone();
+    // The first URL, and the hop that failed when it is another one.
+    let url = if redirects == 0 {
+        remote.shown.clone()
+    } else {
+        format!("{} (redirected to {})", remote.shown, shown(&hop))
+    };
     let body = result.map_err(|f| match f {
         Failed::Status(status) => FileError::Status {
             param: param.clone(),
@@ -662,9 +691,10 @@ fn timed_out(limits: &Limits) -> String {
     format!("timed out after {:?}", limits.timeout)
 }
 
-/// A reqwest error as text without the URL: reqwest's own message would
-/// print the query string, which holds a pre-signed URL's credentials.
-fn describe(e: reqwest::Error, remote: &Remote, limits: &Limits) -> Failed {
+/// A reqwest error for the request to `hop` as text without the URL:
+/// reqwest's own message would print the query string, which holds a
+/// pre-signed URL's credentials.
+fn describe(e: reqwest::Error, hop: &Url, limits: &Limits) -> Failed {
     if e.is_timeout() {
         return Failed::Other(timed_out(limits));
     }
@@ -677,10 +707,10 @@ fn describe(e: reqwest::Error, remote: &Remote, limits: &Limits) -> Failed {
         source = s.source();
     }
     // Belt and braces: whatever a lower layer put in, drop the secret parts.
-    if let Some(query) = remote.url.query().filter(|q| !q.is_empty()) {
+    if let Some(query) = hop.query().filter(|q| !q.is_empty()) {
         text = text.replace(query, "<redacted>");
     }
-    text = text.replace(remote.url.as_str(), &remote.shown);
+    text = text.replace(hop.as_str(), &shown(hop));
     Failed::Other(text)
 }
 
@@ -757,6 +787,26 @@ mod tests {
         assert!(parse_remote("https://h.example/p#sha256=abc").is_err());
         assert!(parse_remote(&format!("https://h/p#sha256={}", "g".repeat(64))).is_err());
         assert!(parse_remote("https://h.example/p#md5=00").is_err());
+    }
+
+    #[test]
+    fn sha256_with_a_plus_sign_is_not_hex() {
+        // `u8::from_str_radix("+0", 16)` is Ok(0): every pair must be checked
+        // as two hex digits, or `+0+0...` would pass for a digest of zeros.
+        assert_eq!(parse_sha256(&"+0".repeat(32)), None);
+        let mut digest = "0f".repeat(32);
+        digest.replace_range(0..2, "+f");
+        assert_eq!(parse_sha256(&digest), None);
+        for bad in ["-0", " 0", "0 ", "0x", "g0"] {
+            let hex = format!("{bad}{}", "00".repeat(31));
+            assert_eq!(parse_sha256(&hex), None, "{hex:?}");
+        }
+        assert_eq!(parse_sha256(&"0f".repeat(32)), Some([0x0f; 32]));
+        assert_eq!(parse_sha256(&"aB".repeat(32)), Some([0xab; 32]));
+        let e = parse_remote(&format!("https://h.example/p#sha256={}", "+0".repeat(32)))
+            .err()
+            .unwrap();
+        assert_eq!(e, "#sha256= needs exactly 64 hex digits");
     }
 
     #[test]

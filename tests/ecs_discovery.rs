@@ -1,15 +1,29 @@
 //! ECS discovery against real metadata files and a real local HTTP server
-//! standing in for task metadata endpoint v4.
+//! standing in for task metadata endpoint v4; at the end, the same through
+//! the real binary, for what a command does with what discovery found.
+
+mod support;
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
+use std::fs;
+use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use ssmm::ecs::{EcsInfo, discover};
+use ssmm::ecs::{EcsInfo, Need, discover};
+use support::{Ssmm, moto, unique_prefix};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
+
+/// Nothing needed beyond the cluster: an app was given.
+const ANY: Need = Need {
+    container_name: false,
+};
+/// No app given: the container name is the app.
+const NAME: Need = Need {
+    container_name: true,
+};
 
 // ------------------------------------------------------- test server
 
@@ -21,6 +35,8 @@ struct Route {
     delay: Duration,
     /// Answer 500 to this many requests before answering normally.
     fail_first: usize,
+    /// Sent as `Location` (with a 307 from `Route::redirect`).
+    location: Option<String>,
 }
 
 impl Route {
@@ -30,6 +46,13 @@ impl Route {
             body: body.to_string(),
             delay: Duration::ZERO,
             fail_first: 0,
+            location: None,
+        }
+    }
+    fn redirect(to: &str) -> Route {
+        Route {
+            location: Some(to.to_string()),
+            ..Route::status(307)
         }
     }
     fn status(status: u16) -> Route {
@@ -59,7 +82,12 @@ const TASK: &str = "/v4/abc-123/task";
 
 impl Server {
     async fn start(routes: &[(&str, Route)]) -> Server {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        Server::start_on([127, 0, 0, 1].into(), routes).await
+    }
+
+    /// On another loopback address (127.0.0.2: another host to a client).
+    async fn start_on(ip: IpAddr, routes: &[(&str, Route)]) -> Server {
+        let listener = TcpListener::bind((ip, 0)).await.unwrap();
         let addr = listener.local_addr().unwrap();
         let routes: Arc<HashMap<String, Route>> = Arc::new(
             routes
@@ -84,6 +112,10 @@ impl Server {
 
     fn hits(&self, path: &str) -> usize {
         *self.hits.lock().unwrap().get(path).unwrap_or(&0)
+    }
+
+    fn total_hits(&self) -> usize {
+        self.hits.lock().unwrap().values().sum()
     }
 }
 
@@ -111,19 +143,22 @@ async fn serve(
         *n += 1;
         *n
     };
-    let (status, body) = match routes.get(&path) {
-        None => (404, "{}".to_string()),
+    let (status, body, location) = match routes.get(&path) {
+        None => (404, "{}".to_string(), None),
         Some(r) => {
             tokio::time::sleep(r.delay).await;
             if n <= r.fail_first {
-                (500, "oops".to_string())
+                (500, "oops".to_string(), None)
             } else {
-                (r.status, r.body.clone())
+                (r.status, r.body.clone(), r.location.clone())
             }
         }
     };
+    let location = location
+        .map(|l| format!("Location: {l}\r\n"))
+        .unwrap_or_default();
     let resp = format!(
-        "HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        "HTTP/1.1 {status} X\r\nContent-Type: application/json\r\n{location}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
         body.len()
     );
     // The client may have given up (slow-answer tests): ignore write errors.
@@ -157,8 +192,12 @@ fn secs(n: u64) -> Duration {
 }
 
 async fn file_err(path: &Path, timeout: Duration) -> (String, Duration) {
+    file_err_needing(path, timeout, ANY).await
+}
+
+async fn file_err_needing(path: &Path, timeout: Duration, need: Need) -> (String, Duration) {
     let start = Instant::now();
-    let e = discover(Some(path), None, timeout)
+    let e = discover(Some(path), None, timeout, need)
         .await
         .expect_err("discovery should fail");
     (format!("{e:#}"), start.elapsed())
@@ -170,7 +209,7 @@ async fn file_err(path: &Path, timeout: Duration) -> (String, Duration) {
 async fn file_ready_immediately() {
     let (_dir, path) = temp_file(READY_FILE.as_bytes());
     let start = Instant::now();
-    let info = discover(Some(&path), None, secs(5)).await.unwrap();
+    let info = discover(Some(&path), None, secs(5), ANY).await.unwrap();
     assert!(start.elapsed() < Duration::from_millis(500));
     assert_eq!(
         info,
@@ -187,7 +226,10 @@ async fn file_ready_immediately() {
 #[tokio::test]
 async fn file_short_cluster_name_kept_as_is() {
     let (_dir, path) = temp_file(br#"{"Cluster":"staging","MetadataFileStatus":"READY"}"#);
-    let info = discover(Some(&path), None, secs(5)).await.unwrap().unwrap();
+    let info = discover(Some(&path), None, secs(5), ANY)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(info.cluster.as_deref(), Some("staging"));
     assert_eq!(info.container_name, None);
 }
@@ -205,7 +247,10 @@ async fn file_partial_then_ready_is_waited_for() {
         write_atomic(&p, READY_FILE.as_bytes());
     });
     let start = Instant::now();
-    let info = discover(Some(&path), None, secs(5)).await.unwrap().unwrap();
+    let info = discover(Some(&path), None, secs(5), ANY)
+        .await
+        .unwrap()
+        .unwrap();
     let took = start.elapsed();
     writer.join().unwrap();
     assert!(
@@ -277,6 +322,51 @@ async fn file_ready_without_cluster_is_an_error() {
     );
 }
 
+/// Regression: a READY file with a Cluster and no ContainerName (or an empty
+/// one) gave no container name, and ssmm took the working directory's name
+/// as the app, silently.
+#[tokio::test]
+async fn file_ready_without_container_name_is_an_error_when_no_app_is_given() {
+    for (content, why) in [
+        (
+            r#"{"Cluster":"prod","MetadataFileStatus":"READY"}"#,
+            "missing ContainerName",
+        ),
+        (
+            r#"{"Cluster":"prod","ContainerName":"","MetadataFileStatus":"READY"}"#,
+            "ContainerName is empty",
+        ),
+    ] {
+        let (_dir, path) = temp_file(content.as_bytes());
+        let (msg, took) = file_err_needing(&path, secs(5), NAME).await;
+        assert!(took < secs(1), "took {took:?}");
+        assert_eq!(
+            msg,
+            format!(
+                "ECS metadata file {}: {why} (the app name is taken from it when neither --app nor $SSMM_APP is given)",
+                path.display()
+            )
+        );
+        // With an app given, the container name is not needed.
+        let info = discover(Some(&path), None, secs(5), ANY)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(info.container_name, None);
+    }
+}
+
+#[tokio::test]
+async fn file_ready_with_empty_cluster_is_an_error() {
+    let (_dir, path) =
+        temp_file(br#"{"Cluster":"","ContainerName":"web","MetadataFileStatus":"READY"}"#);
+    let (msg, _) = file_err(&path, secs(5)).await;
+    assert_eq!(
+        msg,
+        format!("ECS metadata file {}: Cluster is empty", path.display())
+    );
+}
+
 #[tokio::test]
 async fn file_ready_with_wrong_types_is_an_error() {
     let (_dir, path) = temp_file(br#"{"Cluster":42,"MetadataFileStatus":"READY"}"#);
@@ -294,7 +384,10 @@ async fn file_that_appears_late_is_waited_for() {
         write_atomic(&p, READY_FILE.as_bytes());
     });
     let start = Instant::now();
-    let info = discover(Some(&path), None, secs(5)).await.unwrap().unwrap();
+    let info = discover(Some(&path), None, secs(5), ANY)
+        .await
+        .unwrap()
+        .unwrap();
     writer.join().unwrap();
     assert!(start.elapsed() >= Duration::from_millis(350));
     assert_eq!(info.cluster.as_deref(), Some("prod"));
@@ -349,7 +442,9 @@ async fn endpoint_happy_path() {
         (TASK, Route::json(TASK_JSON)),
     ])
     .await;
-    let info = discover(None, Some(&srv.uri()), secs(5)).await.unwrap();
+    let info = discover(None, Some(&srv.uri()), secs(5), ANY)
+        .await
+        .unwrap();
     assert_eq!(
         info,
         Some(EcsInfo {
@@ -371,7 +466,10 @@ async fn endpoint_trailing_slash_is_tolerated() {
     ])
     .await;
     let uri = format!("{}/", srv.uri());
-    let info = discover(None, Some(&uri), secs(5)).await.unwrap().unwrap();
+    let info = discover(None, Some(&uri), secs(5), ANY)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(info.cluster.as_deref(), Some("prod"));
     assert_eq!(srv.hits(TASK), 1);
 }
@@ -384,7 +482,7 @@ async fn endpoint_without_service_name() {
         (TASK, Route::json(task)),
     ])
     .await;
-    let info = discover(None, Some(&srv.uri()), secs(5))
+    let info = discover(None, Some(&srv.uri()), secs(5), ANY)
         .await
         .unwrap()
         .unwrap();
@@ -401,7 +499,7 @@ async fn endpoint_task_without_cluster_uses_container_label() {
         (TASK, Route::json(task)),
     ])
     .await;
-    let info = discover(None, Some(&srv.uri()), secs(5))
+    let info = discover(None, Some(&srv.uri()), secs(5), ANY)
         .await
         .unwrap()
         .unwrap();
@@ -416,7 +514,9 @@ async fn endpoint_without_any_cluster_is_an_error() {
         (TASK, Route::json(r#"{"Family":"web-fam"}"#)),
     ])
     .await;
-    let e = discover(None, Some(&srv.uri()), secs(5)).await.unwrap_err();
+    let e = discover(None, Some(&srv.uri()), secs(5), ANY)
+        .await
+        .unwrap_err();
     let msg = format!("{e:#}");
     assert!(
         msg.starts_with(&format!(
@@ -427,6 +527,128 @@ async fn endpoint_without_any_cluster_is_an_error() {
     );
 }
 
+/// Regression: an endpoint answering `"Name": ""` (or no Name) for the
+/// container made ssmm take the working directory's name as the app.
+#[tokio::test]
+async fn endpoint_without_container_name_is_an_error_when_no_app_is_given() {
+    for (container, why) in [
+        (r#"{"DockerId":"d1"}"#, "missing Name"),
+        (r#"{"Name":"","DockerId":"d1"}"#, "Name is empty"),
+    ] {
+        let srv = Server::start(&[
+            (BASE, Route::json(container)),
+            (TASK, Route::json(TASK_JSON)),
+        ])
+        .await;
+        let e = discover(None, Some(&srv.uri()), secs(5), NAME)
+            .await
+            .unwrap_err();
+        assert_eq!(
+            format!("{e:#}"),
+            format!(
+                "ECS metadata endpoint {}: {why} (the app name is taken from it when neither --app nor $SSMM_APP is given)",
+                srv.uri()
+            )
+        );
+        let info = discover(None, Some(&srv.uri()), secs(5), ANY)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(info.container_name, None);
+        assert_eq!(info.cluster.as_deref(), Some("prod"));
+    }
+}
+
+#[tokio::test]
+async fn endpoint_with_empty_cluster_and_no_label_is_an_error() {
+    let srv = Server::start(&[
+        (BASE, Route::json(r#"{"Name":"web","Labels":{}}"#)),
+        (TASK, Route::json(r#"{"Cluster":"","Family":"web-fam"}"#)),
+    ])
+    .await;
+    let e = discover(None, Some(&srv.uri()), secs(5), ANY)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        format!("{e:#}"),
+        format!(
+            "ECS metadata endpoint {}: empty Cluster (task) and no label com.amazonaws.ecs.cluster (container)",
+            srv.uri()
+        )
+    );
+}
+
+/// Regression: the endpoint client followed up to 10 redirects to any host,
+/// so an answer could come from anywhere.
+#[tokio::test]
+async fn endpoint_redirect_to_another_host_or_port_is_refused() {
+    // Each would answer well, were it asked: on another host, another port.
+    let routes = [
+        (BASE, Route::json(CONTAINER_JSON)),
+        (TASK, Route::json(TASK_JSON)),
+    ];
+    let other_host = Server::start_on([127, 0, 0, 2].into(), &routes).await;
+    let other_port = Server::start(&routes).await;
+    for target in [&other_host, &other_port] {
+        let srv = Server::start(&[
+            (BASE, Route::redirect(&target.uri())),
+            (TASK, Route::redirect(&format!("{}/task", target.uri()))),
+        ])
+        .await;
+        let start = Instant::now();
+        let e = discover(None, Some(&srv.uri()), secs(10), NAME)
+            .await
+            .unwrap_err();
+        let msg = format!("{e:#}");
+        assert!(start.elapsed() < secs(2), "took {:?}", start.elapsed());
+        assert!(
+            msg.starts_with(&format!("ECS metadata endpoint {}", srv.uri())),
+            "{msg}"
+        );
+        // The container or the task request, whichever failed first.
+        assert!(
+            msg.contains(&format!(": redirect to {}", target.uri())),
+            "{msg}"
+        );
+        assert!(
+            msg.ends_with(&format!(
+                " refused: redirects are followed only within http://{}",
+                srv.addr
+            )),
+            "{msg}"
+        );
+        assert_eq!(target.total_hits(), 0, "the other server was asked");
+        // Not retried: asking again gets the same redirect.
+        assert!(srv.hits(BASE) <= 1 && srv.hits(TASK) <= 1, "retried");
+    }
+}
+
+#[tokio::test]
+async fn endpoint_redirect_within_the_endpoint_is_followed_a_few_times() {
+    let srv = Server::start(&[
+        (BASE, Route::redirect("/v4/moved")),
+        ("/v4/moved", Route::json(CONTAINER_JSON)),
+        (TASK, Route::redirect("/v4/moved/task")),
+        ("/v4/moved/task", Route::json(TASK_JSON)),
+    ])
+    .await;
+    let info = discover(None, Some(&srv.uri()), secs(5), NAME)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(info.cluster.as_deref(), Some("prod"));
+    assert_eq!(info.container_name.as_deref(), Some("web"));
+    assert_eq!((srv.hits("/v4/moved"), srv.hits("/v4/moved/task")), (1, 1));
+
+    let looping =
+        Server::start(&[(BASE, Route::redirect(BASE)), (TASK, Route::redirect(TASK))]).await;
+    let e = discover(None, Some(&looping.uri()), secs(5), ANY)
+        .await
+        .unwrap_err();
+    let msg = format!("{e:#}");
+    assert!(msg.ends_with("refused: more than 3 redirects"), "{msg}");
+}
+
 #[tokio::test]
 async fn endpoint_500_always_fails_after_bounded_retries() {
     let srv = Server::start(&[
@@ -435,7 +657,7 @@ async fn endpoint_500_always_fails_after_bounded_retries() {
     ])
     .await;
     let start = Instant::now();
-    let e = discover(None, Some(&srv.uri()), secs(10))
+    let e = discover(None, Some(&srv.uri()), secs(10), ANY)
         .await
         .unwrap_err();
     assert!(start.elapsed() < secs(3), "took {:?}", start.elapsed());
@@ -457,7 +679,7 @@ async fn endpoint_500_twice_then_ok_succeeds() {
         (TASK, Route::json(TASK_JSON).fail_first(2)),
     ])
     .await;
-    let info = discover(None, Some(&srv.uri()), secs(5))
+    let info = discover(None, Some(&srv.uri()), secs(5), ANY)
         .await
         .unwrap()
         .unwrap();
@@ -469,7 +691,9 @@ async fn endpoint_500_twice_then_ok_succeeds() {
 #[tokio::test]
 async fn endpoint_4xx_is_not_retried() {
     let srv = Server::start(&[(BASE, Route::status(404)), (TASK, Route::json(TASK_JSON))]).await;
-    let e = discover(None, Some(&srv.uri()), secs(5)).await.unwrap_err();
+    let e = discover(None, Some(&srv.uri()), secs(5), ANY)
+        .await
+        .unwrap_err();
     assert_eq!(
         format!("{e:#}"),
         format!("ECS metadata endpoint {}: HTTP 404", srv.uri())
@@ -484,7 +708,9 @@ async fn endpoint_invalid_json_is_an_error() {
         (TASK, Route::json(TASK_JSON)),
     ])
     .await;
-    let e = discover(None, Some(&srv.uri()), secs(5)).await.unwrap_err();
+    let e = discover(None, Some(&srv.uri()), secs(5), ANY)
+        .await
+        .unwrap_err();
     assert_eq!(
         format!("{e:#}"),
         format!("ECS metadata endpoint {}: not valid JSON", srv.uri())
@@ -500,7 +726,7 @@ async fn endpoint_slower_than_request_timeout_fails_within_overall_timeout() {
     ])
     .await;
     let start = Instant::now();
-    let e = discover(None, Some(&srv.uri()), secs(10))
+    let e = discover(None, Some(&srv.uri()), secs(10), ANY)
         .await
         .unwrap_err();
     let took = start.elapsed();
@@ -524,7 +750,9 @@ async fn endpoint_slow_answer_is_cut_at_overall_timeout() {
     ])
     .await;
     let start = Instant::now();
-    let e = discover(None, Some(&srv.uri()), secs(1)).await.unwrap_err();
+    let e = discover(None, Some(&srv.uri()), secs(1), ANY)
+        .await
+        .unwrap_err();
     let took = start.elapsed();
     assert!(took >= Duration::from_millis(900), "took {took:?}");
     assert!(took < Duration::from_millis(1500), "took {took:?}");
@@ -543,7 +771,7 @@ async fn endpoint_refusing_connections_fails_after_retries() {
         .unwrap();
     let uri = format!("http://{addr}{BASE}");
     let start = Instant::now();
-    let e = discover(None, Some(&uri), secs(10)).await.unwrap_err();
+    let e = discover(None, Some(&uri), secs(10), ANY).await.unwrap_err();
     assert!(start.elapsed() < secs(3), "took {:?}", start.elapsed());
     let msg = format!("{e:#}");
     assert!(msg.contains(&addr.to_string()), "{msg}");
@@ -558,7 +786,7 @@ async fn endpoint_uri_must_be_http() {
         "169.254.170.2/v4/x",
         "file:///etc/passwd",
     ] {
-        let e = discover(None, Some(bad), secs(1)).await.unwrap_err();
+        let e = discover(None, Some(bad), secs(1), ANY).await.unwrap_err();
         let msg = format!("{e:#}");
         assert!(msg.contains("not an http(s) URL"), "{bad}: {msg}");
         assert!(msg.contains(bad), "{bad}: {msg}");
@@ -569,7 +797,7 @@ async fn endpoint_uri_must_be_http() {
 
 #[tokio::test]
 async fn neither_file_nor_uri_is_none() {
-    assert_eq!(discover(None, None, secs(1)).await.unwrap(), None);
+    assert_eq!(discover(None, None, secs(1), ANY).await.unwrap(), None);
 }
 
 #[tokio::test]
@@ -581,7 +809,7 @@ async fn file_takes_precedence_over_endpoint() {
     .await;
     let (_dir, path) =
         temp_file(br#"{"Cluster":"from-file","ContainerName":"c","MetadataFileStatus":"READY"}"#);
-    let info = discover(Some(&path), Some(&srv.uri()), secs(5))
+    let info = discover(Some(&path), Some(&srv.uri()), secs(5), ANY)
         .await
         .unwrap()
         .unwrap();
@@ -598,9 +826,255 @@ async fn broken_file_does_not_fall_back_to_endpoint() {
     ])
     .await;
     let (_dir, path) = temp_file(br#"{"MetadataFileStatus":"READY"}"#);
-    let e = discover(Some(&path), Some(&srv.uri()), secs(5))
+    let e = discover(Some(&path), Some(&srv.uri()), secs(5), ANY)
         .await
         .unwrap_err();
     assert!(format!("{e:#}").contains("missing Cluster"));
     assert_eq!(srv.hits(BASE) + srv.hits(TASK), 0);
+}
+
+// ------------------------------------------------- through the binary
+
+/// Why the container name is needed, as the message ends.
+const NAME_NEEDED: &str =
+    "(the app name is taken from it when neither --app nor $SSMM_APP is given)";
+
+/// A working directory named `webdir`, whose app would be `webdir` if ssmm
+/// fell back to the directory's name; that app's parameters are seeded in
+/// both layouts, so such a fall back would succeed and write them.
+struct Site {
+    _base: tempfile::TempDir,
+    dir: PathBuf,
+    prefix: String,
+    cluster: String,
+}
+
+impl Site {
+    fn new() -> Site {
+        let base = tempfile::tempdir().unwrap();
+        let dir = base.path().join("webdir");
+        fs::create_dir(&dir).unwrap();
+        let prefix = unique_prefix();
+        let cluster = format!("c{}", &unique_prefix()[2..]);
+        let m = moto();
+        m.put(&format!("{prefix}/webdir/from-dir"), "1");
+        m.put(&format!("/{cluster}/webdir/environment/from-dir"), "1");
+        m.put(&format!("{prefix}/web/from-app"), "1");
+        m.put(&format!("/{cluster}/web/environment/from-app"), "1");
+        Site {
+            _base: base,
+            dir,
+            prefix,
+            cluster,
+        }
+    }
+
+    /// The global arguments of a layout: `--prefix P` or `--layout ecs`.
+    fn layout_args(&self, layout: &str) -> Vec<String> {
+        match layout {
+            "team" => vec!["--prefix".into(), self.prefix.clone()],
+            _ => vec!["--layout".into(), "ecs".into()],
+        }
+    }
+
+    /// A READY metadata file for this site's cluster with `extra` fields.
+    fn metadata_file(&self, name: &str, extra: &str) -> PathBuf {
+        let path = self._base.path().join(name);
+        let cluster = format!(
+            "arn:aws:ecs:us-east-1:123456789012:cluster/{}",
+            self.cluster
+        );
+        fs::write(
+            &path,
+            format!(r#"{{"Cluster":"{cluster}",{extra}"MetadataFileStatus":"READY"}}"#),
+        )
+        .unwrap();
+        path
+    }
+
+    fn ssmm(&self, layout: &str, var: &str, value: &Path) -> Ssmm {
+        Ssmm::new()
+            .endpoint(&moto().endpoint())
+            .current_dir(&self.dir)
+            .env(var, value)
+            .args(self.layout_args(layout))
+    }
+
+    /// `sync` and `exec` both refuse with `msg` (the whole first line), exit
+    /// 1, writing nothing and starting nothing.
+    fn refused(&self, layout: &str, var: &str, value: &Path, msg: &str) {
+        let out = self.ssmm(layout, var, value).arg("sync").run();
+        out.code(1);
+        assert_eq!(out.stderr.lines().next(), Some(msg), "{layout}\n{out}");
+        let marker = self.dir.join("started");
+        let out = self
+            .ssmm(layout, var, value)
+            .args(["exec", "--", "touch"])
+            .arg(&marker)
+            .run();
+        out.code(1);
+        assert_eq!(out.stderr.lines().next(), Some(msg), "{layout}\n{out}");
+        let left: Vec<_> = fs::read_dir(&self.dir).unwrap().flatten().collect();
+        assert!(left.is_empty(), "{layout}: wrote or started {left:?}");
+    }
+}
+
+/// Runs the fake endpoint on its own runtime while plain test code runs the
+/// binary; dropping the runtime stops it.
+fn endpoint_server(routes: &[(&str, Route)]) -> (tokio::runtime::Runtime, Server) {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let srv = rt.block_on(Server::start(routes));
+    (rt, srv)
+}
+
+/// Regression: a READY metadata file with a Cluster and no ContainerName
+/// made `sync` and `exec` use the working directory's name as the app, exit
+/// 0 and say nothing (both layouts take the app from the container name).
+#[test]
+fn metadata_file_without_container_name_is_an_error_not_the_directory_name() {
+    let site = Site::new();
+    for (extra, why) in [
+        ("", "missing ContainerName"),
+        (r#""ContainerName":"","#, "ContainerName is empty"),
+    ] {
+        let meta = site.metadata_file("meta.json", extra);
+        let msg = format!(
+            "ssmm: error: ECS metadata file {}: {why} {NAME_NEEDED}",
+            meta.display()
+        );
+        for layout in ["team", "ecs"] {
+            site.refused(layout, "ECS_CONTAINER_METADATA_FILE", &meta, &msg);
+        }
+    }
+}
+
+/// Regression: the same through endpoint v4, answering `"Name": ""` or no
+/// Name for the container.
+#[test]
+fn metadata_endpoint_without_container_name_is_an_error_not_the_directory_name() {
+    let site = Site::new();
+    let task = format!(r#"{{"Cluster":"{}","Family":"web"}}"#, site.cluster);
+    for (container, why) in [
+        (r#"{"DockerId":"d1"}"#, "missing Name"),
+        (r#"{"Name":"","DockerId":"d1"}"#, "Name is empty"),
+    ] {
+        let (_rt, srv) =
+            endpoint_server(&[(BASE, Route::json(container)), (TASK, Route::json(&task))]);
+        let uri = PathBuf::from(srv.uri());
+        let msg = format!(
+            "ssmm: error: ECS metadata endpoint {}: {why} {NAME_NEEDED}",
+            srv.uri()
+        );
+        for layout in ["team", "ecs"] {
+            site.refused(layout, "ECS_CONTAINER_METADATA_URI_V4", &uri, &msg);
+        }
+    }
+}
+
+#[test]
+fn empty_cluster_in_metadata_is_an_error() {
+    let site = Site::new();
+    let meta = site._base.path().join("meta.json");
+    fs::write(
+        &meta,
+        r#"{"Cluster":"","ContainerName":"web","MetadataFileStatus":"READY"}"#,
+    )
+    .unwrap();
+    let msg = format!(
+        "ssmm: error: ECS metadata file {}: Cluster is empty",
+        meta.display()
+    );
+    site.refused("ecs", "ECS_CONTAINER_METADATA_FILE", &meta, &msg);
+
+    let (_rt, srv) = endpoint_server(&[
+        (BASE, Route::json(r#"{"Name":"web","Labels":{}}"#)),
+        (TASK, Route::json(r#"{"Cluster":"","Family":"web"}"#)),
+    ]);
+    let msg = format!(
+        "ssmm: error: ECS metadata endpoint {}: empty Cluster (task) and no label com.amazonaws.ecs.cluster (container)",
+        srv.uri()
+    );
+    let uri = PathBuf::from(srv.uri());
+    site.refused("ecs", "ECS_CONTAINER_METADATA_URI_V4", &uri, &msg);
+}
+
+/// With `--app` or `$SSMM_APP`, the container name is not needed: metadata
+/// without one is fine, and the cluster still comes from it.
+#[test]
+fn metadata_without_container_name_is_fine_when_the_app_is_given() {
+    let site = Site::new();
+    let meta = site.metadata_file("meta.json", "");
+    let task = format!(r#"{{"Cluster":"{}"}}"#, site.cluster);
+    let (_rt, srv) = endpoint_server(&[
+        (BASE, Route::json(r#"{"Name":""}"#)),
+        (TASK, Route::json(&task)),
+    ]);
+    let uri = PathBuf::from(srv.uri());
+    for (var, value) in [
+        ("ECS_CONTAINER_METADATA_FILE", &meta),
+        ("ECS_CONTAINER_METADATA_URI_V4", &uri),
+    ] {
+        for layout in ["team", "ecs"] {
+            let by_env = site.ssmm(layout, var, value).env("SSMM_APP", "web");
+            let by_flag = site.ssmm(layout, var, value).args(["--app", "web"]);
+            for cmd in [by_env, by_flag] {
+                let env_file = site.dir.join(".env");
+                cmd.args(["sync", "--no-shared"]).run().success();
+                assert_eq!(
+                    fs::read_to_string(&env_file).unwrap(),
+                    "FROM_APP=\"1\"\n",
+                    "{layout} {var}"
+                );
+                fs::remove_file(&env_file).unwrap();
+            }
+        }
+    }
+}
+
+/// Regression: endpoint v4's answers were followed through up to 10
+/// redirects to any host. A redirect off the endpoint is refused, exit 1,
+/// and the other host is never asked.
+#[test]
+fn metadata_endpoint_redirect_to_another_host_is_refused() {
+    let site = Site::new();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let task = format!(r#"{{"Cluster":"{}"}}"#, site.cluster);
+    let other = rt.block_on(Server::start_on(
+        [127, 0, 0, 2].into(),
+        &[
+            (BASE, Route::json(CONTAINER_JSON)),
+            (TASK, Route::json(&task)),
+        ],
+    ));
+    let srv = rt.block_on(Server::start(&[
+        (BASE, Route::redirect(&other.uri())),
+        (TASK, Route::redirect(&format!("{}/task", other.uri()))),
+    ]));
+    for layout in ["team", "ecs"] {
+        let out = site
+            .ssmm(
+                layout,
+                "ECS_CONTAINER_METADATA_URI_V4",
+                Path::new(&srv.uri()),
+            )
+            .arg("sync")
+            .run();
+        out.code(1)
+            .stderr_contains(&format!("ssmm: error: ECS metadata endpoint {}", srv.uri()))
+            .stderr_contains(&format!(": redirect to {}", other.uri()))
+            .stderr_contains(&format!(
+                " refused: redirects are followed only within http://{}",
+                srv.addr
+            ));
+        assert_eq!(other.total_hits(), 0, "{layout}: the other host was asked");
+        assert!(!site.dir.join(".env").exists(), "{layout}");
+    }
 }

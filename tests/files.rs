@@ -513,7 +513,42 @@ async fn serve(mut conn: tokio::net::TcpStream) {
     let path = target.split('?').next().unwrap_or("/");
     let stall = || tokio::time::sleep(Duration::from_secs(60));
     let reply = |s: &str| format!("{s}\r\nConnection: close\r\n");
+    let to = |location: &str| {
+        format!(
+            "{}Location: {location}\r\n\r\n",
+            reply("HTTP/1.1 302 Found")
+        )
+    };
+    if let Some(port) = path.strip_prefix("/redirect-to-port/") {
+        // User info and query both carry the canary: neither may be shown.
+        let out = to(&format!(
+            "http://u:{CANARY}@127.0.0.1:{port}/gone?sig={CANARY}"
+        ));
+        let _ = conn.write_all(out.as_bytes()).await;
+        let _ = conn.shutdown().await;
+        return;
+    }
     let out = match path {
+        // A redirect, then a hop that fails in each way a download can.
+        "/redirect-to-404" => to(&format!("/404?sig={CANARY}")),
+        "/redirect-to-500" => to(&format!("/second-hop?sig={CANARY}")),
+        "/redirect-to-big" => to(&format!("/chunked-big?sig={CANARY}")),
+        "/redirect-to-slow" => to(&format!("/slow-head?sig={CANARY}")),
+        "/redirect-twice" => to(&format!("/redirect-to-404?sig={CANARY}")),
+        "/redirect-to-referer" => to("/referer"),
+        "/referer" => {
+            // The request's Referer header as the body, or "none".
+            let referer = head
+                .lines()
+                .filter_map(|l| l.split_once(':'))
+                .find(|(k, _)| k.eq_ignore_ascii_case("referer"))
+                .map_or("none", |(_, v)| v.trim());
+            format!(
+                "{}Content-Length: {}\r\n\r\n{referer}",
+                reply("HTTP/1.1 200 OK"),
+                referer.len()
+            )
+        }
         "/ok" => format!("{}Content-Length: 5\r\n\r\nhello", reply("HTTP/1.1 200 OK")),
         "/404" => format!(
             "{}Content-Length: {}\r\n\r\n{CANARY}",
@@ -723,6 +758,155 @@ fn refused_urls_fail_before_any_network_access() {
         assert!(matches!(kind, FileError::Url { .. }), "{url}: {kind:?}");
         assert!(text.contains(why), "{url}: {text}");
     }
+}
+
+/// A loopback port nothing listens on.
+fn closed_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Regression: when a download redirected and a later hop failed, the
+/// message named only the first URL. It now names both, the hop that failed
+/// as scheme://host[:port]/path (no query, no user info).
+#[test]
+fn a_failure_after_a_redirect_names_the_hop_that_failed() {
+    let base = server();
+    let closed = closed_port();
+    let short = Limits {
+        max_size: 4096,
+        timeout: Duration::from_millis(500),
+    };
+    let cases = [
+        (
+            "/redirect-to-404".to_owned(),
+            format!("{base}/404"),
+            "HTTP 404",
+        ),
+        (
+            "/redirect-to-500".into(),
+            format!("{base}/second-hop"),
+            "HTTP 500",
+        ),
+        (
+            format!("/redirect-to-port/{closed}"),
+            format!("http://127.0.0.1:{closed}/gone"),
+            "failed: error sending request",
+        ),
+        (
+            "/redirect-to-big".into(),
+            format!("{base}/chunked-big"),
+            "larger than the limit of 4096 bytes",
+        ),
+        (
+            "/redirect-to-slow".into(),
+            format!("{base}/slow-head"),
+            "failed: timed out",
+        ),
+        // Two hops: the first URL and the last.
+        ("/redirect-twice".into(), format!("{base}/404"), "HTTP 404"),
+    ];
+    for (first, hop, why) in cases {
+        let started = Instant::now();
+        let (text, _) = fetch_err(&format!("{base}{first}?sig={CANARY}"), &short);
+        let named = format!("download from {base}{first} (redirected to {hop})");
+        assert!(text.contains(&named), "{first}: {text}");
+        assert!(text.contains(why), "{first}: {text}");
+        assert!(!text.contains("u:"), "{first}: user info shown: {text}");
+        assert!(started.elapsed() < Duration::from_secs(5), "{first}");
+    }
+    // No redirect: the message is as it was, one URL.
+    let (text, _) = fetch_err(&format!("{base}/404?sig={CANARY}"), &limits());
+    assert!(
+        text.contains(&format!("download from {base}/404: HTTP 404")),
+        "{text}"
+    );
+}
+
+/// A redirect target is not told where the redirect came from: a `Referer`
+/// would carry the pre-signed query of the first URL to the next host.
+#[test]
+fn a_redirect_sends_no_referer_to_the_next_hop() {
+    let url = format!("{}/redirect-to-referer?sig={CANARY}", server());
+    assert_eq!(fetch_one(&url, &limits()).unwrap(), b"none");
+}
+
+/// The same through the binary: exit 1, the hop named, no query, nothing
+/// written.
+#[test]
+fn sync_names_the_redirect_hop_that_failed() {
+    let base = server();
+    let p = support::unique_prefix();
+    support::moto().put_secure(
+        &format!("{p}/api/files/f.bin"),
+        &format!("url:{base}/redirect-to-500?sig={CANARY}"),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let out = support::Ssmm::new()
+        .endpoint(&support::moto().endpoint())
+        .current_dir(dir.path())
+        .args(["--prefix", &p, "sync", "--app", "api", "--root", "root"])
+        .run();
+    out.code(1);
+    let msg = format!(
+        "ssmm: error: file parameter {p}/api/files/f.bin: download from {base}/redirect-to-500 (redirected to {base}/second-hop): HTTP 500 Internal Server Error"
+    );
+    assert_eq!(out.stderr.lines().next(), Some(msg.as_str()), "{out}");
+    assert!(!out.combined().contains(CANARY), "{out}");
+    assert!(tree(dir.path()).is_empty(), "{:?}", tree(dir.path()));
+}
+
+/// Regression: `#sha256=` took `+` as a hex digit (`u8::from_str_radix`
+/// accepts `"+e"`), so a digest with a `0e` pair written `+e` verified.
+/// Exactly 64 hex digits are required, before any download.
+#[test]
+fn sha256_with_a_plus_sign_is_refused_before_any_download() {
+    // sha256("hello"), the body of /ok; its 8th pair is "0e".
+    let good = "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824";
+    assert_eq!(good, sha256_hex(b"hello"));
+    let plus = good.replacen("0e", "+e", 1);
+    assert_eq!(plus.len(), 64);
+    let base = server();
+    assert_eq!(
+        fetch_one(&format!("{base}/ok#sha256={good}"), &limits()).unwrap(),
+        b"hello"
+    );
+    for digest in [plus.clone(), "+0".repeat(32)] {
+        let (text, kind) = fetch_err(
+            &format!("{base}/ok?sig={CANARY}#sha256={digest}"),
+            &limits(),
+        );
+        assert!(matches!(kind, FileError::Url { .. }), "{kind:?}");
+        assert!(
+            text.contains("#sha256= needs exactly 64 hex digits"),
+            "{text}"
+        );
+    }
+
+    // Through the binary, to a port nothing listens on: a download attempt
+    // would fail with a connection error, not with the digest rule.
+    let url = format!(
+        "url:http://127.0.0.1:{}/f.bin?sig={CANARY}#sha256={plus}",
+        closed_port()
+    );
+    let p = support::unique_prefix();
+    support::moto().put_secure(&format!("{p}/api/files/f.bin"), &url);
+    let dir = tempfile::tempdir().unwrap();
+    let out = support::Ssmm::new()
+        .endpoint(&support::moto().endpoint())
+        .current_dir(dir.path())
+        .args(["--prefix", &p, "sync", "--app", "api", "--root", "root"])
+        .run();
+    out.code(1);
+    let msg = format!(
+        "ssmm: error: file parameter {p}/api/files/f.bin: url: #sha256= needs exactly 64 hex digits"
+    );
+    assert_eq!(out.stderr.lines().next(), Some(msg.as_str()), "{out}");
+    assert!(!out.combined().contains(CANARY), "{out}");
+    assert!(tree(dir.path()).is_empty(), "{:?}", tree(dir.path()));
 }
 
 #[test]

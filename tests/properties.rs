@@ -1441,7 +1441,11 @@ fn cluster_field(obj: &Map<String, Value>, key: &str) -> Result<Option<String>, 
 
 /// What discovery must find in a metadata file: `None` when it never becomes
 /// a READY object (discovery times out), else the info or an error.
-fn expected_from_file(bytes: &[u8], source: String) -> Option<Result<ecs::EcsInfo, ()>> {
+fn expected_from_file(
+    bytes: &[u8],
+    need: ecs::Need,
+    source: String,
+) -> Option<Result<ecs::EcsInfo, ()>> {
     let Ok(Value::Object(obj)) = serde_json::from_slice::<Value>(bytes) else {
         return None;
     };
@@ -1457,13 +1461,22 @@ fn expected_from_file(bytes: &[u8], source: String) -> Option<Result<ecs::EcsInf
             source,
         })
     };
-    Some(info())
+    Some(info().and_then(|i| needed(i, need)))
+}
+
+/// A needed container name that is missing or empty is an error.
+fn needed(info: ecs::EcsInfo, need: ecs::Need) -> Result<ecs::EcsInfo, ()> {
+    if need.container_name && info.container_name.is_none() {
+        return Err(());
+    }
+    Ok(info)
 }
 
 /// What discovery must find from the endpoint's two answers.
 fn expected_from_endpoint(
     container: &[u8],
     task: &[u8],
+    need: ecs::Need,
     source: String,
 ) -> Result<ecs::EcsInfo, ()> {
     let object = |b: &[u8]| match serde_json::from_slice::<Value>(b) {
@@ -1479,13 +1492,16 @@ fn expected_from_endpoint(
         }
         .ok_or(())?,
     };
-    Ok(ecs::EcsInfo {
-        cluster: Some(cluster),
-        container_name: opt_str(&container, "Name")?,
-        family: opt_str(&task, "Family")?,
-        service_name: opt_str(&task, "ServiceName")?,
-        source,
-    })
+    needed(
+        ecs::EcsInfo {
+            cluster: Some(cluster),
+            container_name: opt_str(&container, "Name")?,
+            family: opt_str(&task, "Family")?,
+            service_name: opt_str(&task, "ServiceName")?,
+            source,
+        },
+        need,
+    )
 }
 
 /// An endpoint answer: an object with the given fields, anything JSON, or bytes.
@@ -1542,21 +1558,24 @@ proptest! {
 
     /// Any metadata file is read, never panics and never outlives the
     /// timeout: a READY object gives exactly the documented fields or an
-    /// error, anything else times out; errors are printable.
+    /// error (a needed container name missing or empty is one), anything
+    /// else times out; errors are printable.
     #[test]
     fn ecs_metadata_file_parsing_never_panics_or_hangs(
         bytes in metadata_file(),
         timeout_ms in select(vec![0u64, 1, 10, 50]),
+        container_name in any::<bool>(),
     ) {
+        let need = ecs::Need { container_name };
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("ecs-metadata.json");
         std::fs::write(&path, &bytes).unwrap();
         let timeout = Duration::from_millis(timeout_ms);
         let start = Instant::now();
-        let got = block_on(ecs::discover(Some(&path), None, timeout));
+        let got = block_on(ecs::discover(Some(&path), None, timeout, need));
         let took = start.elapsed();
         prop_assert!(took < timeout + Duration::from_secs(2), "took {:?}", took);
-        let want = expected_from_file(&bytes, format!("metadata file {}", path.display()));
+        let want = expected_from_file(&bytes, need, format!("metadata file {}", path.display()));
         match (got, want) {
             (Ok(Some(info)), Some(Ok(want))) => prop_assert_eq!(info, want),
             (Err(e), Some(Err(()))) => assert_printable(&format!("{e:#}"))?,
@@ -1570,13 +1589,16 @@ proptest! {
     }
 
     /// Any answers from the task metadata endpoint give exactly the
-    /// documented fields or a printable error, without panicking.
+    /// documented fields or a printable error (a needed container name
+    /// missing or empty is one), without panicking.
     #[test]
     fn ecs_metadata_endpoint_parsing_never_panics(
         container in endpoint_body(&["Name", "Labels"]),
         task in endpoint_body(&["Cluster", "Family", "ServiceName"]),
         label in proptest::option::weighted(0.5, json_value()),
+        container_name in any::<bool>(),
     ) {
+        let need = ecs::Need { container_name };
         // Give the Labels fallback a real chance: an object with the label.
         let container = match (serde_json::from_slice::<Value>(&container), label) {
             (Ok(Value::Object(mut obj)), Some(label)) => {
@@ -1588,10 +1610,10 @@ proptest! {
         };
         let (uri, got) = block_on(async {
             let uri = serve_bodies(container.clone(), task.clone()).await;
-            let got = ecs::discover(None, Some(&uri), Duration::from_secs(10)).await;
+            let got = ecs::discover(None, Some(&uri), Duration::from_secs(10), need).await;
             (uri, got)
         });
-        let want = expected_from_endpoint(&container, &task, format!("metadata endpoint {uri}"));
+        let want = expected_from_endpoint(&container, &task, need, format!("metadata endpoint {uri}"));
         match (got, want) {
             (Ok(Some(info)), Ok(want)) => prop_assert_eq!(info, want),
             (Err(e), Err(())) => assert_printable(&format!("{e:#}"))?,

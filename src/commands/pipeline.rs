@@ -67,10 +67,10 @@ pub fn gather(
     let limit = config::aws_settings(g).total_timeout;
     ssm::block_on_within(limit, async {
         let env = &config::process_env;
-        let ecs = if config::needs_ecs(g, env)? {
+        let ecs = if let Some(need) = config::needs_ecs(g, env)? {
             let file = env("ECS_CONTAINER_METADATA_FILE").map(PathBuf::from);
             let uri = env("ECS_CONTAINER_METADATA_URI_V4");
-            let found = ecs::discover(file.as_deref(), uri.as_deref(), g.ecs_timeout)
+            let found = ecs::discover(file.as_deref(), uri.as_deref(), g.ecs_timeout, need)
                 .await
                 .map_err(Error::Runtime)?;
             if let Some(info) = &found {
