@@ -44,6 +44,8 @@ use crate::names::printable;
 use crate::secret::Secret;
 use crate::write::{self, DIR_MODE, Outcome};
 
+/// How every message about a redirect that was not followed starts.
+const REDIRECT_FAILED: &str = "error following redirect:";
 /// Redirect hops followed per download; every hop is checked like the first.
 const MAX_REDIRECTS: usize = 3;
 /// Longest name one path segment may have on Linux (NAME_MAX).
@@ -157,8 +159,9 @@ impl FileError {
     /// are not.
     pub fn is_outage(&self) -> bool {
         match self {
-            // A redirect the scheme rule refused is policy, not an outage.
-            FileError::Download { why, .. } => !why.contains(" refused: "),
+            // A redirect refused (or unusable) is policy, not an outage;
+            // every such message starts so (see `fetch`).
+            FileError::Download { why, .. } => !why.starts_with(REDIRECT_FAILED),
             FileError::Status { status, .. } => status.starts_with('5'),
             _ => false,
         }
@@ -594,11 +597,11 @@ async fn fetch(
                 .ok()
                 .and_then(|l| hop.join(l).ok())
                 .ok_or_else(|| {
-                    Failed::Other("error following redirect: the Location is not a URL".into())
+                    Failed::Other(format!("{REDIRECT_FAILED} the Location is not a URL"))
                 })?;
             let refused = |why: String| {
                 Failed::Other(format!(
-                    "error following redirect: redirect to {} refused: {why}",
+                    "{REDIRECT_FAILED} redirect to {} refused: {why}",
                     shown(&next)
                 ))
             };
@@ -826,6 +829,37 @@ mod tests {
         assert!(check_conflicts(&[spec("a/b", "/p/b"), spec("a", "/p/a")]).is_err());
         assert!(check_conflicts(&[spec("x", "/p/1"), spec("x", "/p/2")]).is_err());
         assert!(check_conflicts(&[spec("a", "/p/a"), spec("ab/c", "/p/c")]).is_ok());
+    }
+
+    #[test]
+    fn only_unreachable_slow_and_5xx_downloads_are_outages() {
+        let download = |why: &str| FileError::Download {
+            param: "p".into(),
+            url: "u".into(),
+            why: why.into(),
+        };
+        let status = |s: &str| FileError::Status {
+            param: "p".into(),
+            url: "u".into(),
+            status: s.into(),
+        };
+        assert!(download("error sending request: Connection refused (os error 111)").is_outage());
+        assert!(download("timed out after 60s").is_outage());
+        assert!(status("503 Service Unavailable").is_outage());
+        assert!(!status("403 Forbidden").is_outage());
+        assert!(
+            !download(&format!(
+                "{REDIRECT_FAILED} redirect to http://10.0.0.1/x refused: plain http"
+            ))
+            .is_outage()
+        );
+        assert!(
+            !FileError::Base64 {
+                param: "p".into(),
+                why: "x".into()
+            }
+            .is_outage()
+        );
     }
 
     #[test]
