@@ -6,10 +6,11 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::config::{Layout, parse_duration, parse_size, parse_timeout};
+use crate::config::Layout;
 use crate::encode::Format;
 use crate::envfile::Syntax;
 use crate::names::KeyCase;
+use crate::units::{parse_duration, parse_size, parse_timeout};
 
 /// AWS SSM Parameter Store as the source of truth for a service's
 /// environment and files.

@@ -107,7 +107,7 @@ async fn from_file(path: &Path, timeout: Duration, need: Need) -> anyhow::Result
             bail!(
                 "ECS metadata file {}: {state} after {}",
                 path.display(),
-                fmt_duration(timeout)
+                crate::units::format_duration(timeout)
             );
         }
         tokio::time::sleep(POLL_INTERVAL.min(deadline - now)).await;
@@ -273,7 +273,7 @@ async fn get_json(
         if left.is_zero() {
             bail!(
                 "ECS metadata endpoint {url}: {what}, no answer within {}",
-                fmt_duration(timeout)
+                crate::units::format_duration(timeout)
             );
         }
         if attempt >= ATTEMPTS {
@@ -413,15 +413,6 @@ fn deadline_after(timeout: Duration) -> Instant {
     let now = Instant::now();
     now.checked_add(timeout)
         .unwrap_or_else(|| now + Duration::from_secs(100 * 365 * 86_400))
-}
-
-/// "10s" for whole seconds, "1500ms" otherwise: how `--ecs-timeout` reads.
-fn fmt_duration(d: Duration) -> String {
-    if d.subsec_millis() == 0 {
-        format!("{}s", d.as_secs())
-    } else {
-        format!("{}ms", d.as_millis())
-    }
 }
 
 #[cfg(test)]
@@ -626,12 +617,5 @@ mod tests {
     #[test]
     fn huge_timeouts_do_not_overflow() {
         assert!(deadline_after(Duration::MAX) > Instant::now());
-    }
-
-    #[test]
-    fn durations_read_like_the_flag() {
-        assert_eq!(fmt_duration(Duration::from_secs(10)), "10s");
-        assert_eq!(fmt_duration(Duration::from_millis(1500)), "1500ms");
-        assert_eq!(fmt_duration(Duration::ZERO), "0s");
     }
 }

@@ -24,6 +24,7 @@ pub mod progress;
 pub mod secret;
 pub mod ssm;
 pub mod stop;
+pub mod units;
 pub mod write;
 
 use cli::{Cli, Command, LogFormat};

@@ -406,7 +406,7 @@ where
         // when the limit passes and can be named.
         let mut fut = std::pin::pin!(fut);
         tokio::time::timeout(limit, fut.as_mut()).await.map_err(|_| {
-            let shown = crate::config::format_duration(limit);
+            let shown = crate::units::format_duration(limit);
             let text = match crate::pending::summary() {
                 Some(what) => format!(
                     "gave up after {shown} (--total-timeout): SSM or a download did not finish in time; still pending: {what}"
