@@ -6,7 +6,8 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::config::Layout;
+use crate::layout::Layout;
+use crate::ssm::{FetchStrategy, RetryMode};
 use crate::encode::Format;
 use crate::envfile::Syntax;
 use crate::names::KeyCase;
@@ -134,7 +135,7 @@ pub struct GlobalArgs {
 
     /// The SDK's retry mode [default: standard for reads, adaptive for writes]
     #[arg(long, global = true, value_enum)]
-    pub retry_mode: Option<RetryModeArg>,
+    pub retry_mode: Option<RetryMode>,
 
     /// More diagnostics on stderr (-v counts and timings, -vv each API call,
     /// -vvv pages and attempts); never values
@@ -148,20 +149,6 @@ pub struct GlobalArgs {
     /// Diagnostics as text lines or JSON lines
     #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum RetryModeArg {
-    Standard,
-    Adaptive,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
-pub enum FetchStrategy {
-    #[default]
-    ByPath,
-    Describe,
-    Auto,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

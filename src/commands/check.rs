@@ -6,15 +6,16 @@
 use std::collections::BTreeMap;
 
 use super::admin::{self, Hasher};
-use crate::cli::{CheckArgs, GlobalArgs};
+use crate::cli::CheckArgs;
+use crate::config::Config;
 use crate::error::Result;
 use crate::log;
 use crate::names::printable;
 use crate::output;
 use crate::ssm::{self, Purpose};
 
-pub fn run(g: &GlobalArgs, args: &CheckArgs) -> Result<()> {
-    let prefix = admin::prefix(g)?;
+pub fn run(cfg: &Config, args: &CheckArgs) -> Result<()> {
+    let prefix = cfg.team.prefix()?;
     // Neither check named: both. --show-values implies --values.
     let (want_dups, want_values) = match (args.duplicates, args.values) {
         (false, false) => (true, true),
@@ -23,7 +24,7 @@ pub fn run(g: &GlobalArgs, args: &CheckArgs) -> Result<()> {
     let filters = ssm::path_filters(&prefix, true, &[])?;
     let root = prefix.as_str();
     // Values are only read (and decrypted) when they are compared.
-    let (names, params): (Vec<String>, _) = admin::on_ssm(g, Purpose::Read, |client| async move {
+    let (names, params): (Vec<String>, _) = admin::on_ssm(cfg, Purpose::Read, |client| async move {
         Ok(if want_values {
             let params = client.get_by_path(root, true).await?;
             (params.iter().map(|p| p.name.clone()).collect(), params)

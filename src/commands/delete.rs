@@ -5,21 +5,20 @@
 use std::io::{BufRead, IsTerminal, Write};
 
 use super::admin;
-use crate::cli::{DeleteArgs, GlobalArgs};
-use crate::config;
+use crate::cli::DeleteArgs;
+use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::log;
 use crate::names::printable;
 use crate::progress::Progress;
 use crate::ssm::{self, BATCH, Purpose, Ssm};
 
-pub fn run(g: &GlobalArgs, args: &DeleteArgs) -> Result<()> {
-    let cwd = config::current_dir()?;
-    let prefix = admin::prefix(g)?;
+pub fn run(cfg: &Config, args: &DeleteArgs) -> Result<()> {
+    let prefix = cfg.team.prefix()?;
     if let Some(key) = &args.key {
-        let name = admin::key_name(g, &cwd, &prefix, key, "delete")?;
+        let name = admin::key_name(cfg, &prefix, key, "delete")?;
         let one = std::slice::from_ref(&name);
-        let (deleted, _) = admin::on_ssm(g, Purpose::Write, |client| async move {
+        let (deleted, _) = admin::on_ssm(cfg, Purpose::Write, |client| async move {
             Ok(client.delete_batch(one).await?)
         })?;
         if deleted.is_empty() {
@@ -34,7 +33,7 @@ pub fn run(g: &GlobalArgs, args: &DeleteArgs) -> Result<()> {
 
     // A whole app: only for an app named on the command line, never one
     // taken from $SSMM_APP or the directory's name.
-    let [app] = g.apps.as_slice() else {
+    let [app] = cfg.team.app_flags() else {
         return Err(Error::usage(
             "delete --all needs exactly one --app on the command line",
         ));
@@ -42,7 +41,7 @@ pub fn run(g: &GlobalArgs, args: &DeleteArgs) -> Result<()> {
     crate::names::validate_app(app, "app").map_err(Error::Usage)?;
     let base = format!("{prefix}/{app}");
     let base = base.as_str();
-    admin::on_ssm(g, Purpose::Write, |client| async move {
+    admin::on_ssm(cfg, Purpose::Write, |client| async move {
         let mut names: Vec<String> = client
             .describe_names(base, ssm::path_filters(base, true, &[])?)
             .await?;

@@ -5,8 +5,8 @@
 use std::collections::BTreeMap;
 
 use super::admin::{self, Hasher};
-use crate::cli::{DiffArgs, GlobalArgs};
-use crate::config;
+use crate::cli::DiffArgs;
+use crate::config::Config;
 use crate::envfile;
 use crate::error::{Error, Result, exit};
 use crate::log;
@@ -15,10 +15,10 @@ use crate::output;
 use crate::secret::Secret;
 use crate::ssm::Purpose;
 
-pub fn run(g: &GlobalArgs, args: &DiffArgs) -> Result<i32> {
-    let cwd = config::current_dir()?;
-    let prefix = admin::prefix(g)?;
-    let app = admin::one_app(g, &cwd, "diff")?;
+pub fn run(cfg: &Config, args: &DiffArgs) -> Result<i32> {
+    let cwd = cfg.cwd()?;
+    let prefix = cfg.team.prefix()?;
+    let app = cfg.team.one_app("diff")?;
     let shown = args.env.display().to_string();
     let bytes = std::fs::read(cwd.join(&args.env))
         .map_err(|e| Error::Runtime(anyhow::anyhow!("reading {shown}: {e}")))?;
@@ -30,7 +30,7 @@ pub fn run(g: &GlobalArgs, args: &DiffArgs) -> Result<i32> {
 
     let base = format!("{prefix}/{app}");
     let path = base.as_str();
-    let mut params = admin::on_ssm(g, Purpose::Read, |client| async move {
+    let mut params = admin::on_ssm(cfg, Purpose::Read, |client| async move {
         Ok(client.get_by_path(path, false).await?)
     })?;
     // As in sync: of two keys mapping to one variable, the lexically last
@@ -39,7 +39,7 @@ pub fn run(g: &GlobalArgs, args: &DiffArgs) -> Result<i32> {
     let mut remote: BTreeMap<String, Secret> = BTreeMap::new();
     let mut from: BTreeMap<String, String> = BTreeMap::new();
     for p in params {
-        match names::key_to_var(names::last_segment(&p.name), g.key_case) {
+        match names::key_to_var(names::last_segment(&p.name), cfg.key_case) {
             Some(var) => {
                 if let Some(earlier) = from.insert(var.clone(), p.name.clone()) {
                     log::warning!(

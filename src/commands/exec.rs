@@ -11,16 +11,16 @@ use std::os::unix::ffi::OsStrExt;
 use anyhow::anyhow;
 
 use super::pipeline::{self, Want};
-use crate::cli::{ExecArgs, GlobalArgs};
-use crate::config;
+use crate::cli::ExecArgs;
+use crate::config::Config;
 use crate::deliver::{self, Out};
 use crate::error::{Error, Result};
 use crate::exec;
 use crate::log;
 
-pub fn run(g: &GlobalArgs, args: &ExecArgs) -> Result<i32> {
-    let cwd = config::current_dir()?;
-    let root = pipeline::files_root(g, &cwd);
+pub fn run(cfg: &Config, args: &ExecArgs) -> Result<i32> {
+    let cwd = cfg.cwd()?;
+    let root = cfg.files_root.clone();
 
     // The inherited environment, kept as raw bytes: a variable that is not
     // UTF-8 is passed through untouched.
@@ -39,7 +39,7 @@ pub fn run(g: &GlobalArgs, args: &ExecArgs) -> Result<i32> {
         }
     }
 
-    let out = args.out.as_ref().map(|given| Out::new(&cwd, given));
+    let out = args.out.as_ref().map(|given| Out::new(cwd, given));
     if let Some(out) = &out {
         deliver::refuse_irreplaceable_out(out)?;
     }
@@ -47,7 +47,7 @@ pub fn run(g: &GlobalArgs, args: &ExecArgs) -> Result<i32> {
         root: root.clone(),
         refs: &refs,
     };
-    let gathered = pipeline::gather(g, &args.select, &cwd, want)?;
+    let gathered = pipeline::gather(cfg, want)?;
 
     // Child environment: inherited (references resolved), then parameters
     // on top, or under with --no-override.
@@ -104,7 +104,7 @@ pub fn run(g: &GlobalArgs, args: &ExecArgs) -> Result<i32> {
             done.files_unchanged
         );
     }
-    let (app, shared, tag) = gathered.merged.contributions(&gathered.sel.layers);
+    let (app, shared, tag) = gathered.merged.contributions(&cfg.selection().layers);
     log::info!(
         "starting {} with {} parameters (app={app}, shared={shared}, tag={tag})",
         args.cmd[0].to_string_lossy(),

@@ -3,7 +3,8 @@
 //! only DescribeParameters is called.
 
 use super::admin;
-use crate::cli::{GlobalArgs, ListArgs};
+use crate::cli::ListArgs;
+use crate::config::Config;
 use crate::config;
 use crate::error::{Error, Result};
 use crate::log;
@@ -11,17 +12,16 @@ use crate::names::printable;
 use crate::output;
 use crate::ssm::{self, Meta, Purpose};
 
-pub fn run(g: &GlobalArgs, args: &ListArgs) -> Result<()> {
-    let cwd = config::current_dir()?;
-    let prefix = admin::prefix(g)?;
+pub fn run(cfg: &Config, args: &ListArgs) -> Result<()> {
+    let prefix = cfg.team.prefix()?;
     let tags = config::parse_tags(&args.tag, "--tag")?;
     let bases: Vec<String> = if args.all {
-        if !g.apps.is_empty() {
+        if !cfg.team.app_flags().is_empty() {
             return Err(Error::usage("--all lists every app; drop --app"));
         }
         vec![prefix.clone()]
     } else {
-        admin::apps(g, &cwd)?
+        cfg.team.apps()?
             .iter()
             .map(|a| format!("{prefix}/{a}"))
             .collect()
@@ -32,7 +32,7 @@ pub fn run(g: &GlobalArgs, args: &ListArgs) -> Result<()> {
         .collect::<anyhow::Result<Vec<_>>>()?;
 
     let paths = &bases;
-    let mut metas: Vec<Meta> = admin::on_ssm(g, Purpose::Read, |client| async move {
+    let mut metas: Vec<Meta> = admin::on_ssm(cfg, Purpose::Read, |client| async move {
         let calls = paths
             .iter()
             .zip(filters)

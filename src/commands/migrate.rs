@@ -20,8 +20,8 @@ use aws_sdk_ssm::types::ParameterTier;
 
 use super::admin;
 use super::delete;
-use crate::cli::{GlobalArgs, MigrateArgs};
-use crate::config;
+use crate::cli::MigrateArgs;
+use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::log::{self, Level};
 use crate::names::printable;
@@ -65,10 +65,10 @@ impl Plan {
     }
 }
 
-pub fn run(g: &GlobalArgs, args: &MigrateArgs) -> Result<()> {
+pub fn run(cfg: &Config, args: &MigrateArgs) -> Result<()> {
     let needs_prefix = !args.old.starts_with('/') || !args.new.starts_with('/');
     let prefix = if needs_prefix {
-        Some(admin::prefix(g)?)
+        Some(cfg.team.prefix()?)
     } else {
         None
     };
@@ -87,11 +87,11 @@ pub fn run(g: &GlobalArgs, args: &MigrateArgs) -> Result<()> {
         apps: old_app.zip(new_app),
     };
     let backup_dir = match &args.backup_dir {
-        Some(dir) => config::current_dir()?.join(dir),
+        Some(dir) => cfg.cwd()?.join(dir),
         None => std::env::temp_dir(),
     };
     let (plan, backup_dir) = (&plan, backup_dir.as_path());
-    admin::on_ssm(g, Purpose::Write, |client| async move {
+    admin::on_ssm(cfg, Purpose::Write, |client| async move {
         if args.delete_old {
             verify_backup_delete(&client, plan, backup_dir, args.confirm).await
         } else {

@@ -11,8 +11,8 @@ use std::path::Path;
 use aws_sdk_ssm::types::{ParameterTier, ParameterType};
 
 use super::admin;
-use crate::cli::{GlobalArgs, PutArgs};
-use crate::config;
+use crate::cli::PutArgs;
+use crate::config::{self, Config};
 use crate::envfile;
 use crate::error::{Error, Result};
 use crate::log::{self, Level};
@@ -162,11 +162,10 @@ fn collect(args: &PutArgs, cwd: &Path) -> Result<Vec<(String, String, Secret)>> 
     Ok(out)
 }
 
-pub fn run(g: &GlobalArgs, args: &PutArgs) -> Result<()> {
-    let cwd = config::current_dir()?;
-    let prefix = admin::prefix(g)?;
-    let app = admin::one_app(g, &cwd, "put")?;
-    let collected = collect(args, &cwd)?;
+pub fn run(cfg: &Config, args: &PutArgs) -> Result<()> {
+    let prefix = cfg.team.prefix()?;
+    let app = cfg.team.one_app("put")?;
+    let collected = collect(args, cfg.cwd()?)?;
 
     let plain: HashSet<String> = args
         .plain_key
@@ -242,7 +241,7 @@ pub fn run(g: &GlobalArgs, args: &PutArgs) -> Result<()> {
     }
 
     let (plain, secure, tags) = (&plain, &secure, &tags);
-    let outcome = admin::on_ssm(g, Purpose::Write, |client| async move {
+    let outcome = admin::on_ssm(cfg, Purpose::Write, |client| async move {
         let names: Vec<String> = items.iter().map(|i| i.name.clone()).collect();
         let existing = client.existing(&names).await?;
         if !args.overwrite && !existing.is_empty() {

@@ -19,7 +19,6 @@ use aws_smithy_types::retry::RetryConfig;
 use aws_smithy_types::timeout::TimeoutConfig;
 use tokio::sync::Semaphore;
 
-use crate::cli::{FetchStrategy, RetryModeArg};
 use crate::config::AwsSettings;
 use crate::error::Error;
 use crate::log;
@@ -27,6 +26,24 @@ use crate::secret::Secret;
 
 pub use admin::{Meta, PutRequest, WriteError, describe_write};
 pub use errors::{describe, read_error};
+
+/// The SDK's retry modes (`--retry-mode`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum RetryMode {
+    Standard,
+    Adaptive,
+}
+
+/// How a layer is read (`--fetch-strategy`): GetParametersByPath pages,
+/// DescribeParameters names then GetParameters batches, or by-path first
+/// and describe for the rest of a long layer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum FetchStrategy {
+    #[default]
+    ByPath,
+    Describe,
+    Auto,
+}
 pub use stats::Stats;
 
 /// GetParametersByPath, GetParameters and DeleteParameters take at most 10.
@@ -84,12 +101,12 @@ pub struct Ssm {
 /// they are given there).
 pub async fn connect(s: &AwsSettings, purpose: Purpose) -> Result<Ssm, Error> {
     let mode = s.retry_mode.unwrap_or(match purpose {
-        Purpose::Read => RetryModeArg::Standard,
-        Purpose::Write => RetryModeArg::Adaptive,
+        Purpose::Read => RetryMode::Standard,
+        Purpose::Write => RetryMode::Adaptive,
     });
     let retry = match mode {
-        RetryModeArg::Standard => RetryConfig::standard(),
-        RetryModeArg::Adaptive => RetryConfig::adaptive(),
+        RetryMode::Standard => RetryConfig::standard(),
+        RetryMode::Adaptive => RetryConfig::adaptive(),
     }
     .with_max_attempts(s.max_attempts)
     .with_max_backoff(MAX_BACKOFF);
