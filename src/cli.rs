@@ -6,11 +6,11 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::layout::Layout;
-use crate::ssm::{FetchStrategy, RetryMode};
 use crate::encode::Format;
 use crate::envfile::Syntax;
+use crate::layout::Layout;
 use crate::names::KeyCase;
+use crate::ssm::{FetchStrategy, RetryMode};
 use crate::units::{parse_duration, parse_size, parse_timeout};
 
 /// AWS SSM Parameter Store as the source of truth for a service's

@@ -5,10 +5,10 @@
 use std::path::{Path, PathBuf};
 
 use crate::cli::{GlobalArgs, SelectArgs};
-use crate::ssm::{FetchStrategy, RetryMode};
 use crate::ecs::{EcsInfo, Need};
 use crate::error::{Error, Result};
 use crate::names::{self, KeyCase};
+use crate::ssm::{FetchStrategy, RetryMode};
 
 pub use crate::layout::Layout;
 
@@ -191,7 +191,9 @@ impl Config {
         };
         let files_root = (!g.no_files).then(|| {
             let base = cwd.clone().unwrap_or_default();
-            g.root.as_ref().map_or_else(|| base.clone(), |r| base.join(r))
+            g.root
+                .as_ref()
+                .map_or_else(|| base.clone(), |r| base.join(r))
         });
         Ok(Config {
             aws,
@@ -345,8 +347,7 @@ fn check_env_encoding() -> Result<()> {
     Ok(())
 }
 
-
-/// `--prefix`, else `$SSMM_PREFIX_ROOT`, validated (SPEC §2).
+/// `--prefix`, else `$SSMM_PREFIX_ROOT`, validated (docs/CONTRACT.md §2).
 pub fn resolve_prefix(flag: Option<&str>, env: EnvLookup) -> Result<String> {
     let prefix = match flag {
         Some(p) => p.to_string(),
@@ -576,7 +577,6 @@ pub fn selection(
         allow_empty: sel.allow_empty,
     })
 }
-
 
 #[cfg(test)]
 mod tests {

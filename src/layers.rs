@@ -1,6 +1,6 @@
 //! Pure merge of fetched layers into one environment (and one set of files),
 //! each value knowing the layer and parameter it came from, with the
-//! conflicts SPEC §2 asks to report. No I/O here.
+//! conflicts docs/CONTRACT.md §2 asks to report. No I/O here.
 
 use std::collections::BTreeMap;
 

@@ -1,5 +1,5 @@
 //! Name rules: prefixes, app names, parameter key <-> variable mapping
-//! (SPEC §2 "Key names"). Pure functions, unit-tested here.
+//! (docs/CONTRACT.md §2 "Key names"). Pure functions, unit-tested here.
 
 /// How a parameter key becomes a variable name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
@@ -22,7 +22,7 @@ pub fn is_valid_segment(s: &str) -> bool {
     !s.is_empty() && s != "." && s != ".." && s.chars().all(is_segment_char)
 }
 
-/// SPEC §2: starts with `/`, does not end with `/`, segments of
+/// docs/CONTRACT.md §2: starts with `/`, does not end with `/`, segments of
 /// `[A-Za-z0-9_.-]`.
 pub fn validate_prefix(prefix: &str) -> Result<(), String> {
     let why = if !prefix.starts_with('/') {

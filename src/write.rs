@@ -1,4 +1,4 @@
-//! Atomic, private file writes (SPEC §3 `sync`, §5): a temporary file in the
+//! Atomic, private file writes (docs/CONTRACT.md §3 `sync`, §5): a temporary file in the
 //! target's directory, created 0600 with O_EXCL|O_NOFOLLOW under an
 //! unpredictable name, fsync-ed, renamed over the target, then the directory
 //! fsync-ed. A reader sees the old content or the new, never a mix.

@@ -45,13 +45,13 @@ use proptest::test_runner::TestRunner;
 use serde_json::{Map, Value};
 
 use ssmm::config;
-use ssmm::units;
 use ssmm::ecs;
 use ssmm::encode::{EncodeError, Format, encode};
 use ssmm::envfile::{self, Syntax};
 use ssmm::files::{self, FileError, FileSpec, Limits};
 use ssmm::names::{self, KeyCase};
 use ssmm::secret::Secret;
+use ssmm::units;
 
 /// npm dotenv version the dotenv rules were measured against.
 const NPM_DOTENV_VERSION: &str = "16.6.1";

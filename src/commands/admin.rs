@@ -108,7 +108,7 @@ impl Hasher {
     pub fn new() -> Result<Hasher> {
         let mut salt = [0u8; 32];
         getrandom::fill(&mut salt)
-            .map_err(|e| Error::Runtime(anyhow::anyhow!("no randomness for the hash salt: {e}")))?;
+            .map_err(|e| Error::runtime(format!("no randomness for the hash salt: {e}")))?;
         Ok(Hasher { salt })
     }
 

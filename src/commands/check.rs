@@ -24,14 +24,15 @@ pub fn run(cfg: &Config, args: &CheckArgs) -> Result<()> {
     let filters = ssm::path_filters(&prefix, true, &[])?;
     let root = prefix.as_str();
     // Values are only read (and decrypted) when they are compared.
-    let (names, params): (Vec<String>, _) = admin::on_ssm(cfg, Purpose::Read, |client| async move {
-        Ok(if want_values {
-            let params = client.get_by_path(root, true).await?;
-            (params.iter().map(|p| p.name.clone()).collect(), params)
-        } else {
-            (client.describe_names(root, filters).await?, Vec::new())
-        })
-    })?;
+    let (names, params): (Vec<String>, _) =
+        admin::on_ssm(cfg, Purpose::Read, |client| async move {
+            Ok(if want_values {
+                let params = client.get_by_path(root, true).await?;
+                (params.iter().map(|p| p.name.clone()).collect(), params)
+            } else {
+                (client.describe_names(root, filters).await?, Vec::new())
+            })
+        })?;
 
     // key -> apps holding it
     let mut keys: BTreeMap<&str, Vec<&str>> = BTreeMap::new();

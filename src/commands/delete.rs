@@ -22,7 +22,7 @@ pub fn run(cfg: &Config, args: &DeleteArgs) -> Result<()> {
             Ok(client.delete_batch(one).await?)
         })?;
         if deleted.is_empty() {
-            return Err(Error::Runtime(anyhow::anyhow!(
+            return Err(Error::runtime(format!(
                 "parameter {} not found",
                 printable(&name)
             )));
@@ -78,13 +78,11 @@ fn confirm(count: usize, base: &str) -> Result<()> {
     std::io::stdin()
         .lock()
         .read_line(&mut answer)
-        .map_err(|e| Error::Runtime(anyhow::anyhow!("reading the answer: {e}")))?;
+        .map_err(|e| Error::runtime(format!("reading the answer: {e}")))?;
     if matches!(answer.trim(), "y" | "Y" | "yes" | "YES" | "Yes") {
         Ok(())
     } else {
-        Err(Error::Runtime(anyhow::anyhow!(
-            "not confirmed; nothing deleted"
-        )))
+        Err(Error::runtime("not confirmed; nothing deleted"))
     }
 }
 
@@ -117,7 +115,7 @@ pub async fn delete_all(client: &Ssm, names: &[String], base: &str) -> Result<()
         .sum();
     let failed = results.iter().filter(|r| r.is_err()).count();
     if failed > 0 {
-        return Err(Error::Runtime(anyhow::anyhow!(
+        return Err(Error::runtime(format!(
             "{failed} DeleteParameters batches failed; {deleted} of {} parameters under {base}/ deleted",
             names.len()
         )));

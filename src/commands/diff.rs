@@ -21,7 +21,7 @@ pub fn run(cfg: &Config, args: &DiffArgs) -> Result<i32> {
     let app = cfg.team.one_app("diff")?;
     let shown = args.env.display().to_string();
     let bytes = std::fs::read(cwd.join(&args.env))
-        .map_err(|e| Error::Runtime(anyhow::anyhow!("reading {shown}: {e}")))?;
+        .map_err(|e| Error::runtime(format!("reading {shown}: {e}")))?;
     let local: BTreeMap<String, Secret> = envfile::parse_as(&bytes, args.env_syntax)
         .map_err(|e| Error::usage(format!("{shown}: {e}")))?
         .into_iter()

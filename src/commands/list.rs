@@ -4,8 +4,8 @@
 
 use super::admin;
 use crate::cli::ListArgs;
-use crate::config::Config;
 use crate::config;
+use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::log;
 use crate::names::printable;
@@ -21,7 +21,8 @@ pub fn run(cfg: &Config, args: &ListArgs) -> Result<()> {
         }
         vec![prefix.clone()]
     } else {
-        cfg.team.apps()?
+        cfg.team
+            .apps()?
             .iter()
             .map(|a| format!("{prefix}/{a}"))
             .collect()

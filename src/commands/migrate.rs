@@ -1,5 +1,5 @@
 //! `ssmm migrate OLD NEW`: move a namespace in three steps, each safe to
-//! repeat (SPEC §3):
+//! repeat (docs/CONTRACT.md §3):
 //! 1. copy every parameter under OLD to NEW: value, type, tier, KMS key,
 //!    description, data type and tags (`app=OLD` becomes `app=NEW`);
 //! 2. `--delete-old`: verify every copy against its source, write a JSON
@@ -127,7 +127,7 @@ async fn read_all(client: &Ssm, base: &str) -> Result<Vec<Full>> {
 }
 
 fn nothing_under(base: &str) -> Error {
-    Error::Runtime(anyhow::anyhow!("no parameters under {base}/"))
+    Error::runtime(format!("no parameters under {base}/"))
 }
 
 async fn copy(client: &Ssm, plan: &Plan, overwrite: bool) -> Result<()> {
@@ -166,7 +166,7 @@ async fn copy(client: &Ssm, plan: &Plan, overwrite: bool) -> Result<()> {
     }
     let already = todo.iter().filter(|t| t.3).count();
     if !conflicts.is_empty() {
-        return Err(Error::Runtime(anyhow::anyhow!(
+        return Err(Error::runtime(format!(
             "{} parameters under {}/ already exist with a different value or type; nothing was copied (pass --overwrite to replace them): {}",
             conflicts.len(),
             plan.new,
@@ -230,7 +230,7 @@ async fn copy(client: &Ssm, plan: &Plan, overwrite: bool) -> Result<()> {
     drop(progress);
     let failed = results.iter().filter(|r| r.is_err()).count();
     if failed > 0 {
-        return Err(Error::Runtime(anyhow::anyhow!(
+        return Err(Error::runtime(format!(
             "{failed} of {} parameters were not copied to {}/; run the same command again",
             sources.len(),
             plan.new
@@ -305,7 +305,7 @@ async fn verify_backup_delete(
         for line in &bad {
             log::emit(Level::Error, line);
         }
-        return Err(Error::Runtime(anyhow::anyhow!(
+        return Err(Error::runtime(format!(
             "{} of {} copies under {}/ do not match their source; nothing was deleted (run `ssmm migrate {} {}` again to copy)",
             bad.len(),
             sources.len(),

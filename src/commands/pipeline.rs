@@ -122,7 +122,7 @@ fn check(sel: &Selection, fetched: &[Fetched]) -> Result<Merged> {
     if !sel.allow_empty {
         for (spec, count) in sel.layers.iter().zip(&merged.raw_counts) {
             if spec.kind == LayerKind::App && *count == 0 {
-                return Err(Error::Runtime(anyhow!(
+                return Err(Error::runtime(format!(
                     "no parameters under {} (pass --allow-empty if that is expected)",
                     spec.describe()
                 )));
@@ -145,38 +145,6 @@ fn strict_kinds(issues: &[Issue]) -> String {
     kinds.sort();
     kinds.dedup();
     kinds.join(", ")
-}
-
-/// `ssm:/a/b` and `ssm:///a/b` -> `/a/b`; `None` for anything else.
-pub fn parse_ref(value: &str) -> Option<&str> {
-    let rest = value.strip_prefix("ssm:")?;
-    if rest.starts_with("///") {
-        Some(&rest[2..])
-    } else if rest.starts_with("//") {
-        // ssm://host/... names no parameter.
-        None
-    } else {
-        rest.starts_with('/').then_some(rest)
-    }
-}
-
-/// Checks a referenced name before asking SSM: a clear error beats SSM's
-/// validation message.
-pub fn check_ref_name(var: &str, name: &str) -> Result<()> {
-    let ok = name.len() <= 2048
-        && name.len() > 1
-        && !name.ends_with('/')
-        && name[1..]
-            .split('/')
-            .all(|s| !s.is_empty() && s.chars().all(names::is_segment_char));
-    if ok {
-        Ok(())
-    } else {
-        Err(Error::usage(format!(
-            "${var} holds an ssm: reference to an invalid parameter name {}",
-            names::quoted(name)
-        )))
-    }
 }
 
 async fn resolve_refs(
@@ -202,38 +170,4 @@ async fn resolve_refs(
     }
     log::info!("resolved {} ssm: references", out.len());
     Ok(out)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn references_are_recognised_in_both_spellings() {
-        assert_eq!(parse_ref("ssm:/a/b"), Some("/a/b"));
-        assert_eq!(parse_ref("ssm:///a/b"), Some("/a/b"));
-        assert_eq!(
-            parse_ref("ssm:///aws/reference/secretsmanager/db"),
-            Some("/aws/reference/secretsmanager/db")
-        );
-        for not_ref in [
-            "ssm:a/b",
-            "ssm://host/a",
-            "SSM:/a",
-            "/a/b",
-            "ssm:",
-            "x ssm:/a",
-        ] {
-            assert_eq!(parse_ref(not_ref), None, "{not_ref}");
-        }
-    }
-
-    #[test]
-    fn referenced_names_are_validated() {
-        assert!(check_ref_name("X", "/a/b-c_d.e").is_ok());
-        for bad in ["/", "/a/", "/a//b", "/a b", "/a\n"] {
-            let err = check_ref_name("X", bad).unwrap_err();
-            assert_eq!(err.exit_code(), 2, "{bad}");
-        }
-    }
 }

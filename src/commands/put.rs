@@ -19,9 +19,9 @@ use crate::log::{self, Level};
 use crate::names;
 use crate::progress::Progress;
 use crate::secret::Secret;
-use crate::ssm::{Purpose, PutRequest, Ssm, WriteError};
+use crate::ssm::{Purpose, PutRequest, Ssm};
 
-/// Variable suffixes stored as String (SPEC §3); everything else, `_URL`
+/// Variable suffixes stored as String (docs/CONTRACT.md §3); everything else, `_URL`
 /// included, is SecureString.
 const PLAIN_SUFFIXES: [&str; 8] = [
     "_PATH",
@@ -74,7 +74,7 @@ pub fn decide_type(
 }
 
 /// A KEY given on the command line or in a file -> (variable, key segment).
-/// Variables map as SPEC says (`SLACK_CHANNEL` -> `slack-channel`); a key
+/// Variables map as docs/CONTRACT.md §2 says (`SLACK_CHANNEL` -> `slack-channel`); a key
 /// that is already in key form (`db.host`, `db-url`) is kept.
 fn key_of(raw: &str) -> Option<(String, String)> {
     if names::is_valid_var(raw) {
@@ -105,11 +105,11 @@ fn read_env_file(cwd: &Path, path: &Path, syntax: envfile::Syntax) -> Result<Vec
         let mut buf = Vec::new();
         std::io::stdin()
             .read_to_end(&mut buf)
-            .map_err(|e| Error::Runtime(anyhow::anyhow!("reading standard input: {e}")))?;
+            .map_err(|e| Error::runtime(format!("reading standard input: {e}")))?;
         buf
     } else {
         std::fs::read(cwd.join(path))
-            .map_err(|e| Error::Runtime(anyhow::anyhow!("reading {shown}: {e}")))?
+            .map_err(|e| Error::runtime(format!("reading {shown}: {e}")))?
     };
     envfile::parse_as(&bytes, syntax).map_err(|e| Error::usage(format!("{shown}: {e}")))
 }
@@ -247,7 +247,7 @@ pub fn run(cfg: &Config, args: &PutArgs) -> Result<()> {
         if !args.overwrite && !existing.is_empty() {
             let mut list: Vec<&String> = existing.keys().collect();
             list.sort();
-            return Err(Error::Runtime(anyhow::anyhow!(
+            return Err(Error::runtime(format!(
                 "{} of {} parameters already exist; nothing was written (pass --overwrite to replace them): {}",
                 list.len(),
                 items.len(),
@@ -296,7 +296,7 @@ pub fn run(cfg: &Config, args: &PutArgs) -> Result<()> {
     let replaced = outcome.iter().filter(|r| matches!(r, Ok(true))).count();
     let created = outcome.len() - failed - replaced;
     if failed > 0 {
-        return Err(Error::Runtime(anyhow::anyhow!(
+        return Err(Error::runtime(format!(
             "{failed} of {} parameters were not written ({created} created, {replaced} replaced)",
             outcome.len()
         )));
@@ -308,8 +308,8 @@ pub fn run(cfg: &Config, args: &PutArgs) -> Result<()> {
     Ok(())
 }
 
-/// Create (tags with the call) or replace (then tag: SSM refuses tags with
-/// Overwrite). Returns whether an existing parameter was replaced.
+/// One item through `Ssm::put_confirmed`. Returns whether an existing
+/// parameter was replaced.
 async fn write_one(
     client: &Ssm,
     item: &Item,
@@ -318,72 +318,18 @@ async fn write_one(
     tags: &[(String, String)],
     existed: bool,
 ) -> std::result::Result<bool, String> {
-    let req = |overwrite: bool| PutRequest {
+    let req = PutRequest {
         name: &item.name,
         value: &item.value,
         kind: item.kind.clone(),
-        tier: tier.clone(),
+        tier,
         key_id: args.kms_key_id.as_deref(),
         description: None,
         data_type: None,
-        overwrite,
+        overwrite: existed,
         tags,
     };
-    let replaced = match client.put(&req(existed)).await {
-        Ok(()) => existed,
-        // Created since the existence check: by someone else, or by this
-        // very call when an attempt whose answer was lost is retried.
-        Err(e @ WriteError::AlreadyExists(_)) if !existed => {
-            if landed(client, item).await {
-                false
-            } else if args.overwrite {
-                let r = client.put(&req(true)).await;
-                settle(client, item, r, true).await?
-            } else {
-                return Err(e.to_string());
-            }
-        }
-        r => settle(client, item, r, existed).await?,
-    };
-    if replaced {
-        client
-            .add_tags(&item.name, tags)
-            .await
-            .map_err(|e| format!("written, but tagging failed: {e:#}"))?;
-    }
-    Ok(replaced)
-}
-
-/// Whether SSM now holds exactly this item's value and type.
-async fn landed(client: &Ssm, item: &Item) -> bool {
-    matches!(
-        client.get_one(&item.name).await,
-        Ok(Some(p)) if p.value == item.value && p.kind == item.kind
-    )
-}
-
-/// The result of a write whose answer may have been lost: a write that
-/// landed is a success; an unknown outcome that did not land is reported as
-/// such, never as "not written".
-async fn settle(
-    client: &Ssm,
-    item: &Item,
-    result: std::result::Result<(), WriteError>,
-    replaced: bool,
-) -> std::result::Result<bool, String> {
-    match result {
-        Ok(()) => Ok(replaced),
-        Err(WriteError::Unknown(msg)) => {
-            if landed(client, item).await {
-                Ok(replaced)
-            } else {
-                Err(format!(
-                    "{msg}; whether it was written is unknown (check with `ssmm show` or `ssmm list`)"
-                ))
-            }
-        }
-        Err(e) => Err(e.to_string()),
-    }
+    client.put_confirmed(req, args.overwrite).await
 }
 
 #[cfg(test)]

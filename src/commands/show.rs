@@ -1,5 +1,5 @@
 //! `ssmm show KEY`: print one parameter's decrypted value. With `check
-//! --show-values`, the only command meant to reveal a value (SPEC §5).
+//! --show-values`, the only command meant to reveal a value (docs/CONTRACT.md §5).
 
 use super::admin;
 use crate::cli::ShowArgs;
@@ -16,7 +16,7 @@ pub fn run(cfg: &Config, args: &ShowArgs) -> Result<()> {
         Ok(client.get_one(wanted).await?)
     })?;
     let Some(param) = found else {
-        return Err(Error::Runtime(anyhow::anyhow!(
+        return Err(Error::runtime(format!(
             "parameter {} not found",
             crate::names::printable(&name)
         )));

@@ -3,8 +3,8 @@
 
 use super::admin;
 use crate::cli::TagAction;
-use crate::config::Config;
 use crate::config;
+use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::log;
 use crate::names;

@@ -4,7 +4,10 @@
 //! default: CMD keeps ssmm's PID) or fork and supervise (`--init`, see
 //! `supervise.rs`). Messages name the command or a variable, never a value.
 
+mod env;
 mod supervise;
+
+pub use env::{child_env, references};
 
 pub use supervise::supervise;
 
@@ -13,7 +16,6 @@ use std::io::Write;
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::{Path, PathBuf};
 
-use anyhow::anyhow;
 use nix::errno::Errno;
 use nix::libc;
 use nix::sys::signal::{SaFlags, SigAction, SigHandler, SigSet, Signal, sigaction};
@@ -191,15 +193,14 @@ impl Prepared {
             .find(|(k, _)| k.as_bytes() == b"PATH")
             .map(|(_, v)| v.as_os_str());
         let resolved = resolve_program(first, path)?;
-        let program = CString::new(resolved.into_os_string().into_vec()).map_err(|_| {
-            Error::Runtime(anyhow!("argument 0 of the command contains a NUL byte"))
-        })?;
+        let program = CString::new(resolved.into_os_string().into_vec())
+            .map_err(|_| Error::runtime("argument 0 of the command contains a NUL byte"))?;
         let argv = argv
             .iter()
             .enumerate()
             .map(|(i, a)| {
                 CString::new(a.as_bytes()).map_err(|_| {
-                    Error::Runtime(anyhow!("argument {i} of the command contains a NUL byte"))
+                    Error::runtime(format!("argument {i} of the command contains a NUL byte"))
                 })
             })
             .collect::<Result<Vec<_>, _>>()?;
@@ -271,7 +272,7 @@ impl Prepared {
 fn env_entry(key: &OsStr, value: &OsStr) -> Result<CString, Error> {
     let k = key.as_bytes();
     if k.is_empty() || k.contains(&b'=') || k.contains(&0) {
-        return Err(Error::Runtime(anyhow!(
+        return Err(Error::runtime(format!(
             "environment variable name {} is not valid",
             crate::names::quoted(&key.to_string_lossy())
         )));
@@ -281,7 +282,7 @@ fn env_entry(key: &OsStr, value: &OsStr) -> Result<CString, Error> {
     entry.push(b'=');
     entry.extend_from_slice(value.as_bytes());
     CString::new(entry).map_err(|_| {
-        Error::Runtime(anyhow!(
+        Error::runtime(format!(
             "environment variable {}: the value contains a NUL byte",
             crate::names::printable(&key.to_string_lossy())
         ))

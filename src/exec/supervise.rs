@@ -10,7 +10,6 @@
 use std::ffi::OsString;
 use std::io::Write;
 
-use anyhow::anyhow;
 use nix::errno::Errno;
 use nix::libc;
 use nix::sys::signal::{
@@ -55,7 +54,7 @@ pub fn supervise(argv: &[OsString], env: &[(OsString, OsString)]) -> Result<i32,
     // The child would inherit anything still buffered and print it again.
     let _ = std::io::stdout().flush();
     let saved = Saved::take_over()
-        .map_err(|e| Error::Runtime(anyhow!("setting up signal forwarding: {e}")))?;
+        .map_err(|e| Error::runtime(format!("setting up signal forwarding: {e}")))?;
     // A stop signal that arrived just before the mask went up is pending
     // now: it was meant for ssmm, before the command started.
     if let Some(sig) = pending_stop() {
@@ -75,7 +74,7 @@ pub fn supervise(argv: &[OsString], env: &[(OsString, OsString)]) -> Result<i32,
         Ok(ForkResult::Parent { child }) => child,
         Err(e) => {
             saved.restore();
-            return Err(Error::Runtime(anyhow!(
+            return Err(Error::runtime(format!(
                 "cannot start {}: fork: {e}",
                 prepared.shown
             )));
@@ -237,7 +236,7 @@ fn forward_and_reap(child: Pid, blocked: &SigSet) -> Result<i32, Error> {
         if sig == -1 {
             match Errno::last() {
                 Errno::EAGAIN | Errno::EINTR => {}
-                e => return Err(Error::Runtime(anyhow!("waiting for signals: {e}"))),
+                e => return Err(Error::runtime(format!("waiting for signals: {e}"))),
             }
         } else if sig != libc::SIGCHLD {
             forward(child, sig);
@@ -274,7 +273,7 @@ fn reap(child: Pid) -> Result<Option<i32>, Error> {
             -1 => match Errno::last() {
                 Errno::ECHILD => break,
                 Errno::EINTR => {}
-                e => return Err(Error::Runtime(anyhow!("reaping children: {e}"))),
+                e => return Err(Error::runtime(format!("reaping children: {e}"))),
             },
             pid if pid == child.as_raw() => {
                 if libc::WIFEXITED(status) {

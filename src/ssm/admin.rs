@@ -34,6 +34,7 @@ pub struct Meta {
 }
 
 /// One PutParameter call.
+#[derive(Clone)]
 pub struct PutRequest<'a> {
     pub name: &'a str,
     pub value: &'a Secret,
@@ -292,6 +293,79 @@ impl Ssm {
                     _ => WriteError::Unknown(msg),
                 })
             }
+        }
+    }
+
+    /// `put`'s write, sure of its outcome. Creates the parameter (its tags
+    /// sent with the call) or, when `req.overwrite` says it existed,
+    /// replaces it and then tags it (SSM refuses tags with Overwrite).
+    /// Returns whether an existing parameter was replaced.
+    ///
+    /// A write whose answer was lost is read back: one that landed is a
+    /// success, one that did not is reported as of unknown outcome, never
+    /// as "not written". A parameter created since the caller's existence
+    /// check (by someone else, or by this very call when an attempt whose
+    /// answer was lost was retried) counts as created when it holds our
+    /// value, is replaced with `may_replace`, and refused otherwise.
+    pub async fn put_confirmed(
+        &self,
+        req: PutRequest<'_>,
+        may_replace: bool,
+    ) -> Result<bool, String> {
+        let existed = req.overwrite;
+        let replaced = match self.put(&req).await {
+            Ok(()) => existed,
+            Err(e @ WriteError::AlreadyExists(_)) if !existed => {
+                if self.holds(&req).await {
+                    false
+                } else if may_replace {
+                    let again = PutRequest {
+                        overwrite: true,
+                        ..req.clone()
+                    };
+                    let r = self.put(&again).await;
+                    self.settle(&again, r, true).await?
+                } else {
+                    return Err(e.to_string());
+                }
+            }
+            r => self.settle(&req, r, existed).await?,
+        };
+        if replaced {
+            self.add_tags(req.name, req.tags)
+                .await
+                .map_err(|e| format!("written, but tagging failed: {e:#}"))?;
+        }
+        Ok(replaced)
+    }
+
+    /// Whether SSM now holds exactly `req`'s value and type.
+    async fn holds(&self, req: &PutRequest<'_>) -> bool {
+        matches!(
+            self.get_one(req.name).await,
+            Ok(Some(p)) if p.value == *req.value && p.kind == req.kind
+        )
+    }
+
+    /// The result of a write whose answer may have been lost.
+    async fn settle(
+        &self,
+        req: &PutRequest<'_>,
+        result: Result<(), WriteError>,
+        replaced: bool,
+    ) -> Result<bool, String> {
+        match result {
+            Ok(()) => Ok(replaced),
+            Err(WriteError::Unknown(msg)) => {
+                if self.holds(req).await {
+                    Ok(replaced)
+                } else {
+                    Err(format!(
+                        "{msg}; whether it was written is unknown (check with `ssmm show` or `ssmm list`)"
+                    ))
+                }
+            }
+            Err(e) => Err(e.to_string()),
         }
     }
 

@@ -73,7 +73,7 @@ const MAX_BACKOFF: Duration = Duration::from_secs(10);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Whether a client reads (fast retries, standard mode) or writes (adaptive
-/// mode by default, SPEC §3).
+/// mode by default, docs/CONTRACT.md §3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Purpose {
     Read,
