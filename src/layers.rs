@@ -73,10 +73,7 @@ impl Issue {
                 path,
                 winner,
                 loser,
-            } => format!(
-                "files/{}: {winner} overrides {loser}",
-                names::printable(path)
-            ),
+            } => format!("files/{}: {} overrides {}", p(path), p(winner), p(loser)),
         }
     }
 }
@@ -153,9 +150,10 @@ fn classify<'a>(spec: &LayerSpec, name: &'a str) -> Kind<'a> {
     }
 }
 
-/// "app api (/t/api/db-host)": the layer and the parameter, for messages.
+/// "app:api (/t/api/db-host)": the layer and the parameter, raw; messages
+/// escape it (see [`Issue::message`]).
 fn describe(origin: &Origin) -> String {
-    format!("{} ({})", origin.label, names::printable(&origin.param))
+    format!("{} ({})", origin.label, origin.param)
 }
 
 /// Merge layers in order (later wins).

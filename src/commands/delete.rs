@@ -10,7 +10,7 @@ use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::log;
 use crate::names::printable;
-use crate::progress::Progress;
+use crate::progress;
 use crate::ssm::{self, BATCH, Purpose, Ssm};
 
 pub fn run(cfg: &Config, args: &DeleteArgs) -> Result<()> {
@@ -89,25 +89,17 @@ fn confirm(count: usize, base: &str) -> Result<()> {
 /// Delete `names` in batches of 10 (concurrent up to --write-concurrency);
 /// every batch is tried, failures are reported together.
 pub async fn delete_all(client: &Ssm, names: &[String], base: &str) -> Result<()> {
-    let progress = Progress::new(names.len(), "delete");
-    let batches = names.chunks(BATCH).map(|batch| {
-        let progress = &progress;
-        async move {
-            let result = client.delete_batch(batch).await;
-            match &result {
-                Ok((deleted, _)) => {
-                    for name in deleted {
-                        progress.inc();
-                        progress.line(&format!("deleted {}", printable(name)));
-                    }
-                }
-                Err(e) => progress.emit(log::Level::Error, &format!("{e:#}")),
+    let batches = names.chunks(BATCH).map(|batch| client.delete_batch(batch));
+    let results = progress::run_all(names.len(), "delete", batches, |bar, result| match result {
+        Ok((deleted, _)) => {
+            for name in deleted {
+                bar.inc();
+                bar.line(&format!("deleted {}", printable(name)));
             }
-            result
         }
-    });
-    let results = futures_util::future::join_all(batches).await;
-    drop(progress);
+        Err(e) => bar.emit(log::Level::Error, &format!("{e:#}")),
+    })
+    .await;
     let deleted: usize = results
         .iter()
         .filter_map(|r| r.as_ref().ok())

@@ -10,12 +10,8 @@
 //! before the first delete.
 
 use std::collections::HashMap;
-use std::fs::OpenOptions;
-use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
-use anyhow::Context;
 use aws_sdk_ssm::types::ParameterTier;
 
 use super::admin;
@@ -26,9 +22,10 @@ use crate::error::{Error, Result};
 use crate::log::{self, Level};
 use crate::names::printable;
 use crate::output;
-use crate::progress::Progress;
+use crate::progress;
 use crate::secret::Secret;
 use crate::ssm::{self, Meta, Purpose, PutRequest, Ssm};
+use crate::write;
 
 /// A parameter with everything a copy must carry.
 struct Full {
@@ -178,56 +175,46 @@ async fn copy(client: &Ssm, plan: &Plan, overwrite: bool) -> Result<()> {
         )));
     }
 
-    let progress = Progress::new(todo.len(), "copy");
-    let writes = todo.iter().map(|&(src, target, exists, same)| {
-        let progress = &progress;
-        let tiers = &tiers;
-        async move {
-            let tags = plan.target_tags(&src.tags);
-            let result = async {
-                if !same {
-                    let req = PutRequest {
-                        name: target,
-                        value: &src.value,
-                        kind: src.meta.kind.clone(),
-                        // SSM cannot lower a tier: keep the target's if higher.
-                        tier: match tiers.get(target.as_str()) {
-                            Some(t) if tier_rank(t) > tier_rank(&src.meta.tier) => t.clone(),
-                            _ => src.meta.tier.clone(),
-                        },
-                        key_id: src.meta.key_id.as_deref(),
-                        description: src.meta.description.as_deref(),
-                        data_type: src.meta.data_type.as_deref(),
-                        overwrite: exists,
-                        tags: &tags,
-                    };
-                    client.put(&req).await?;
-                }
-                if exists && !tags.is_empty() {
-                    client.add_tags(target, &tags).await?;
-                }
-                anyhow::Ok(())
-            }
-            .await;
-            progress.inc();
-            match &result {
-                Ok(()) if same => progress.line(&format!(
+    let tiers = &tiers;
+    let writes = todo.iter().map(|&(src, target, exists, same)| async move {
+        let result = if same {
+            copy_tags(client, plan, src, target, exists).await
+        } else {
+            copy_one(
+                client,
+                plan,
+                src,
+                target,
+                exists,
+                tiers.get(target.as_str()),
+            )
+            .await
+        };
+        (src, target, same, result)
+    });
+    let results = progress::run_all(
+        todo.len(),
+        "copy",
+        writes,
+        |bar, (src, target, same, result)| {
+            bar.inc();
+            match result {
+                Ok(()) if *same => bar.line(&format!(
                     "{} = {} (already copied)",
                     printable(&src.meta.name),
                     printable(target)
                 )),
-                Ok(()) => progress.line(&format!(
+                Ok(()) => bar.line(&format!(
                     "{} -> {}",
                     printable(&src.meta.name),
                     printable(target)
                 )),
-                Err(e) => progress.emit(Level::Error, &format!("{e:#}")),
+                Err(e) => bar.emit(Level::Error, &format!("{e:#}")),
             }
-            result
-        }
-    });
-    let results = futures_util::future::join_all(writes).await;
-    drop(progress);
+        },
+    )
+    .await;
+    let results: Vec<_> = results.into_iter().map(|(_, _, _, r)| r).collect();
     let failed = results.iter().filter(|r| r.is_err()).count();
     if failed > 0 {
         return Err(Error::runtime(format!(
@@ -244,6 +231,51 @@ async fn copy(client: &Ssm, plan: &Plan, overwrite: bool) -> Result<()> {
         plan.args.0,
         plan.args.1
     );
+    Ok(())
+}
+
+/// Write `src`'s value, type, tier, KMS key, description and data type to
+/// `target`, then its tags. SSM cannot lower a tier: the target's is kept
+/// when higher.
+async fn copy_one(
+    client: &Ssm,
+    plan: &Plan,
+    src: &Full,
+    target: &str,
+    exists: bool,
+    target_tier: Option<&ParameterTier>,
+) -> anyhow::Result<()> {
+    let tags = plan.target_tags(&src.tags);
+    let req = PutRequest {
+        name: target,
+        value: &src.value,
+        kind: src.meta.kind.clone(),
+        tier: match target_tier {
+            Some(t) if tier_rank(t) > tier_rank(&src.meta.tier) => t.clone(),
+            _ => src.meta.tier.clone(),
+        },
+        key_id: src.meta.key_id.as_deref(),
+        description: src.meta.description.as_deref(),
+        data_type: src.meta.data_type.as_deref(),
+        overwrite: exists,
+        tags: &tags,
+    };
+    client.put(&req).await?;
+    copy_tags(client, plan, src, target, exists).await
+}
+
+/// An existing target gets `src`'s tags (a new one got them with the put).
+async fn copy_tags(
+    client: &Ssm,
+    plan: &Plan,
+    src: &Full,
+    target: &str,
+    exists: bool,
+) -> anyhow::Result<()> {
+    let tags = plan.target_tags(&src.tags);
+    if exists && !tags.is_empty() {
+        client.add_tags(target, &tags).await?;
+    }
     Ok(())
 }
 
@@ -339,10 +371,6 @@ async fn verify_backup_delete(
 /// The sources as JSON, in a new file named with 128 random bits, created
 /// 0600 with O_EXCL|O_NOFOLLOW and fsync-ed before anything is deleted.
 fn write_backup(dir: &Path, plan: &Plan, sources: &[Full]) -> anyhow::Result<PathBuf> {
-    let mut random = [0u8; 16];
-    getrandom::fill(&mut random).map_err(|e| anyhow::anyhow!("no randomness: {e}"))?;
-    let hex: String = random.iter().map(|b| format!("{b:02x}")).collect();
-    let path = dir.join(format!("ssmm-migrate-backup-{hex}.json"));
     let params: Vec<serde_json::Value> = sources
         .iter()
         .map(|s| {
@@ -367,19 +395,15 @@ fn write_backup(dir: &Path, plan: &Plan, sources: &[Full]) -> anyhow::Result<Pat
         "destination": plan.new,
         "parameters": params,
     });
-    let mut file = OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .custom_flags(nix::libc::O_NOFOLLOW | nix::libc::O_CLOEXEC)
-        .open(&path)
-        .with_context(|| format!("creating the backup {}", path.display()))?;
     let mut text = serde_json::to_string_pretty(&doc)?;
     text.push('\n');
-    file.write_all(text.as_bytes())
-        .and_then(|()| file.sync_all())
-        .with_context(|| format!("writing the backup {}", path.display()))?;
-    Ok(path)
+    let names = ("ssmm-migrate-backup-", ".json");
+    Ok(write::create_unique(
+        dir,
+        "the backup",
+        names,
+        text.as_bytes(),
+    )?)
 }
 
 #[cfg(test)]
