@@ -94,7 +94,7 @@ impl LayerSpec {
     }
 
     /// The path users look for when a layer is empty.
-    pub fn describe(&self) -> String {
+    pub fn shown_path(&self) -> String {
         match &self.source {
             Source::Paths { vars, .. } => format!("{vars}/"),
             Source::Tagged { root, .. } => format!("{root}/"),

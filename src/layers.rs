@@ -152,7 +152,7 @@ fn classify<'a>(spec: &LayerSpec, name: &'a str) -> Kind<'a> {
 
 /// "app:api (/t/api/db-host)": the layer and the parameter, raw; messages
 /// escape it (see [`Issue::message`]).
-fn describe(origin: &Origin) -> String {
+fn shown(origin: &Origin) -> String {
     format!("{} ({})", origin.label, origin.param)
 }
 
@@ -205,8 +205,8 @@ pub fn merge(fetched: &[Fetched], key_case: KeyCase) -> Merged {
                 if prev.origin.param != entry.origin.param {
                     merged.issues.push(Issue::Override {
                         var: var.clone(),
-                        winner: describe(&entry.origin),
-                        loser: describe(&prev.origin),
+                        winner: shown(&entry.origin),
+                        loser: shown(&prev.origin),
                     });
                 }
             }
@@ -218,8 +218,8 @@ pub fn merge(fetched: &[Fetched], key_case: KeyCase) -> Merged {
             {
                 merged.issues.push(Issue::FileOverride {
                     path: rel.clone(),
-                    winner: describe(&entry.origin),
-                    loser: describe(&prev.origin),
+                    winner: shown(&entry.origin),
+                    loser: shown(&prev.origin),
                 });
             }
             merged.files.insert(rel, entry);

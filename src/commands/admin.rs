@@ -69,7 +69,7 @@ pub fn key_name(cfg: &Config, prefix: &str, key: &str, command: &str) -> Result<
 }
 
 fn check_segments(path: &str) -> std::result::Result<(), &'static str> {
-    if path.split('/').all(names::is_valid_segment) {
+    if names::is_valid_path(path) {
         Ok(())
     } else {
         Err("segments may only use A-Z a-z 0-9 _ . - (and not be '.', '..' or empty)")

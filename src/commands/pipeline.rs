@@ -124,7 +124,7 @@ fn check(sel: &Selection, fetched: &[Fetched]) -> Result<Merged> {
             if spec.kind == LayerKind::App && *count == 0 {
                 return Err(Error::runtime(format!(
                     "no parameters under {} (pass --allow-empty if that is expected)",
-                    spec.describe()
+                    spec.shown_path()
                 )));
             }
         }

@@ -148,7 +148,7 @@ pub fn check_size(argv: &[OsString], env: &[(OsString, OsString)]) -> Result<(),
 /// and exactly `env` as its environment. Returns only on failure: 126/127
 /// as [`resolve_program`] says, or a runtime error.
 pub fn exec_replace(argv: &[OsString], env: &[(OsString, OsString)]) -> Error {
-    let prepared = match Prepared::new(argv, env) {
+    let prepared = match ExecImage::new(argv, env) {
         Ok(p) => p,
         Err(e) => return e,
     };
@@ -171,7 +171,7 @@ pub fn exec_replace(argv: &[OsString], env: &[(OsString, OsString)]) -> Error {
 
 /// Everything execve needs, built before any fork so that the child only
 /// makes async-signal-safe calls (no allocation) between fork and exec.
-struct Prepared {
+struct ExecImage {
     /// `argv[0]` as given, for messages.
     shown: String,
     program: CString,
@@ -183,8 +183,8 @@ struct Prepared {
     envp_ptrs: Vec<*const libc::c_char>,
 }
 
-impl Prepared {
-    fn new(argv: &[OsString], env: &[(OsString, OsString)]) -> Result<Prepared, Error> {
+impl ExecImage {
+    fn new(argv: &[OsString], env: &[(OsString, OsString)]) -> Result<ExecImage, Error> {
         let Some(first) = argv.first() else {
             return Err(Error::usage("exec: no command given"));
         };
@@ -210,7 +210,7 @@ impl Prepared {
             .collect::<Result<Vec<_>, _>>()?;
         let argv_ptrs = null_terminated(&argv);
         let envp_ptrs = null_terminated(&envp);
-        Ok(Prepared {
+        Ok(ExecImage {
             shown: first.to_string_lossy().into_owned(),
             program,
             _argv: argv,
@@ -472,7 +472,7 @@ mod tests {
     #[test]
     fn nul_bytes_are_reported_by_index_or_name_without_the_value() {
         let argv = vec![OsString::from("sh"), OsString::from("a\0secret")];
-        let Err(e) = Prepared::new(&argv, &[]) else {
+        let Err(e) = ExecImage::new(&argv, &[]) else {
             panic!("accepted a NUL in an argument")
         };
         let shown = e.to_string();
@@ -480,7 +480,7 @@ mod tests {
         assert!(!shown.contains("secret"), "{shown}");
 
         let env = vec![(OsString::from("TOKEN"), OsString::from("hunter2\0x"))];
-        let Err(e) = Prepared::new(&["sh".into()], &env) else {
+        let Err(e) = ExecImage::new(&["sh".into()], &env) else {
             panic!("accepted a NUL in a value")
         };
         let shown = e.to_string();
@@ -488,7 +488,7 @@ mod tests {
         assert!(!shown.contains("hunter2"), "{shown}");
 
         let env = vec![(OsString::from("A=B"), OsString::from("v"))];
-        assert!(Prepared::new(&["sh".into()], &env).is_err());
+        assert!(ExecImage::new(&["sh".into()], &env).is_err());
     }
 
     #[test]
@@ -496,14 +496,14 @@ mod tests {
         let d = tempfile::tempdir().unwrap();
         let exe = script(d.path(), "only-here", 0o755);
         let env = vec![(OsString::from("PATH"), d.path().as_os_str().to_owned())];
-        let p = Prepared::new(&["only-here".into()], &env).unwrap();
+        let p = ExecImage::new(&["only-here".into()], &env).unwrap();
         assert_eq!(p.program.as_bytes(), exe.as_os_str().as_bytes());
-        assert!(Prepared::new(&["only-here".into()], &[]).is_err());
+        assert!(ExecImage::new(&["only-here".into()], &[]).is_err());
     }
 
     #[test]
     fn exec_failure_reasons() {
-        let p = Prepared::new(&["sh".into()], &[]).unwrap();
+        let p = ExecImage::new(&["sh".into()], &[]).unwrap();
         assert_eq!(p.failure(Errno::EACCES).0, 126);
         assert_eq!(p.failure(Errno::ENOEXEC).0, 126);
         // sh exists, so ENOENT means a missing interpreter or loader.

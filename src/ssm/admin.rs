@@ -14,7 +14,7 @@ use aws_sdk_ssm::types::{
 };
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 
-use super::{BATCH, Param, Ssm, describe, read_error, to_param};
+use super::{BATCH, Param, Ssm, explain, read_error, to_param};
 use crate::names::printable;
 use crate::secret::Secret;
 
@@ -71,7 +71,7 @@ where
     E: ProvideErrorMetadata + std::error::Error + 'static,
 {
     let SdkError::ServiceError(se) = err else {
-        return describe(err);
+        return explain(err);
     };
     let Some(code) = se.err().code() else {
         return format!("unexpected HTTP {} answer", se.raw().status().as_u16());
@@ -192,11 +192,7 @@ impl Ssm {
             {
                 Ok(None)
             }
-            Err(e) => Err(anyhow!(
-                "GetParameter {}: {}",
-                printable(name),
-                describe(&e)
-            )),
+            Err(e) => Err(anyhow!("GetParameter {}: {}", printable(name), explain(&e))),
         }
     }
 
@@ -217,7 +213,7 @@ impl Ssm {
                 .with_decryption(false)
                 .send()
                 .await
-                .map_err(|e| anyhow!("GetParameters {}: {}", printable(&batch[0]), describe(&e)))?;
+                .map_err(|e| anyhow!("GetParameters {}: {}", printable(&batch[0]), explain(&e)))?;
             let invalid: HashSet<&String> = out.invalid_parameters().iter().collect();
             let types: HashMap<&str, &ParameterType> = out
                 .parameters()

@@ -25,7 +25,7 @@ use crate::log;
 use crate::secret::Secret;
 
 pub use admin::{Meta, PutRequest, WriteError, describe_write};
-pub use errors::{describe, read_error};
+pub use errors::{explain, read_error};
 
 /// The SDK's retry modes (`--retry-mode`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -185,7 +185,7 @@ impl Ssm {
     }
 
     /// Every parameter under `path` (decrypted), read with `strategy`.
-    pub async fn walk(
+    pub async fn read_tree(
         &self,
         path: &str,
         recursive: bool,
