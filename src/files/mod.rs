@@ -29,7 +29,6 @@ use crate::secret::Secret;
 use crate::write::{self, DIR_MODE, Outcome};
 
 pub use paths::check_rel;
-pub(crate) use source::shown;
 
 use paths::{check_conflicts, replaceable, walk};
 use source::{Source, source_of};
@@ -174,7 +173,7 @@ pub async fn prepare(
     }
 
     let client = if sources.iter().any(|s| matches!(s, Source::Remote(_))) {
-        Some(download::http_client(limits)?)
+        Some(download::client(limits)?)
     } else {
         None
     };

@@ -10,6 +10,7 @@ use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use reqwest::Url;
 
 use super::{FileError, FileSpec};
+use crate::http::shown;
 use crate::names::printable;
 
 pub(super) enum Source {
@@ -118,15 +119,6 @@ fn is_loopback(url: &Url) -> bool {
         Ok(ip) => ip.is_loopback(),
         Err(_) => host.eq_ignore_ascii_case("localhost"),
     }
-}
-
-/// scheme://host[:port]/path: pre-signed URLs carry their credentials in the
-/// query, and user info may hold a password, so neither is ever shown.
-/// Also how the ECS endpoint's client shows a refused redirect.
-pub(crate) fn shown(url: &Url) -> String {
-    let host = url.host_str().unwrap_or("");
-    let port = url.port().map(|p| format!(":{p}")).unwrap_or_default();
-    printable(&format!("{}://{host}{port}{}", url.scheme(), url.path()))
 }
 
 /// Exactly 64 ASCII hex digits, either case. Checked digit by digit first:
