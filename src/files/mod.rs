@@ -30,7 +30,7 @@ use crate::write::{self, DIR_MODE, Outcome};
 
 pub use paths::check_rel;
 
-use paths::{check_conflicts, replaceable, walk};
+use paths::{check_conflicts, confine};
 use source::{Source, source_of};
 
 /// One `files/` parameter: `rel` is the path after `files/`.
@@ -161,14 +161,7 @@ pub async fn prepare(
     check_conflicts(files)?;
     let mut sources = Vec::with_capacity(files.len());
     for spec in files {
-        let path_err = |why: String| FileError::Path {
-            param: printable(&spec.param),
-            rel: printable(&spec.rel),
-            why,
-        };
-        check_rel(&spec.rel).map_err(path_err)?;
-        walk(root, &spec.rel, false).map_err(path_err)?;
-        replaceable(root, &spec.rel, &spec.param)?;
+        confine(root, &spec.rel, &spec.param, false)?;
         sources.push(source_of(spec)?);
     }
 
@@ -218,15 +211,8 @@ pub fn write_all(prepared: &[Prepared], root: &Path) -> anyhow::Result<(usize, u
             .with_context(|| format!("cannot create the files root {}", root.display()))?;
     }
     for p in prepared {
-        let path_err = |why: String| FileError::Path {
-            param: printable(&p.param),
-            rel: printable(&p.rel),
-            why,
-        };
-        check_rel(&p.rel).map_err(path_err)?;
         // Creates missing parents level by level and checks the final path.
-        walk(root, &p.rel, true).map_err(path_err)?;
-        replaceable(root, &p.rel, &p.param)?;
+        confine(root, &p.rel, &p.param, true)?;
         let target = root.join(&p.rel);
         let outcome = write::write_atomic(&target, &p.content).with_context(|| {
             format!(

@@ -71,9 +71,22 @@ pub fn check_rel(rel: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// Every check of one file's path under `root`: the path rule, the walk
+/// (with `create`, making missing parents as it goes) and the target itself.
+pub(super) fn confine(root: &Path, rel: &str, param: &str, create: bool) -> Result<(), FileError> {
+    let path_err = |why: String| FileError::Path {
+        param: printable(param),
+        rel: printable(rel),
+        why,
+    };
+    check_rel(rel).map_err(path_err)?;
+    walk(root, rel, create).map_err(path_err)?;
+    replaceable(root, rel, param)
+}
+
 /// A target that exists and is not a regular file or a symlink (a device,
 /// a FIFO, a directory) is never replaced or opened.
-pub(super) fn replaceable(root: &Path, rel: &str, param: &str) -> Result<(), FileError> {
+fn replaceable(root: &Path, rel: &str, param: &str) -> Result<(), FileError> {
     let path = root.join(rel);
     write::check_replaceable(&path).map_err(|why| FileError::Target {
         param: printable(param),
@@ -112,7 +125,7 @@ pub(super) fn check_conflicts(files: &[FileSpec]) -> Result<(), FileError> {
 /// Inspect `<root>/<rel>` component by component (see the module docs).
 /// With `create`, missing intermediate directories are made (0700) as the
 /// walk reaches them; without it, the walk stops at the first missing one.
-pub(super) fn walk(root: &Path, rel: &str, create: bool) -> Result<(), String> {
+fn walk(root: &Path, rel: &str, create: bool) -> Result<(), String> {
     let root_canon = match fs::canonicalize(root) {
         Ok(c) => c,
         // Nothing exists under a missing root, so nothing can lead out.
