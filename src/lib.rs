@@ -15,6 +15,7 @@ pub mod error;
 pub mod exec;
 pub mod fetch;
 pub mod files;
+mod http;
 pub mod layers;
 pub mod layout;
 pub mod log;
