@@ -1,6 +1,6 @@
 //! ECS discovery for the `ecs` layout: the cluster and container name from
 //! the container metadata file (polled until READY) or task metadata
-//! endpoint v4 (with timeouts and bounded retries), per SPEC §2.
+//! endpoint v4 (with timeouts and bounded retries), per docs/CONTRACT.md §2.
 //!
 //! A field the caller needs that ECS leaves missing or empty is an error
 //! naming the source and the field: falling back to another name (the
@@ -55,7 +55,7 @@ pub struct Need {
 /// Why the container name is required, for the message that says it is missing.
 const NAME_NEEDED: &str = "the app name is taken from it when neither --app nor $SSMM_APP is given";
 
-/// SPEC order: metadata file (if `file` is Some) polled until
+/// The order of docs/CONTRACT.md §2: metadata file (if `file` is Some) polled until
 /// `MetadataFileStatus` == "READY", bounded by `timeout`; else endpoint v4
 /// (if `uri` is Some): GET {uri} (container: Name) and GET {uri}/task
 /// (Cluster, Family, ServiceName), concurrently, each with a per-request

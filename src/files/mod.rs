@@ -1,4 +1,4 @@
-//! File parameters (SPEC §2 "Files", §5): turn `files/<path>` parameters into
+//! File parameters (docs/CONTRACT.md §2 "Files", §5): turn `files/<path>` parameters into
 //! bytes (plain, `base64:`, or a `url:` download with a size cap and an
 //! optional sha256), confined to `--root`, and write them atomically.
 //!
@@ -177,8 +177,7 @@ pub async fn prepare(
                 Source::Inline(bytes) => bytes,
                 Source::Remote(remote) => {
                     let client = client.expect("built when any source is remote");
-                    let _pending =
-                        crate::pending::track(format!("download for {}", printable(&spec.param)));
+                    let _pending = crate::pending::track(format!("download for {}", spec.param));
                     download::fetch(client, &spec.param, &remote, limits).await?
                 }
             };

@@ -61,7 +61,8 @@ fn decode_base64(encoded: &str) -> Result<Vec<u8>, String> {
         .filter(|b| !b.is_ascii_whitespace())
         .collect();
     ENGINE.decode(&compact).map_err(|e| match e {
-        base64::DecodeError::InvalidByte(at, _) | base64::DecodeError::InvalidLastSymbol(at, _) => {
+        base64::DecodeError::InvalidByte(at, _)
+        | base64::DecodeError::InvalidLastSymbol { offset: at, .. } => {
             format!("invalid character at offset {at}, whitespace ignored")
         }
         base64::DecodeError::InvalidLength(_) => "truncated input".into(),
