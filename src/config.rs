@@ -8,26 +8,9 @@ use crate::cli::{GlobalArgs, SelectArgs};
 use crate::ecs::{EcsInfo, Need};
 use crate::error::{Error, Result};
 use crate::names::{self, KeyCase};
-use crate::ssm::{FetchStrategy, RetryMode};
+use crate::ssm::{AwsSettings, FetchStrategy};
 
 pub use crate::layout::Layout;
-
-/// How to reach SSM; see `ssm::connect`.
-#[derive(Debug, Clone)]
-pub struct AwsSettings {
-    pub region: Option<String>,
-    pub profile: Option<String>,
-    pub endpoint_url: Option<String>,
-    pub read_concurrency: usize,
-    pub write_concurrency: usize,
-    pub max_attempts: u32,
-    /// `None`: each purpose's default (standard for reads, adaptive for writes).
-    pub retry_mode: Option<RetryMode>,
-    /// One request attempt, connecting included.
-    pub attempt_timeout: std::time::Duration,
-    /// All of a command's fetching, retries included.
-    pub total_timeout: std::time::Duration,
-}
 
 /// Which kind of layer, for summaries: the ecs layout's cluster layer counts
 /// as `shared`.

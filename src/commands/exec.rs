@@ -53,13 +53,7 @@ pub fn run(cfg: &Config, args: &ExecArgs) -> Result<i32> {
 
     // CMD must be runnable, its arguments and environment small enough to
     // exec, and every target writable, before anything is written.
-    exec::resolve_program(
-        &args.cmd[0],
-        env.iter()
-            .find(|(k, _)| k == "PATH")
-            .map(|(_, v)| v.as_os_str()),
-    )?;
-    exec::check_size(&args.cmd, &env)?;
+    exec::check_runnable(&args.cmd, &env)?;
     deliver::check(out.as_ref(), &gathered.files)?;
 
     // Deliver: files, then --out, then CMD.

@@ -143,24 +143,7 @@ async fn copy(client: &Ssm, plan: &Plan, overwrite: bool) -> Result<()> {
         target_metas.into_iter().map(|m| (m.name, m.tier)).collect();
 
     // Decide everything before the first write.
-    let mut conflicts = Vec::new();
-    // (source, target, target exists, target already holds the value)
-    let mut todo: Vec<(&Full, &String, bool, bool)> = Vec::new();
-    for ((src, target), found) in sources.iter().zip(&targets).zip(&existing) {
-        match found {
-            None => todo.push((src, target, false, false)),
-            // Same value: only the tags may need bringing over, or the
-            // value again to raise the tier (never lowered).
-            Some(p) if p.value == src.value && p.kind == src.meta.kind => {
-                let tier_ok = tiers
-                    .get(target.as_str())
-                    .is_some_and(|t| tier_rank(t) >= tier_rank(&src.meta.tier));
-                todo.push((src, target, true, tier_ok))
-            }
-            Some(_) if overwrite => todo.push((src, target, true, false)),
-            Some(_) => conflicts.push(target.as_str()),
-        }
-    }
+    let (todo, conflicts) = decide(&sources, &targets, &existing, &tiers, overwrite);
     let already = todo.iter().filter(|t| t.3).count();
     if !conflicts.is_empty() {
         return Err(Error::runtime(format!(
@@ -232,6 +215,39 @@ async fn copy(client: &Ssm, plan: &Plan, overwrite: bool) -> Result<()> {
         plan.args.1
     );
     Ok(())
+}
+
+/// (source, target, target exists, target already holds the value)
+type Copy<'a> = (&'a Full, &'a String, bool, bool);
+
+/// What each copy needs: a new target, a replaced one (`overwrite`), or
+/// only tags (same value and type, and a tier at least the source's); and
+/// the targets that hold something else, which stop the whole copy.
+fn decide<'a>(
+    sources: &'a [Full],
+    targets: &'a [String],
+    existing: &[Option<ssm::Param>],
+    tiers: &HashMap<String, ParameterTier>,
+    overwrite: bool,
+) -> (Vec<Copy<'a>>, Vec<&'a str>) {
+    let mut conflicts = Vec::new();
+    let mut todo: Vec<Copy<'a>> = Vec::new();
+    for ((src, target), found) in sources.iter().zip(targets).zip(existing) {
+        match found {
+            None => todo.push((src, target, false, false)),
+            // Same value: only the tags may need bringing over, or the
+            // value again to raise the tier (never lowered).
+            Some(p) if p.value == src.value && p.kind == src.meta.kind => {
+                let tier_ok = tiers
+                    .get(target.as_str())
+                    .is_some_and(|t| tier_rank(t) >= tier_rank(&src.meta.tier));
+                todo.push((src, target, true, tier_ok))
+            }
+            Some(_) if overwrite => todo.push((src, target, true, false)),
+            Some(_) => conflicts.push(target.as_str()),
+        }
+    }
+    (todo, conflicts)
 }
 
 /// Write `src`'s value, type, tier, KMS key, description and data type to

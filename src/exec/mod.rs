@@ -74,6 +74,21 @@ pub fn resolve_program(program: &OsStr, path: Option<&OsStr>) -> Result<PathBuf,
     })
 }
 
+/// Everything about starting `argv` with `env` that can be known before
+/// anything is written: the command is found in the `PATH` of `env` and
+/// executable (127/126), and the arguments and environment fit execve.
+pub fn check_runnable(argv: &[OsString], env: &[(OsString, OsString)]) -> Result<(), Error> {
+    let Some(first) = argv.first() else {
+        return Err(Error::usage("exec: no command given"));
+    };
+    let path = env
+        .iter()
+        .find(|(k, _)| k.as_bytes() == b"PATH")
+        .map(|(_, v)| v.as_os_str());
+    resolve_program(first, path)?;
+    check_size(argv, env)
+}
+
 /// The longest one argument or `NAME=value` string may be, its NUL
 /// included (Linux's MAX_ARG_STRLEN: 32 pages of 4 KiB).
 const MAX_ARG_STRLEN: usize = 32 * 4096;

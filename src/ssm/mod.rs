@@ -19,13 +19,29 @@ use aws_smithy_types::retry::RetryConfig;
 use aws_smithy_types::timeout::TimeoutConfig;
 use tokio::sync::Semaphore;
 
-use crate::config::AwsSettings;
 use crate::error::Error;
 use crate::log;
 use crate::secret::Secret;
 
 pub use admin::{Meta, PutRequest, WriteError, describe_write};
 pub use errors::{explain, read_error};
+
+/// How to reach SSM; see `ssm::connect`.
+#[derive(Debug, Clone)]
+pub struct AwsSettings {
+    pub region: Option<String>,
+    pub profile: Option<String>,
+    pub endpoint_url: Option<String>,
+    pub read_concurrency: usize,
+    pub write_concurrency: usize,
+    pub max_attempts: u32,
+    /// `None`: each purpose's default (standard for reads, adaptive for writes).
+    pub retry_mode: Option<RetryMode>,
+    /// One request attempt, connecting included.
+    pub attempt_timeout: std::time::Duration,
+    /// All of a command's fetching, retries included.
+    pub total_timeout: std::time::Duration,
+}
 
 /// The SDK's retry modes (`--retry-mode`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
