@@ -78,6 +78,12 @@ pub fn resolve_program(program: &OsStr, path: Option<&OsStr>) -> Result<PathBuf,
 /// anything is written: the command is found in the `PATH` of `env` and
 /// executable (127/126), and the arguments and environment fit execve.
 pub fn check_runnable(argv: &[OsString], env: &[(OsString, OsString)]) -> Result<(), Error> {
+    find_program(argv, env)?;
+    check_size(argv, env)
+}
+
+/// `argv[0]` looked up in the `PATH` of `env`.
+fn find_program(argv: &[OsString], env: &[(OsString, OsString)]) -> Result<PathBuf, Error> {
     let Some(first) = argv.first() else {
         return Err(Error::usage("exec: no command given"));
     };
@@ -85,8 +91,7 @@ pub fn check_runnable(argv: &[OsString], env: &[(OsString, OsString)]) -> Result
         .iter()
         .find(|(k, _)| k.as_bytes() == b"PATH")
         .map(|(_, v)| v.as_os_str());
-    resolve_program(first, path)?;
-    check_size(argv, env)
+    resolve_program(first, path)
 }
 
 /// The longest one argument or `NAME=value` string may be, its NUL
@@ -200,14 +205,7 @@ struct ExecImage {
 
 impl ExecImage {
     fn new(argv: &[OsString], env: &[(OsString, OsString)]) -> Result<ExecImage, Error> {
-        let Some(first) = argv.first() else {
-            return Err(Error::usage("exec: no command given"));
-        };
-        let path = env
-            .iter()
-            .find(|(k, _)| k.as_bytes() == b"PATH")
-            .map(|(_, v)| v.as_os_str());
-        let resolved = resolve_program(first, path)?;
+        let resolved = find_program(argv, env)?;
         let program = CString::new(resolved.into_os_string().into_vec())
             .map_err(|_| Error::runtime("argument 0 of the command contains a NUL byte"))?;
         let argv = argv
@@ -226,7 +224,7 @@ impl ExecImage {
         let argv_ptrs = null_terminated(&argv);
         let envp_ptrs = null_terminated(&envp);
         Ok(ExecImage {
-            shown: first.to_string_lossy().into_owned(),
+            shown: argv[0].to_string_lossy().into_owned(),
             program,
             _argv: argv,
             _envp: envp,
