@@ -158,7 +158,7 @@ fn read_capped(path: &Path) -> std::io::Result<Option<Vec<u8>>> {
     Ok((buf.len() <= MAX_BODY).then_some(buf))
 }
 
-/// Fields of a READY metadata file. It has no service name (FACTS).
+/// Fields of a READY metadata file. It has no service name.
 fn file_info(obj: &Map<String, Value>, need: Need, source: String) -> Result<EcsInfo, String> {
     let cluster = short_cluster_name(required_str(obj, "Cluster")?);
     if cluster.is_empty() {

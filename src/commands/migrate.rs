@@ -158,46 +158,7 @@ async fn copy(client: &Ssm, plan: &Plan, overwrite: bool) -> Result<()> {
         )));
     }
 
-    let tiers = &tiers;
-    let writes = todo.iter().map(|&(src, target, exists, same)| async move {
-        let result = if same {
-            copy_tags(client, plan, src, target, exists).await
-        } else {
-            copy_one(
-                client,
-                plan,
-                src,
-                target,
-                exists,
-                tiers.get(target.as_str()),
-            )
-            .await
-        };
-        (src, target, same, result)
-    });
-    let results = progress::run_all(
-        todo.len(),
-        "copy",
-        writes,
-        |bar, (src, target, same, result)| {
-            bar.inc();
-            match result {
-                Ok(()) if *same => bar.line(&format!(
-                    "{} = {} (already copied)",
-                    printable(&src.meta.name),
-                    printable(target)
-                )),
-                Ok(()) => bar.line(&format!(
-                    "{} -> {}",
-                    printable(&src.meta.name),
-                    printable(target)
-                )),
-                Err(e) => bar.emit(Level::Error, &format!("{e:#}")),
-            }
-        },
-    )
-    .await;
-    let results: Vec<_> = results.into_iter().map(|(_, _, _, r)| r).collect();
+    let results = write_copies(client, plan, &todo, &tiers).await;
     let failed = results.iter().filter(|r| r.is_err()).count();
     if failed > 0 {
         return Err(Error::runtime(format!(
@@ -219,6 +180,35 @@ async fn copy(client: &Ssm, plan: &Plan, overwrite: bool) -> Result<()> {
 
 /// (source, target, target exists, target already holds the value)
 type Copy<'a> = (&'a Full, &'a String, bool, bool);
+
+/// Every copy at once behind the progress bar, one line each.
+async fn write_copies(
+    client: &Ssm,
+    plan: &Plan,
+    todo: &[Copy<'_>],
+    tiers: &HashMap<String, ParameterTier>,
+) -> Vec<anyhow::Result<()>> {
+    let writes = todo.iter().map(|&(src, target, exists, same)| async move {
+        let result = if same {
+            copy_tags(client, plan, src, target, exists).await
+        } else {
+            let tier = tiers.get(target.as_str());
+            copy_one(client, plan, src, target, exists, tier).await
+        };
+        (src, target, same, result)
+    });
+    let results = progress::run_all(todo.len(), "copy", writes, |bar, (src, target, same, r)| {
+        bar.inc();
+        let (from, to) = (printable(&src.meta.name), printable(target));
+        match r {
+            Ok(()) if *same => bar.line(&format!("{from} = {to} (already copied)")),
+            Ok(()) => bar.line(&format!("{from} -> {to}")),
+            Err(e) => bar.emit(Level::Error, &format!("{e:#}")),
+        }
+    })
+    .await;
+    results.into_iter().map(|(_, _, _, r)| r).collect()
+}
 
 /// What each copy needs: a new target, a replaced one (`overwrite`), or
 /// only tags (same value and type, and a tier at least the source's); and
