@@ -6,7 +6,7 @@
 
 use std::ffi::OsString;
 
-use super::pipeline::{self, Want};
+use super::pipeline;
 use crate::cli::ExecArgs;
 use crate::config::Config;
 use crate::deliver::{self, Out};
@@ -16,7 +16,7 @@ use crate::log;
 
 pub fn run(cfg: &Config, args: &ExecArgs) -> Result<i32> {
     let cwd = cfg.cwd()?;
-    let root = cfg.files_root.clone();
+    let root = cfg.files_root.as_deref();
 
     // The inherited environment, kept as raw bytes: a variable that is not
     // UTF-8 is passed through untouched.
@@ -31,11 +31,7 @@ pub fn run(cfg: &Config, args: &ExecArgs) -> Result<i32> {
     if let Some(out) = &out {
         deliver::refuse_irreplaceable_out(out)?;
     }
-    let want = Want {
-        root: root.clone(),
-        refs: &refs,
-    };
-    let gathered = pipeline::gather(cfg, want)?;
+    let gathered = pipeline::gather(cfg, &refs)?;
 
     let env = exec::child_env(
         inherited,
@@ -58,7 +54,7 @@ pub fn run(cfg: &Config, args: &ExecArgs) -> Result<i32> {
 
     // Deliver: files, then --out, then CMD.
     let target = out.as_ref().zip(out_content.as_deref());
-    let done = deliver::deliver(target, &gathered.files, root.as_deref())?;
+    let done = deliver::deliver(target, &gathered.files, root)?;
     if let Some(root) = &root {
         log::info!(
             "files under {}: {} written, {} unchanged",

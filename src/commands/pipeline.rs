@@ -3,7 +3,6 @@
 //! -> merge, all before anything is written or started. Everything async
 //! happens here, on one current-thread runtime dropped before returning.
 
-use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::anyhow;
@@ -24,14 +23,6 @@ use crate::ssm::{self, Purpose, Ssm};
 
 /// Per-download limit on top of the size cap.
 const DOWNLOAD_TIMEOUT: Duration = Duration::from_secs(60);
-
-/// What the pipeline should do besides the layers.
-pub struct Want<'a> {
-    /// Write files/ parameters under this root (`None`: `--no-files`).
-    pub root: Option<PathBuf>,
-    /// Inherited variables holding `ssm:` references: (variable, parameter).
-    pub refs: &'a [(String, String)],
-}
 
 pub struct Gathered {
     pub merged: Merged,
@@ -54,19 +45,22 @@ pub fn is_outage(e: &Error) -> bool {
     }
 }
 
-/// Fetch and merge what `cfg` selects. Nothing is written.
-pub fn gather(cfg: &Config, want: Want<'_>) -> Result<Gathered> {
+/// Fetch and merge what `cfg` selects, the `files/` parameters prepared
+/// for `cfg.files_root` (none with `--no-files`), and resolve `refs`
+/// (inherited variables holding `ssm:` references: variable, parameter).
+/// Nothing is written.
+pub fn gather(cfg: &Config, refs: &[(String, String)]) -> Result<Gathered> {
     let sel = cfg.selection();
     ssm::block_on_within(cfg.aws.total_timeout, async {
         let client = ssm::connect(&cfg.aws, Purpose::Read).await?;
         let (fetched, refs) = futures_util::future::try_join(
-            fetch::fetch_layers(&client, sel, want.root.is_some()),
-            resolve_refs(&client, want.refs),
+            fetch::fetch_layers(&client, sel, cfg.files_root.is_some()),
+            resolve_refs(&client, refs),
         )
         .await?;
 
         let merged = check(sel, &fetched)?;
-        let files = match &want.root {
+        let files = match &cfg.files_root {
             Some(root) => {
                 let specs: Vec<FileSpec> = merged
                     .files

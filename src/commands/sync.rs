@@ -2,7 +2,7 @@
 //! files atomically (`docs/CONTRACT.md` §3). Nothing is written unless every
 //! step before it succeeded; the env file is written last.
 
-use super::pipeline::{self, Want};
+use super::pipeline;
 use crate::cli::SyncArgs;
 use crate::config::Config;
 use crate::deliver::{self, Out};
@@ -15,12 +15,8 @@ pub fn run(cfg: &Config, args: &SyncArgs) -> Result<()> {
     let cwd = cfg.cwd()?;
     let out = Out::new(cwd, &args.out);
     deliver::refuse_irreplaceable_out(&out)?;
-    let root = cfg.files_root.clone();
-    let want = Want {
-        root: root.clone(),
-        refs: &[],
-    };
-    let gathered = match pipeline::gather(cfg, want) {
+    let root = cfg.files_root.as_deref();
+    let gathered = match pipeline::gather(cfg, &[]) {
         Ok(gathered) => gathered,
         // Only an outage is ridden out, and only over a file that is there.
         Err(e) if args.keep_on_error && pipeline::is_outage(&e) && out.exists_as_file() => {
@@ -36,7 +32,7 @@ pub fn run(cfg: &Config, args: &SyncArgs) -> Result<()> {
 
     let content = pipeline::encode_env(&gathered.merged, args.format)?;
     deliver::check(Some(&out), &gathered.files)?;
-    let done = deliver::deliver(Some((&out, &content)), &gathered.files, root.as_deref())?;
+    let done = deliver::deliver(Some((&out, &content)), &gathered.files, root)?;
 
     let (app, shared, tag) = gathered.merged.contributions(&cfg.selection().layers);
     let written = done.files_written;
@@ -56,7 +52,7 @@ pub fn run(cfg: &Config, args: &SyncArgs) -> Result<()> {
             "{} unchanged; wrote {} under {}",
             out.shown(),
             output::count(written, "file"),
-            root.as_deref().unwrap_or(cwd).display()
+            root.unwrap_or(cwd).display()
         ),
         _ => log::notice!(
             "wrote {} variables to {} (app={app}, shared={shared}, tag={tag}){files_note}",
