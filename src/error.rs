@@ -50,6 +50,13 @@ impl Error {
         match self {
             Error::NoPrefix | Error::Usage(_) => exit::USAGE,
             Error::Strict(_) => exit::STRICT,
+            // Credentials that cannot be had are configuration.
+            Error::Runtime(e)
+                if e.chain()
+                    .any(|c| c.is::<crate::ssm::credentials::NoCredentials>()) =>
+            {
+                exit::USAGE
+            }
             Error::Runtime(_) => exit::RUNTIME,
             Error::Exec { code, .. } => *code,
         }

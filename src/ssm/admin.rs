@@ -192,7 +192,10 @@ impl Ssm {
             {
                 Ok(None)
             }
-            Err(e) => Err(anyhow!("GetParameter {}: {}", printable(name), explain(&e))),
+            Err(e) => Err(read_error(
+                format_args!("GetParameter {}", printable(name)),
+                &e,
+            )),
         }
     }
 
@@ -213,7 +216,9 @@ impl Ssm {
                 .with_decryption(false)
                 .send()
                 .await
-                .map_err(|e| anyhow!("GetParameters {}: {}", printable(&batch[0]), explain(&e)))?;
+                .map_err(|e| {
+                    read_error(format_args!("GetParameters {}", printable(&batch[0])), &e)
+                })?;
             let invalid: HashSet<&String> = out.invalid_parameters().iter().collect();
             let types: HashMap<&str, &ParameterType> = out
                 .parameters()

@@ -16,6 +16,9 @@ pub fn read_error<E>(what: impl std::fmt::Display, err: &SdkError<E, HttpRespons
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
 {
+    if let Some(none) = super::credentials::failure(err) {
+        return anyhow::Error::new(none);
+    }
     let text = format!("{what}: {}", explain(err));
     if is_outage(err) {
         anyhow::Error::new(Outage(text))
@@ -68,6 +71,10 @@ pub fn explain<E>(err: &SdkError<E, HttpResponse>) -> String
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
 {
+    // Never the SDK's text for these: it can hold a process's output.
+    if let Some(none) = super::credentials::failure(err) {
+        return none.0;
+    }
     match err {
         SdkError::ServiceError(se) => {
             let e = se.err();

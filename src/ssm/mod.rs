@@ -4,6 +4,7 @@
 //! value. Values leave this module wrapped in `Secret`.
 
 mod admin;
+pub mod credentials;
 mod errors;
 mod stats;
 
@@ -155,6 +156,7 @@ pub async fn connect(s: &AwsSettings, purpose: Purpose) -> Result<Ssm, Error> {
     if let Some(profile) = &s.profile {
         loader = loader.profile_name(profile);
     }
+    credentials::remember(s.profile.as_deref());
     if let Some(url) = &s.endpoint_url {
         loader = loader.endpoint_url(url);
     }
