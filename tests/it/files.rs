@@ -4,7 +4,7 @@
 //! HTTP server for the failure modes (status, slowness, redirects, caps).
 //! Only loopback addresses are ever contacted.
 
-mod support;
+use crate::support;
 
 use std::fs;
 use std::future::Future;

@@ -6,8 +6,6 @@
 //! The namespace tests need root (`unshare`, `chroot`); they fail, never
 //! skip, without it.
 
-mod support;
-
 use std::collections::HashMap;
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
@@ -15,9 +13,9 @@ use std::path::{Path, PathBuf};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use crate::support::{Running, Ssmm, moto, unique_prefix};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
-use support::{Running, Ssmm, moto, unique_prefix};
 
 /// Value of the one seeded parameter, `<prefix>/app/x` -> `X`.
 const X: &str = "from-ssm";

@@ -4,15 +4,13 @@
 //! real binary. Every effect on SSM is checked independently through the
 //! harness's own SDK client, and no output may carry a value except `show`'s.
 
-mod support;
-
 use std::io::Write;
 use std::process::{Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use crate::support::{Fault, FaultProxy, Outcome, Plan, Ssmm, block_on, moto, unique_prefix};
 use aws_sdk_ssm::types::ParameterStringFilter;
-use support::{Fault, FaultProxy, Outcome, Plan, Ssmm, block_on, moto, unique_prefix};
 
 const NO_PREFIX: &str = "Error: no prefix configured. Pass --prefix /<your-team> or set $SSMM_PREFIX_ROOT=/<your-team>.";
 

@@ -19,8 +19,6 @@
 //! each table prints what every case did and how long it took (visible with
 //! `--nocapture`, and on failure).
 
-mod support;
-
 use std::fmt::Write as _;
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
@@ -30,7 +28,7 @@ use std::sync::{Mutex, OnceLock};
 use std::thread;
 use std::time::Duration;
 
-use support::{Fault, FaultProxy, Outcome, Plan, Ssmm, moto, unique_prefix};
+use crate::support::{Fault, FaultProxy, Outcome, Plan, Ssmm, moto, unique_prefix};
 
 /// In every value seeded or put; never in ssmm's stdout or stderr.
 const MARK: &str = "CANARY-FM-91d2";

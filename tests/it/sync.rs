@@ -2,13 +2,11 @@
 //! real SDK: configuration resolution, layers and precedence, strictness,
 //! the write rules of SPEC §3, formats, pagination and fault tolerance.
 
-mod support;
-
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
-use support::{Fault, FaultProxy, Plan, Ssmm, moto, unique_prefix};
+use crate::support::{Fault, FaultProxy, Plan, Ssmm, moto, unique_prefix};
 
 fn mode(p: &Path) -> u32 {
     fs::metadata(p).unwrap().permissions().mode() & 0o7777

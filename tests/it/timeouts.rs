@@ -2,12 +2,10 @@
 //! command's fetching): a stalled SSM ends in a clean failure naming what
 //! timed out, in bounded time, with files untouched and nothing started.
 
-mod support;
-
 use std::fs;
 use std::time::{Duration, Instant};
 
-use support::{Fault, FaultProxy, Plan, Ssmm, moto, unique_prefix};
+use crate::support::{Fault, FaultProxy, Plan, Ssmm, moto, unique_prefix};
 
 fn stalled() -> FaultProxy {
     let proxy = FaultProxy::start(&moto().endpoint());

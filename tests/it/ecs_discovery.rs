@@ -2,8 +2,6 @@
 //! standing in for task metadata endpoint v4; at the end, the same through
 //! the real binary, for what a command does with what discovery found.
 
-mod support;
-
 use std::collections::HashMap;
 use std::fs;
 use std::net::{IpAddr, SocketAddr};
@@ -11,8 +9,8 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use crate::support::{Ssmm, moto, unique_prefix};
 use ssmm::ecs::{EcsInfo, Need, discover};
-use support::{Ssmm, moto, unique_prefix};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 

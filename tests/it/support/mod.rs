@@ -1,15 +1,18 @@
-//! Shared end-to-end test harness: a moto SSM emulator per test process, a
-//! fault-injecting HTTP proxy in front of it, and a builder that runs the
-//! real `ssmm` binary in a hermetic environment.
+//! The shared end-to-end harness: a moto SSM emulator per test process, a
+//! fault-injecting HTTP proxy in front of it, loopback HTTP servers, the real
+//! readers of what ssmm writes, and builders that run the real `ssmm`
+//! binary in a hermetic environment.
 //!
-//! Each integration test file does `mod support;` and uses only the parts it
-//! needs, so unused helpers are expected in any one test binary.
+//! Areas use only the parts they need, so some helpers go unused in a
+//! filtered build.
 
 #![allow(dead_code, unused_imports)]
 
 pub mod cmd;
+pub mod formats;
 pub mod moto;
 pub mod proxy;
+pub mod readers;
 pub mod systemd_model;
 
 pub use cmd::{Outcome, Running, Ssmm};

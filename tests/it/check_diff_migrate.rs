@@ -4,16 +4,14 @@
 //! back what `sync` writes) and `migrate` (copy, verify and back up, delete),
 //! against a real moto server through the real binary.
 
-mod support;
-
 use std::collections::BTreeSet;
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
+use crate::support::{Outcome, Ssmm, block_on, moto, unique_prefix};
 use aws_sdk_ssm::types::{ParameterTier, ParameterType, ResourceTypeForTagging};
 use sha2::{Digest, Sha256};
-use support::{Outcome, Ssmm, block_on, moto, unique_prefix};
 
 /// `ssmm --prefix P ...` in `dir`, against moto.
 fn ssmm(prefix: &str, dir: &Path) -> Ssmm {

@@ -7,17 +7,15 @@
 //! The number of kills is `SSMM_CRASH_ROUNDS` (default 200, split between
 //! sync and exec); `scripts/soak` runs thousands.
 
-mod support;
-
 use std::collections::BTreeMap;
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use crate::support::{Ssmm, mix64, moto, unique_prefix};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
-use support::{Ssmm, mix64, moto, unique_prefix};
 
 const FILES: usize = 24;
 const VARS: usize = 30;

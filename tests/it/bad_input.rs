@@ -19,8 +19,6 @@
 //! refused by ssmm before any connection (see `files::parse_remote` and the
 //! redirect policy), which is what those rows check.
 
-mod support;
-
 use std::collections::BTreeMap;
 use std::ffi::OsStr;
 use std::fs;
@@ -33,8 +31,8 @@ use std::sync::Arc;
 use std::thread;
 use std::time::Duration;
 
+use crate::support::{Fault, FaultProxy, Outcome, Plan, Ssmm, block_on, moto, unique_prefix};
 use aws_sdk_ssm::types::{ParameterTier, ParameterType};
-use support::{Fault, FaultProxy, Outcome, Plan, Ssmm, block_on, moto, unique_prefix};
 
 /// Carried by every seeded value and value argument: it must never be
 /// printed by a refusal.

@@ -3,11 +3,9 @@
 //! with `RUST_LOG=trace`, in every failure path, must keep that marker out
 //! of stdout and stderr; only `show` and `check --show-values` print it.
 
-mod support;
-
 use std::path::Path;
 
-use support::{Fault, FaultProxy, Outcome, Plan, Ssmm, moto, unique_prefix};
+use crate::support::{Fault, FaultProxy, Outcome, Plan, Ssmm, moto, unique_prefix};
 
 const MARK: &str = "CANARY-7f3a9c";
 

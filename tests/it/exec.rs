@@ -2,13 +2,13 @@
 //! fail-closed) and of the `ecs` layout with its discovery sources, against
 //! moto through the real binary. Signals and PID 1 are in `init.rs`.
 
-mod support;
+use crate::support;
 
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::Path;
 
-use support::{Outcome, Ssmm, moto, unique_prefix};
+use crate::support::{Outcome, Ssmm, moto, unique_prefix};
 
 /// Parses `env -0` output.
 fn env_of(out: &Outcome) -> BTreeMap<String, String> {

@@ -3,12 +3,10 @@
 //! with the API calls each strategy promises, through throttling, and fails
 //! closed naming the operation.
 
-mod support;
-
 use std::fs;
 use std::path::Path;
 
-use support::{Fault, FaultProxy, Plan, Ssmm, moto, unique_prefix};
+use crate::support::{Fault, FaultProxy, Plan, Ssmm, moto, unique_prefix};
 
 const STRATEGIES: [&str; 3] = ["by-path", "describe", "auto"];
 
