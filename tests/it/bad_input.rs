@@ -22,15 +22,12 @@
 use std::collections::BTreeMap;
 use std::ffi::OsStr;
 use std::fs;
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{PermissionsExt, symlink};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
-use std::thread;
 use std::time::Duration;
 
+use crate::support::http::{Reply, Server, closed_port};
 use crate::support::{Fault, FaultProxy, Outcome, Plan, Ssmm, block_on, moto, unique_prefix};
 use aws_sdk_ssm::types::{ParameterTier, ParameterType};
 
@@ -215,106 +212,6 @@ fn ssmm(dir: &Path) -> Ssmm {
 
 fn args(cmd: Ssmm, list: &[&str]) -> Ssmm {
     cmd.args(list)
-}
-
-// ---------------------------------------------------- a loopback HTTP server
-
-/// How the test server answers one request.
-enum Reply {
-    Answer {
-        status: u16,
-        headers: Vec<(&'static str, String)>,
-        body: Vec<u8>,
-    },
-    /// Read the request, then say nothing for this long.
-    Stall(Duration),
-}
-
-fn answer(status: u16, body: impl Into<Vec<u8>>) -> Reply {
-    Reply::Answer {
-        status,
-        headers: Vec::new(),
-        body: body.into(),
-    }
-}
-
-type Route = dyn Fn(&str, &str) -> Reply + Send + Sync;
-
-/// Starts an HTTP/1.1 server on 127.0.0.1 (one request per connection) and
-/// returns its base URL. It lives until the test process exits.
-fn serve(route: impl Fn(&str, &str) -> Reply + Send + Sync + 'static) -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    let route: Arc<Route> = Arc::new(route);
-    thread::spawn(move || {
-        for conn in listener.incoming().flatten() {
-            let route = route.clone();
-            thread::spawn(move || respond(conn, &*route));
-        }
-    });
-    base
-}
-
-fn respond(mut conn: TcpStream, route: &Route) {
-    let _ = conn.set_read_timeout(Some(Duration::from_secs(10)));
-    let mut buf = Vec::new();
-    let mut chunk = [0u8; 4096];
-    let head_end = loop {
-        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-            break i + 4;
-        }
-        match conn.read(&mut chunk) {
-            Ok(0) | Err(_) => return,
-            Ok(n) => buf.extend_from_slice(&chunk[..n]),
-        }
-        if buf.len() > 1 << 20 {
-            return;
-        }
-    };
-    let head = String::from_utf8_lossy(&buf[..head_end]).into_owned();
-    let mut words = head.split_whitespace();
-    let method = words.next().unwrap_or_default().to_owned();
-    let path = words.next().unwrap_or_default().to_owned();
-    let length = head
-        .lines()
-        .filter_map(|l| l.split_once(':'))
-        .find(|(k, _)| k.trim().eq_ignore_ascii_case("content-length"))
-        .and_then(|(_, v)| v.trim().parse::<usize>().ok())
-        .unwrap_or(0);
-    while buf.len() < head_end + length {
-        match conn.read(&mut chunk) {
-            Ok(0) | Err(_) => return,
-            Ok(n) => buf.extend_from_slice(&chunk[..n]),
-        }
-    }
-    match route(&method, &path) {
-        Reply::Stall(d) => thread::sleep(d),
-        Reply::Answer {
-            status,
-            headers,
-            body,
-        } => {
-            let mut out = format!(
-                "HTTP/1.1 {status} X\r\nContent-Length: {}\r\nConnection: close\r\n",
-                body.len()
-            );
-            for (k, v) in headers {
-                out.push_str(&format!("{k}: {v}\r\n"));
-            }
-            out.push_str("\r\n");
-            let _ = conn.write_all(out.as_bytes());
-            let _ = conn.write_all(&body);
-        }
-    }
-}
-
-/// A loopback port nothing listens on.
-fn closed_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 // ------------------------------------------------------------------- tests
@@ -1014,11 +911,10 @@ fn an_ssm_answer_with_a_value_that_is_not_unicode_fails_closed() {
         ),
     ];
     for (id, body) in bodies {
-        let endpoint = serve(move |_, _| Reply::Answer {
-            status: 200,
-            headers: vec![("Content-Type", "application/x-amz-json-1.1".into())],
-            body: body.clone(),
+        let srv = Server::start(move |_| {
+            Reply::new(200, body.clone()).header("Content-Type", "application/x-amz-json-1.1")
         });
+        let endpoint = srv.base();
         let cmd = Ssmm::new()
             .endpoint(&endpoint)
             .current_dir(d)
@@ -1511,25 +1407,23 @@ fn file_parameter_contents_and_urls_are_refused_before_any_download() {
 fn url_downloads_that_go_wrong_change_nothing() {
     let mut rows = Rows::new();
     let m = moto();
-    let base = serve(|_, path| {
+    let srv = Server::start(|req| {
+        let path = req.target.as_str();
         if path.starts_with("/ok") {
-            answer(200, "hello\n")
+            Reply::new(200, "hello\n")
         } else if path.starts_with("/big") {
-            answer(200, vec![b'x'; 5000])
+            Reply::new(200, vec![b'x'; 5000])
         } else if path.starts_with("/forbidden") {
-            answer(403, format!("<Error>{LEAK}</Error>"))
+            Reply::new(403, format!("<Error>{LEAK}</Error>"))
         } else if path.starts_with("/redirect-out") {
-            Reply::Answer {
-                status: 302,
-                headers: vec![("Location", "http://10.0.0.1/x".into())],
-                body: Vec::new(),
-            }
+            Reply::redirect(302, "http://10.0.0.1/x")
         } else if path.starts_with("/stall") {
-            Reply::Stall(Duration::from_secs(30))
+            Reply::stall(Duration::from_secs(30))
         } else {
-            answer(404, "")
+            Reply::new(404, "")
         }
     });
+    let base = srv.base();
     let refused = format!("http://127.0.0.1:{}", closed_port());
     let dir = workdir();
     let d = dir.path();
@@ -1767,7 +1661,8 @@ fn ecs_metadata_file_problems_exit_1_and_change_nothing() {
 #[test]
 fn ecs_metadata_endpoint_problems_exit_1_and_change_nothing() {
     let mut rows = Rows::new();
-    let base = serve(|_, path| {
+    let srv = Server::start(|req| {
+        let path = req.target.as_str();
         let task = path.ends_with("/task");
         let mode = path
             .trim_start_matches("/v4/")
@@ -1775,16 +1670,17 @@ fn ecs_metadata_endpoint_problems_exit_1_and_change_nothing() {
             .next()
             .unwrap_or("");
         match mode {
-            "e404" => answer(404, "{}"),
-            "e500" => answer(500, "oops"),
-            "html" => answer(200, "<html>"),
-            "array" => answer(200, "[]"),
-            "nocluster" if task => answer(200, r#"{"Family":"f"}"#),
-            "nocluster" => answer(200, r#"{"Name":"web","Labels":{}}"#),
-            "slow" => Reply::Stall(Duration::from_secs(5)),
-            _ => answer(404, "{}"),
+            "e404" => Reply::new(404, "{}"),
+            "e500" => Reply::new(500, "oops"),
+            "html" => Reply::new(200, "<html>"),
+            "array" => Reply::new(200, "[]"),
+            "nocluster" if task => Reply::new(200, r#"{"Family":"f"}"#),
+            "nocluster" => Reply::new(200, r#"{"Name":"web","Labels":{}}"#),
+            "slow" => Reply::stall(Duration::from_secs(5)),
+            _ => Reply::new(404, "{}"),
         }
     });
+    let base = srv.base();
     let refused = format!("http://127.0.0.1:{}/v4", closed_port());
     let dir = workdir();
     let d = dir.path();
@@ -2473,15 +2369,17 @@ fn files_colliding_with_out_are_refused_before_anything_is_written() {
 fn keep_on_error_rides_out_outages_only() {
     let mut rows = Rows::new();
     let m = moto();
-    let base = serve(|_, path| {
+    let srv = Server::start(|req| {
+        let path = req.target.as_str();
         if path.starts_with("/ok") {
-            answer(200, "hello\n")
+            Reply::new(200, "hello\n")
         } else if path.starts_with("/unavailable") {
-            answer(503, "")
+            Reply::new(503, "")
         } else {
-            answer(404, "")
+            Reply::new(404, "")
         }
     });
+    let base = srv.base();
     let dir = workdir();
     let d = dir.path();
     let watch = Watch::dirs(&[d]);

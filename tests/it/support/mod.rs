@@ -10,6 +10,7 @@
 
 pub mod cmd;
 pub mod formats;
+pub mod http;
 pub mod moto;
 pub mod proxy;
 pub mod readers;
