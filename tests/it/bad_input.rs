@@ -19,16 +19,16 @@
 //! refused by ssmm before any connection (see `files::parse_remote` and the
 //! redirect policy), which is what those rows check.
 
-use std::collections::BTreeMap;
 use std::ffi::OsStr;
 use std::fs;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{PermissionsExt, symlink};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use crate::support::http::{Reply, Server, closed_port};
-use crate::support::{Fault, FaultProxy, Outcome, Plan, Ssmm, block_on, moto, unique_prefix};
+use crate::support::rows::ROW_TIMEOUT;
+use crate::support::{Fault, FaultProxy, Plan, Rows, Ssmm, Watch, block_on, moto, unique_prefix};
 use aws_sdk_ssm::types::{ParameterTier, ParameterType};
 
 /// Carried by every seeded value and value argument: it must never be
@@ -38,163 +38,7 @@ const LEAK: &str = "zq-leak-7391";
 /// The `.env` every working directory starts with: a refusal leaves it as is.
 const OLD_ENV: &str = "OLD=\"1\"\n";
 
-/// Limit on one row's run: a hang fails the row, not the whole suite.
-const ROW_TIMEOUT: Duration = Duration::from_secs(60);
-
 // ------------------------------------------------------------ row machinery
-
-/// What a row must leave untouched.
-#[derive(Clone, Default)]
-struct Watch {
-    dirs: Vec<PathBuf>,
-    /// Every parameter (name and value) under this path.
-    ssm: Option<String>,
-}
-
-impl Watch {
-    fn dirs(dirs: &[&Path]) -> Watch {
-        Watch {
-            dirs: dirs.iter().map(|d| d.to_path_buf()).collect(),
-            ssm: None,
-        }
-    }
-
-    fn ssm(mut self, prefix: &str) -> Watch {
-        self.ssm = Some(prefix.to_owned());
-        self
-    }
-}
-
-/// Kind, mode and content (or link target) of everything under `dir`,
-/// without following symlinks.
-fn snapshot(dir: &Path) -> BTreeMap<String, String> {
-    fn walk(base: &Path, dir: &Path, out: &mut BTreeMap<String, String>) {
-        let Ok(entries) = fs::read_dir(dir) else {
-            return;
-        };
-        for entry in entries.flatten() {
-            let path = entry.path();
-            let rel = path
-                .strip_prefix(base)
-                .unwrap()
-                .to_string_lossy()
-                .into_owned();
-            let meta = fs::symlink_metadata(&path).unwrap();
-            let mode = meta.permissions().mode() & 0o7777;
-            let what = if meta.file_type().is_symlink() {
-                format!("link -> {}", fs::read_link(&path).unwrap().display())
-            } else if meta.is_dir() {
-                walk(base, &path, out);
-                format!("dir {mode:o}")
-            } else if meta.is_file() {
-                let bytes = fs::read(&path).unwrap();
-                format!(
-                    "file {mode:o} {} bytes {:?}",
-                    bytes.len(),
-                    String::from_utf8_lossy(&bytes[..bytes.len().min(200)])
-                )
-            } else {
-                format!("special {mode:o}")
-            };
-            out.insert(rel, what);
-        }
-    }
-    let mut out = BTreeMap::new();
-    if dir.exists() {
-        walk(dir, dir, &mut out);
-    } else {
-        out.insert(".".into(), "absent".into());
-    }
-    out
-}
-
-/// Runs rows, collecting failures; [`Rows::finish`] fails the test once,
-/// naming every failing row.
-struct Rows {
-    failures: Vec<String>,
-}
-
-impl Rows {
-    fn new() -> Rows {
-        Rows {
-            failures: Vec::new(),
-        }
-    }
-
-    /// Runs `cmd` and checks the row: exit `code`, `msg` in stderr, and the
-    /// common rules of the module docs. Returns the outcome for extra checks.
-    fn check(&mut self, id: &str, cmd: Ssmm, code: i32, msg: &str, watch: &Watch) -> Outcome {
-        self.check_all(id, cmd, code, &[msg], watch)
-    }
-
-    /// [`Rows::check`] with several pieces the message must hold.
-    fn check_all(
-        &mut self,
-        id: &str,
-        cmd: Ssmm,
-        code: i32,
-        needles: &[&str],
-        watch: &Watch,
-    ) -> Outcome {
-        let dirs_before: Vec<_> = watch.dirs.iter().map(|d| snapshot(d)).collect();
-        let ssm_before = watch.ssm.as_ref().map(|p| moto().params_under(p));
-        let out = cmd.timeout(ROW_TIMEOUT).run();
-        let mut wrong = Vec::new();
-        if out.code != Some(code) {
-            wrong.push(format!("expected exit {code}, got {:?}", out.code));
-        }
-        for msg in needles {
-            if !out.stderr.contains(msg) {
-                wrong.push(format!("stderr lacks {msg:?}"));
-            }
-        }
-        if out.combined().contains("panicked") || out.combined().contains("RUST_BACKTRACE") {
-            wrong.push("a panic was printed".into());
-        }
-        if out.combined().contains(LEAK) {
-            wrong.push("a value was printed".into());
-        }
-        for (dir, before) in watch.dirs.iter().zip(&dirs_before) {
-            let after = snapshot(dir);
-            if &after != before {
-                wrong.push(format!(
-                    "{} changed:\n  before {before:?}\n  after  {after:?}",
-                    dir.display()
-                ));
-            }
-        }
-        if let (Some(p), Some(before)) = (&watch.ssm, ssm_before) {
-            let after = moto().params_under(p);
-            if after != before {
-                wrong.push(format!(
-                    "parameters under {p} changed: {} before, {} after",
-                    before.len(),
-                    after.len()
-                ));
-            }
-        }
-        if !wrong.is_empty() {
-            self.failures
-                .push(format!("[{id}] {}\n{out}", wrong.join("; ")));
-        }
-        out
-    }
-
-    /// Records a failure found by a row's own extra check.
-    fn fail(&mut self, id: &str, why: String) {
-        self.failures.push(format!("[{id}] {why}"));
-    }
-
-    #[track_caller]
-    fn finish(self) {
-        assert!(
-            self.failures.is_empty(),
-            "{} row(s) failed:\n\n{}",
-            self.failures.len(),
-            self.failures.join("\n\n")
-        );
-    }
-}
 
 /// A working directory holding an `.env` that refusals must leave alone.
 fn workdir() -> tempfile::TempDir {
@@ -219,7 +63,7 @@ fn args(cmd: Ssmm, list: &[&str]) -> Ssmm {
 /// Prefix, layout, app and cluster: refused before SSM is asked anything.
 #[test]
 fn prefix_layout_app_and_cluster_errors_change_nothing() {
-    let mut rows = Rows::new();
+    let mut rows = Rows::new().secret(LEAK);
     let dir = workdir();
     let d = dir.path();
     let watch = Watch::dirs(&[d]);
@@ -465,7 +309,7 @@ fn prefix_layout_app_and_cluster_errors_change_nothing() {
 /// The parser's refusals and flag values: exit 2 before anything runs.
 #[test]
 fn cli_misuse_and_bad_flag_values_change_nothing() {
-    let mut rows = Rows::new();
+    let mut rows = Rows::new().secret(LEAK);
     let p = unique_prefix();
     moto().put_secure(&format!("{p}/api/a"), LEAK);
     let dir = workdir();
@@ -725,7 +569,7 @@ fn cli_misuse_and_bad_flag_values_change_nothing() {
 /// `--strict`: every problem listed, then one summary line; exit 3.
 #[test]
 fn strict_violations_exit_3_listing_every_problem() {
-    let mut rows = Rows::new();
+    let mut rows = Rows::new().secret(LEAK);
     let p = unique_prefix();
     let m = moto();
     m.put_secure(&format!("{p}/api/1password"), LEAK);
@@ -776,7 +620,7 @@ fn strict_violations_exit_3_listing_every_problem() {
 /// variable, never the value, nothing written or started.
 #[test]
 fn values_the_output_cannot_hold_name_the_key_and_change_nothing() {
-    let mut rows = Rows::new();
+    let mut rows = Rows::new().secret(LEAK);
     let m = moto();
     let seed = |key: &str, value: &str| {
         let p = unique_prefix();
@@ -891,7 +735,7 @@ fn values_the_output_cannot_hold_name_the_key_and_change_nothing() {
 /// over), nothing written.
 #[test]
 fn an_ssm_answer_with_a_value_that_is_not_unicode_fails_closed() {
-    let mut rows = Rows::new();
+    let mut rows = Rows::new().secret(LEAK);
     let dir = workdir();
     let d = dir.path();
     let watch = Watch::dirs(&[d]);
@@ -935,7 +779,7 @@ fn an_ssm_answer_with_a_value_that_is_not_unicode_fails_closed() {
 /// `put`'s own checks: names, flags and tags, before any write.
 #[test]
 fn put_argument_and_flag_errors_write_no_parameter() {
-    let mut rows = Rows::new();
+    let mut rows = Rows::new().secret(LEAK);
     let p = unique_prefix();
     let dir = workdir();
     let d = dir.path();
@@ -1011,7 +855,7 @@ fn put_argument_and_flag_errors_write_no_parameter() {
 /// with a fixed explanation, never SSM's message (it repeats the value).
 #[test]
 fn a_write_ssm_refuses_names_the_parameter_and_the_code_only() {
-    let mut rows = Rows::new();
+    let mut rows = Rows::new().secret(LEAK);
     let p = unique_prefix();
     let proxy = FaultProxy::start(&moto().endpoint());
     proxy.set_plan(
@@ -1071,7 +915,7 @@ fn put_of_a_variable_set_twice_warns_and_keeps_the_last() {
 /// --env`: `FILE: line N: reason`, exit 2, never the line's text.
 #[test]
 fn env_file_parse_errors_name_the_file_and_line_for_put_and_diff() {
-    let mut rows = Rows::new();
+    let mut rows = Rows::new().secret(LEAK);
     let p = unique_prefix();
     moto().put_secure(&format!("{p}/api/a"), LEAK);
     let dir = workdir();
@@ -1169,7 +1013,7 @@ fn env_file_parse_errors_name_the_file_and_line_for_put_and_diff() {
 /// (neither the other files nor the env file).
 #[test]
 fn file_parameter_paths_that_leave_or_break_the_root_change_nothing() {
-    let mut rows = Rows::new();
+    let mut rows = Rows::new().secret(LEAK);
     let m = moto();
     let dir = workdir();
     let d = dir.path();
@@ -1332,7 +1176,7 @@ fn file_parameter_paths_that_leave_or_break_the_root_change_nothing() {
 /// `base64:` and `url:` values refused before any download.
 #[test]
 fn file_parameter_contents_and_urls_are_refused_before_any_download() {
-    let mut rows = Rows::new();
+    let mut rows = Rows::new().secret(LEAK);
     let m = moto();
     let dir = workdir();
     let d = dir.path();
@@ -1405,7 +1249,7 @@ fn file_parameter_contents_and_urls_are_refused_before_any_download() {
 /// parameter and the URL without its query, nothing written.
 #[test]
 fn url_downloads_that_go_wrong_change_nothing() {
-    let mut rows = Rows::new();
+    let mut rows = Rows::new().secret(LEAK);
     let m = moto();
     let srv = Server::start(|req| {
         let path = req.target.as_str();
@@ -1503,7 +1347,7 @@ fn url_downloads_that_go_wrong_change_nothing() {
 /// `ssm:` references in the inherited environment of `exec`.
 #[test]
 fn ssm_reference_errors_start_nothing() {
-    let mut rows = Rows::new();
+    let mut rows = Rows::new().secret(LEAK);
     let p = unique_prefix();
     moto().put_secure(&format!("{p}/api/a"), LEAK);
     let dir = workdir();
@@ -1557,7 +1401,7 @@ fn ssm_reference_errors_start_nothing() {
 /// `$ECS_CONTAINER_METADATA_FILE` set but unusable: exit 1 naming the file.
 #[test]
 fn ecs_metadata_file_problems_exit_1_and_change_nothing() {
-    let mut rows = Rows::new();
+    let mut rows = Rows::new().secret(LEAK);
     let dir = workdir();
     let d = dir.path();
     let watch = Watch::dirs(&[d]);
@@ -1660,7 +1504,7 @@ fn ecs_metadata_file_problems_exit_1_and_change_nothing() {
 /// `$ECS_CONTAINER_METADATA_URI_V4` set but broken: exit 1 naming the URL.
 #[test]
 fn ecs_metadata_endpoint_problems_exit_1_and_change_nothing() {
-    let mut rows = Rows::new();
+    let mut rows = Rows::new().secret(LEAK);
     let srv = Server::start(|req| {
         let path = req.target.as_str();
         let task = path.ends_with("/task");
@@ -1745,7 +1589,7 @@ fn ecs_metadata_endpoint_problems_exit_1_and_change_nothing() {
 /// Admin KEY arguments, tags and migrate paths: refused before SSM changes.
 #[test]
 fn admin_key_tag_and_path_errors_change_nothing() {
-    let mut rows = Rows::new();
+    let mut rows = Rows::new().secret(LEAK);
     let p = unique_prefix();
     moto().put_secure(&format!("{p}/api/k"), LEAK);
     let dir = workdir();
@@ -1880,7 +1724,7 @@ fn admin_key_tag_and_path_errors_change_nothing() {
 /// Reaching SSM: an endpoint that is not a URL, no credentials anywhere.
 #[test]
 fn aws_configuration_errors_fail_closed() {
-    let mut rows = Rows::new();
+    let mut rows = Rows::new().secret(LEAK);
     let dir = workdir();
     let d = dir.path();
     let watch = Watch::dirs(&[d]);
@@ -1930,7 +1774,7 @@ fn aws_configuration_errors_fail_closed() {
 /// A script without `#!` is not retried through /bin/sh: 126.
 #[test]
 fn exec_of_a_script_without_a_shebang_is_126() {
-    let mut rows = Rows::new();
+    let mut rows = Rows::new().secret(LEAK);
     let p = unique_prefix();
     moto().put_secure(&format!("{p}/api/a"), LEAK);
     let dir = workdir();
@@ -1956,7 +1800,7 @@ fn exec_of_a_script_without_a_shebang_is_126() {
 /// bug test below).
 #[test]
 fn an_out_path_that_cannot_be_written_is_an_error() {
-    let mut rows = Rows::new();
+    let mut rows = Rows::new().secret(LEAK);
     let p = unique_prefix();
     moto().put_secure(&format!("{p}/api/a"), LEAK);
     let dir = workdir();
@@ -1990,7 +1834,7 @@ fn an_out_path_that_cannot_be_written_is_an_error() {
 /// which names neither the region nor the fix.
 #[test]
 fn an_empty_region_is_the_missing_region_usage_error() {
-    let mut rows = Rows::new();
+    let mut rows = Rows::new().secret(LEAK);
     let dir = workdir();
     let d = dir.path();
     let watch = Watch::dirs(&[d]);
@@ -2013,7 +1857,7 @@ fn an_empty_region_is_the_missing_region_usage_error() {
 /// Expected: a usage error (exit 2), nothing written.
 #[test]
 fn resolution_variables_that_are_not_utf8_are_refused_not_ignored() {
-    let mut rows = Rows::new();
+    let mut rows = Rows::new().secret(LEAK);
     let p = unique_prefix();
     moto().put_secure(&format!("{p}/api/a"), LEAK);
     moto().put_secure(&format!("{p}/other/a"), LEAK);
@@ -2040,7 +1884,7 @@ fn resolution_variables_that_are_not_utf8_are_refused_not_ignored() {
 /// leave the disk as it was, like every other refusal.
 #[test]
 fn exec_with_a_command_it_cannot_run_writes_nothing() {
-    let mut rows = Rows::new();
+    let mut rows = Rows::new().secret(LEAK);
     let p = unique_prefix();
     moto().put_secure(&format!("{p}/api/a"), LEAK);
     moto().put_secure(&format!("{p}/api/files/conf.yml"), LEAK);
@@ -2086,7 +1930,7 @@ fn exec_with_a_command_it_cannot_run_writes_nothing() {
 /// and leaves existing files untouched."
 #[test]
 fn an_out_path_that_cannot_be_written_leaves_the_files_untouched() {
-    let mut rows = Rows::new();
+    let mut rows = Rows::new().secret(LEAK);
     let p = unique_prefix();
     moto().put_secure(&format!("{p}/api/a"), LEAK);
     moto().put_secure(&format!("{p}/api/files/conf.yml"), LEAK);
@@ -2117,7 +1961,7 @@ fn an_out_path_that_cannot_be_written_leaves_the_files_untouched() {
 /// path errors, before anything is written.
 #[test]
 fn a_file_name_too_long_for_its_temporary_name_is_refused_before_writing() {
-    let mut rows = Rows::new();
+    let mut rows = Rows::new().secret(LEAK);
     let m = moto();
     let p = unique_prefix();
     let long = "z".repeat(240);
@@ -2147,7 +1991,7 @@ fn a_file_name_too_long_for_its_temporary_name_is_refused_before_writing() {
 /// message should say which characters are allowed.
 #[test]
 fn a_tag_with_a_disallowed_character_says_which_characters_are_allowed() {
-    let mut rows = Rows::new();
+    let mut rows = Rows::new().secret(LEAK);
     let p = unique_prefix();
     let dir = workdir();
     let d = dir.path();
@@ -2196,7 +2040,7 @@ fn make_fifo(path: &Path) {
 /// opened: exit 2 naming it, nothing written, nothing started.
 #[test]
 fn a_device_fifo_socket_or_directory_at_out_is_never_replaced() {
-    let mut rows = Rows::new();
+    let mut rows = Rows::new().secret(LEAK);
     let p = unique_prefix();
     moto().put_secure(&format!("{p}/api/a"), LEAK);
     let dir = workdir();
@@ -2238,7 +2082,7 @@ fn a_device_fifo_socket_or_directory_at_out_is_never_replaced() {
 /// parameter and the path, before any file is written.
 #[test]
 fn a_device_fifo_or_directory_at_a_files_target_is_never_replaced() {
-    let mut rows = Rows::new();
+    let mut rows = Rows::new().secret(LEAK);
     let m = moto();
     let dir = workdir();
     let d = dir.path();
@@ -2282,7 +2126,7 @@ fn a_device_fifo_or_directory_at_a_files_target_is_never_replaced() {
 /// refused before anything is written, naming the parameter.
 #[test]
 fn files_colliding_with_out_are_refused_before_anything_is_written() {
-    let mut rows = Rows::new();
+    let mut rows = Rows::new().secret(LEAK);
     let m = moto();
     let dir = workdir();
     let d = dir.path();
@@ -2367,7 +2211,7 @@ fn files_colliding_with_out_are_refused_before_anything_is_written() {
 /// out now; everything else fails as without the flag, `.env` untouched.
 #[test]
 fn keep_on_error_rides_out_outages_only() {
-    let mut rows = Rows::new();
+    let mut rows = Rows::new().secret(LEAK);
     let m = moto();
     let srv = Server::start(|req| {
         let path = req.target.as_str();
@@ -2591,7 +2435,7 @@ fn exec_with_an_environment_too_large_to_exec_writes_nothing() {
     let dir = workdir();
     let d = dir.path();
     let marker = d.join("started");
-    let mut rows = Rows::new();
+    let mut rows = Rows::new().secret(LEAK);
     let cmd = Ssmm::with_program("sh")
         .endpoint(&moto().endpoint())
         .current_dir(d)

@@ -9,16 +9,22 @@
 #![allow(dead_code, unused_imports)]
 
 pub mod cmd;
+pub mod expect;
 pub mod formats;
+pub mod fs;
 pub mod http;
 pub mod moto;
 pub mod proxy;
 pub mod readers;
+pub mod rows;
 pub mod systemd_model;
+pub mod test;
 
 pub use cmd::{Outcome, Running, Ssmm};
 pub use moto::{Moto, block_on, moto, sdk_client, unique_prefix};
 pub use proxy::{Fault, FaultProxy, Plan};
+pub use rows::{Rows, Watch};
+pub use test::{Run, Test};
 
 /// splitmix64's finaliser: a cheap, well-mixed hash of one `u64`. Enough for
 /// unique test namespaces and for the proxy's seeded fault choices, without a
