@@ -6,10 +6,12 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::config::{Layout, parse_duration, parse_size, parse_timeout};
 use crate::encode::Format;
 use crate::envfile::Syntax;
+use crate::layout::Layout;
 use crate::names::KeyCase;
+use crate::ssm::{FetchStrategy, RetryMode};
+use crate::units::{parse_duration, parse_size, parse_timeout};
 
 /// AWS SSM Parameter Store as the source of truth for a service's
 /// environment and files.
@@ -133,7 +135,7 @@ pub struct GlobalArgs {
 
     /// The SDK's retry mode [default: standard for reads, adaptive for writes]
     #[arg(long, global = true, value_enum)]
-    pub retry_mode: Option<RetryModeArg>,
+    pub retry_mode: Option<RetryMode>,
 
     /// More diagnostics on stderr (-v counts and timings, -vv each API call,
     /// -vvv pages and attempts); never values
@@ -147,20 +149,6 @@ pub struct GlobalArgs {
     /// Diagnostics as text lines or JSON lines
     #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum RetryModeArg {
-    Standard,
-    Adaptive,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
-pub enum FetchStrategy {
-    #[default]
-    ByPath,
-    Describe,
-    Auto,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

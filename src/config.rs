@@ -4,35 +4,13 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::cli::{GlobalArgs, RetryModeArg, SelectArgs};
+use crate::cli::{GlobalArgs, SelectArgs};
 use crate::ecs::{EcsInfo, Need};
 use crate::error::{Error, Result};
 use crate::names::{self, KeyCase};
+use crate::ssm::{AwsSettings, FetchStrategy};
 
-/// `team` (`/<team>/shared`, `/<team>/<app>`) or `ecs` (`/<cluster>/...`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
-pub enum Layout {
-    #[default]
-    Team,
-    Ecs,
-}
-
-/// How to reach SSM; see `ssm::connect`.
-#[derive(Debug, Clone)]
-pub struct AwsSettings {
-    pub region: Option<String>,
-    pub profile: Option<String>,
-    pub endpoint_url: Option<String>,
-    pub read_concurrency: usize,
-    pub write_concurrency: usize,
-    pub max_attempts: u32,
-    /// `None`: each purpose's default (standard for reads, adaptive for writes).
-    pub retry_mode: Option<RetryModeArg>,
-    /// One request attempt, connecting included.
-    pub attempt_timeout: std::time::Duration,
-    /// All of a command's fetching, retries included.
-    pub total_timeout: std::time::Duration,
-}
+pub use crate::layout::Layout;
 
 /// Which kind of layer, for summaries: the ecs layout's cluster layer counts
 /// as `shared`.
@@ -99,7 +77,7 @@ impl LayerSpec {
     }
 
     /// The path users look for when a layer is empty.
-    pub fn describe(&self) -> String {
+    pub fn shown_path(&self) -> String {
         match &self.source {
             Source::Paths { vars, .. } => format!("{vars}/"),
             Source::Tagged { root, .. } => format!("{root}/"),
@@ -111,13 +89,205 @@ impl LayerSpec {
 #[derive(Debug, Clone)]
 pub struct Selection {
     pub layers: Vec<LayerSpec>,
-    pub strategy: crate::cli::FetchStrategy,
+    pub strategy: FetchStrategy,
     pub key_case: KeyCase,
     pub strict: bool,
     pub allow_empty: bool,
 }
 
-pub fn aws_settings(g: &GlobalArgs) -> AwsSettings {
+/// Everything a command needs from the flags and the environment, resolved
+/// once by [`Config::resolve`] before any command runs. Commands receive
+/// this and their own subcommand's options, never the global flags.
+#[derive(Debug)]
+pub struct Config {
+    /// `None` when the working directory cannot be read; [`Config::cwd`]
+    /// says so to the commands that need it.
+    cwd: Option<PathBuf>,
+    pub aws: AwsSettings,
+    pub key_case: KeyCase,
+    /// Where `files/` parameters go: `--root` (relative to the working
+    /// directory), else the working directory; `None` with `--no-files`.
+    pub files_root: Option<PathBuf>,
+    pub max_file_size: u64,
+    /// What `sync` and `exec` read: layers, with ECS metadata consulted
+    /// when it supplies a name. `None` for the other commands.
+    pub selection: Option<Selection>,
+    /// The team namespace the admin commands work on.
+    pub team: Team,
+}
+
+/// The admin commands' view: the team prefix and the apps named. Resolved
+/// on use, so a command that needs neither (`migrate /a/b /c/d`, `dirs`
+/// without `--app`) is not refused for what it does not use.
+#[derive(Debug)]
+pub struct Team {
+    layout: Option<Layout>,
+    cluster_given: bool,
+    prefix: Option<String>,
+    apps: Vec<String>,
+    env: Env,
+    cwd: Option<PathBuf>,
+}
+
+/// The resolution variables, read once (see [`READ_VARS`]); empty values
+/// count as unset.
+#[derive(Debug, Clone, Default)]
+pub struct Env(Vec<(&'static str, String)>);
+
+impl Env {
+    /// The process environment, refusing a variable that is set but not
+    /// UTF-8.
+    pub fn from_process() -> Result<Env> {
+        check_env_encoding()?;
+        Ok(Env(READ_VARS
+            .iter()
+            .filter_map(|&name| {
+                std::env::var(name)
+                    .ok()
+                    .filter(|v| !v.is_empty())
+                    .map(|v| (name, v))
+            })
+            .collect()))
+    }
+
+    pub fn get(&self, name: &str) -> Option<String> {
+        self.0
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| v.clone())
+    }
+}
+
+impl Config {
+    /// Flags + environment (+ ECS metadata for `sync`/`exec`, when it is
+    /// needed and present) -> the one resolved configuration.
+    pub fn resolve(g: &GlobalArgs, select: Option<&SelectArgs>) -> Result<Config> {
+        let env = Env::from_process()?;
+        let cwd = std::env::current_dir().ok();
+        let aws = aws_settings(g);
+        let selection = match select {
+            Some(sel) => {
+                let cwd = cwd.as_deref().ok_or_else(no_cwd)?;
+                Some(resolve_selection(g, sel, &env, cwd, &aws)?)
+            }
+            None => None,
+        };
+        let files_root = (!g.no_files).then(|| {
+            let base = cwd.clone().unwrap_or_default();
+            g.root
+                .as_ref()
+                .map_or_else(|| base.clone(), |r| base.join(r))
+        });
+        Ok(Config {
+            aws,
+            key_case: g.key_case,
+            files_root,
+            max_file_size: g.max_file_size,
+            selection,
+            team: Team {
+                layout: g.layout,
+                cluster_given: g.cluster.is_some(),
+                prefix: g.prefix.clone(),
+                apps: g.apps.clone(),
+                env,
+                cwd: cwd.clone(),
+            },
+            cwd,
+        })
+    }
+
+    /// The working directory, for relative paths and the default app.
+    pub fn cwd(&self) -> Result<&Path> {
+        self.cwd.as_deref().ok_or_else(no_cwd)
+    }
+
+    /// The layers of `sync`/`exec` (resolved with `Some(select)`).
+    pub fn selection(&self) -> &Selection {
+        self.selection
+            .as_ref()
+            .expect("sync and exec resolve their selection")
+    }
+}
+
+fn no_cwd() -> Error {
+    let why = std::env::current_dir()
+        .err()
+        .map_or_else(String::new, |e| e.to_string());
+    Error::usage(format!("cannot read the current directory: {why}"))
+}
+
+impl Team {
+    /// The team prefix; refuses the ecs layout and `--cluster`.
+    pub fn prefix(&self) -> Result<String> {
+        let env = &|n: &str| self.env.get(n);
+        if resolve_layout(self.layout, env)? != Layout::Team {
+            return Err(Error::usage(
+                "admin commands work on the team layout (/<team>/<app>/<key>); drop --layout ecs or unset SSMM_LAYOUT",
+            ));
+        }
+        if self.cluster_given {
+            return Err(Error::usage("--cluster is only used with --layout ecs"));
+        }
+        resolve_prefix(self.prefix.as_deref(), env)
+    }
+
+    /// The apps given with `--app`, as given.
+    pub fn app_flags(&self) -> &[String] {
+        &self.apps
+    }
+
+    /// Every app of `--app` (else `$SSMM_APP`, else the directory's name).
+    /// `shared` is allowed here: it is the shared namespace.
+    pub fn apps(&self) -> Result<Vec<String>> {
+        let cwd = self.cwd.as_deref().ok_or_else(no_cwd)?;
+        resolve_apps(&self.apps, &|n: &str| self.env.get(n), None, cwd)
+    }
+
+    /// The single app a command works on.
+    pub fn one_app(&self, command: &str) -> Result<String> {
+        let mut apps = self.apps()?;
+        if apps.len() > 1 {
+            return Err(Error::usage(format!("{command} takes one --app")));
+        }
+        Ok(apps.remove(0))
+    }
+}
+
+/// The layers to read, consulting ECS metadata first when it supplies a
+/// name that flags and environment do not (bounded by `--ecs-timeout` and
+/// `--total-timeout`).
+fn resolve_selection(
+    g: &GlobalArgs,
+    sel: &SelectArgs,
+    env: &Env,
+    cwd: &Path,
+    aws: &AwsSettings,
+) -> Result<Selection> {
+    let lookup = &|n: &str| env.get(n);
+    let ecs = match needs_ecs(g, lookup)? {
+        Some(need) => {
+            let file = env.get("ECS_CONTAINER_METADATA_FILE").map(PathBuf::from);
+            let uri = env.get("ECS_CONTAINER_METADATA_URI_V4");
+            let found = crate::ssm::block_on_within(
+                aws.total_timeout,
+                crate::ecs::discover(file.as_deref(), uri.as_deref(), g.ecs_timeout, need),
+            )??;
+            if let Some(info) = &found {
+                crate::log::info!(
+                    "ECS {}: cluster {}, container {}",
+                    info.source,
+                    info.cluster.as_deref().unwrap_or("-"),
+                    info.container_name.as_deref().unwrap_or("-")
+                );
+            }
+            found
+        }
+        None => None,
+    };
+    selection(g, sel, lookup, cwd, ecs.as_ref())
+}
+
+fn aws_settings(g: &GlobalArgs) -> AwsSettings {
     AwsSettings {
         region: g.region.clone(),
         profile: g.profile.clone(),
@@ -151,7 +321,7 @@ const READ_VARS: [&str; 10] = [
     "AWS_ENDPOINT_URL_SSM",
 ];
 
-pub fn check_env_encoding() -> Result<()> {
+fn check_env_encoding() -> Result<()> {
     for name in READ_VARS {
         if let Err(std::env::VarError::NotUnicode(_)) = std::env::var(name) {
             return Err(Error::usage(format!("${name} is not valid UTF-8")));
@@ -160,11 +330,7 @@ pub fn check_env_encoding() -> Result<()> {
     Ok(())
 }
 
-pub fn process_env(name: &str) -> Option<String> {
-    std::env::var(name).ok().filter(|v| !v.is_empty())
-}
-
-/// `--prefix`, else `$SSMM_PREFIX_ROOT`, validated (SPEC §2).
+/// `--prefix`, else `$SSMM_PREFIX_ROOT`, validated (docs/CONTRACT.md §2).
 pub fn resolve_prefix(flag: Option<&str>, env: EnvLookup) -> Result<String> {
     let prefix = match flag {
         Some(p) => p.to_string(),
@@ -395,93 +561,6 @@ pub fn selection(
     })
 }
 
-/// `10s`, `500ms`, `2m`, or plain seconds.
-pub fn parse_duration(s: &str) -> std::result::Result<std::time::Duration, String> {
-    let s = s.trim();
-    let (num, unit) = s
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .map_or((s, ""), |i| s.split_at(i));
-    let n: f64 = num.parse().map_err(|_| {
-        format!(
-            "invalid duration {}: expected e.g. 10s, 500ms, 2m",
-            names::quoted(s)
-        )
-    })?;
-    let secs = match unit {
-        "" | "s" => n,
-        "ms" => n / 1000.0,
-        "m" => n * 60.0,
-        _ => {
-            return Err(format!(
-                "invalid duration unit in {}: use ms, s or m",
-                names::quoted(s)
-            ));
-        }
-    };
-    if !secs.is_finite() || !(0.0..=86_400.0).contains(&secs) {
-        return Err(format!("duration {} out of range", names::quoted(s)));
-    }
-    Ok(std::time::Duration::from_secs_f64(secs))
-}
-
-/// A duration that must not be zero (timeouts).
-pub fn parse_timeout(s: &str) -> std::result::Result<std::time::Duration, String> {
-    let d = parse_duration(s)?;
-    if d.is_zero() {
-        return Err(format!("timeout {} must be more than 0", names::quoted(s)));
-    }
-    Ok(d)
-}
-
-/// `1.5s`, `250ms`, `5m` for messages.
-pub fn format_duration(d: std::time::Duration) -> String {
-    let ms = d.as_millis();
-    if ms < 1000 {
-        format!("{ms}ms")
-    } else if ms % 60_000 == 0 {
-        format!("{}m", ms / 60_000)
-    } else {
-        format!("{}s", d.as_secs_f64())
-    }
-}
-
-/// `64MiB`, `512KiB`, `10MB`, `1048576`.
-pub fn parse_size(s: &str) -> std::result::Result<u64, String> {
-    let s = s.trim();
-    let (num, unit) = s
-        .find(|c: char| !c.is_ascii_digit())
-        .map_or((s, ""), |i| s.split_at(i));
-    let n: u64 = num.parse().map_err(|_| {
-        format!(
-            "invalid size {}: expected e.g. 64MiB, 512KiB, 1048576",
-            names::quoted(s)
-        )
-    })?;
-    let mult: u64 = match unit.trim() {
-        "" | "B" => 1,
-        "KiB" | "K" => 1 << 10,
-        "MiB" | "M" => 1 << 20,
-        "GiB" | "G" => 1 << 30,
-        "KB" => 1000,
-        "MB" => 1_000_000,
-        "GB" => 1_000_000_000,
-        _ => {
-            return Err(format!(
-                "invalid size unit in {}: use B, KiB, MiB, GiB, KB, MB or GB",
-                names::quoted(s)
-            ));
-        }
-    };
-    n.checked_mul(mult)
-        .ok_or_else(|| format!("size {} out of range", names::quoted(s)))
-}
-
-/// The current directory, for the default app name and relative paths.
-pub fn current_dir() -> Result<PathBuf> {
-    std::env::current_dir()
-        .map_err(|e| Error::usage(format!("cannot read the current directory: {e}")))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -569,24 +648,6 @@ mod tests {
             ecs[1].walks(false),
             [("/prod/web/environment".to_string(), false)]
         );
-    }
-
-    #[test]
-    fn durations_and_sizes_parse() {
-        use std::time::Duration;
-        assert_eq!(parse_duration("10s").unwrap(), Duration::from_secs(10));
-        assert_eq!(parse_duration("500ms").unwrap(), Duration::from_millis(500));
-        assert_eq!(parse_duration("2m").unwrap(), Duration::from_secs(120));
-        assert_eq!(parse_duration("3").unwrap(), Duration::from_secs(3));
-        for bad in ["", "x", "10h", "-1s", "1e9"] {
-            assert!(parse_duration(bad).is_err(), "{bad}");
-        }
-        assert_eq!(parse_size("64MiB").unwrap(), 64 << 20);
-        assert_eq!(parse_size("1048576").unwrap(), 1 << 20);
-        assert_eq!(parse_size("10MB").unwrap(), 10_000_000);
-        for bad in ["", "MiB", "1TiB", "99999999999999999999"] {
-            assert!(parse_size(bad).is_err(), "{bad}");
-        }
     }
 
     #[test]

@@ -11,8 +11,6 @@
 use std::io::Write;
 use std::path::{Component, Path, PathBuf};
 
-use anyhow::anyhow;
-
 use crate::error::{Error, Result};
 use crate::files::{self, FileError, Prepared};
 use crate::names::printable;
@@ -98,7 +96,7 @@ pub fn check(out: Option<&Out>, files: &[Prepared]) -> Result<()> {
 fn out_error(out: &Out, e: std::io::Error) -> Error {
     match write::not_regular(&e) {
         Some(nr) => Error::usage(writing(out, nr)),
-        None => Error::Runtime(anyhow!(writing(out, &e))),
+        None => Error::runtime(writing(out, &e)),
     }
 }
 
@@ -194,7 +192,7 @@ pub fn deliver(
                 stdout
                     .write_all(content.as_bytes())
                     .and_then(|()| stdout.flush())
-                    .map_err(|e| Error::Runtime(anyhow!("writing to standard output: {e}")))?;
+                    .map_err(|e| Error::runtime(format!("writing to standard output: {e}")))?;
             }
             Some((out @ Out::File { path, .. }, content)) => {
                 let outcome =

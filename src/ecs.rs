@@ -1,6 +1,6 @@
 //! ECS discovery for the `ecs` layout: the cluster and container name from
 //! the container metadata file (polled until READY) or task metadata
-//! endpoint v4 (with timeouts and bounded retries), per SPEC §2.
+//! endpoint v4 (with timeouts and bounded retries), per docs/CONTRACT.md §2.
 //!
 //! A field the caller needs that ECS leaves missing or empty is an error
 //! naming the source and the field: falling back to another name (the
@@ -10,8 +10,11 @@ use std::path::Path;
 use std::time::Duration;
 
 use anyhow::{Context, anyhow, bail};
+use reqwest::Url;
 use serde_json::{Map, Value};
 use tokio::time::Instant;
+
+use crate::http;
 
 /// How often the metadata file is re-read while the agent is writing it.
 const POLL_INTERVAL: Duration = Duration::from_millis(100);
@@ -52,7 +55,7 @@ pub struct Need {
 /// Why the container name is required, for the message that says it is missing.
 const NAME_NEEDED: &str = "the app name is taken from it when neither --app nor $SSMM_APP is given";
 
-/// SPEC order: metadata file (if `file` is Some) polled until
+/// The order of docs/CONTRACT.md §2: metadata file (if `file` is Some) polled until
 /// `MetadataFileStatus` == "READY", bounded by `timeout`; else endpoint v4
 /// (if `uri` is Some): GET {uri} (container: Name) and GET {uri}/task
 /// (Cluster, Family, ServiceName), concurrently, each with a per-request
@@ -107,7 +110,7 @@ async fn from_file(path: &Path, timeout: Duration, need: Need) -> anyhow::Result
             bail!(
                 "ECS metadata file {}: {state} after {}",
                 path.display(),
-                fmt_duration(timeout)
+                crate::units::format_duration(timeout)
             );
         }
         tokio::time::sleep(POLL_INTERVAL.min(deadline - now)).await;
@@ -175,18 +178,25 @@ fn file_info(obj: &Map<String, Value>, need: Need, source: String) -> Result<Ecs
 async fn from_endpoint(uri: &str, timeout: Duration, need: Need) -> anyhow::Result<EcsInfo> {
     let base = check_uri(uri)?;
     let deadline = deadline_after(timeout);
-    let origin = reqwest::Url::parse(base).context("ECS metadata endpoint: parsing the URL")?;
-    let client = reqwest::Client::builder()
+    let origin = Url::parse(base).context("ECS metadata endpoint: parsing the URL")?;
+    let client = http::client(&http::Setup {
+        connect_timeout: CONNECT_TIMEOUT,
+        timeout: REQUEST_TIMEOUT,
         // The endpoint is link-local; an HTTP(S)_PROXY meant for AWS must not catch it.
-        .no_proxy()
-        .redirect(same_origin_only(origin))
-        .connect_timeout(CONNECT_TIMEOUT)
-        .build()
-        .context("ECS metadata endpoint: building the HTTP client")?;
+        env_proxy: false,
+    })
+    .context("ECS metadata endpoint: building the HTTP client")?;
     let task_url = format!("{base}/task");
+    let task = Url::parse(&task_url).context("ECS metadata endpoint: parsing the URL")?;
+    let endpoint = Endpoint {
+        client,
+        origin,
+        deadline,
+        timeout,
+    };
     let (container, task) = tokio::try_join!(
-        get_json(&client, base, deadline, timeout),
-        get_json(&client, &task_url, deadline, timeout),
+        endpoint.get_json(base, &endpoint.origin),
+        endpoint.get_json(&task_url, &task),
     )?;
     endpoint_info(&container, &task, need, format!("metadata endpoint {base}"))
         .map_err(|m| anyhow!("ECS metadata endpoint {base}: {m}"))
@@ -195,7 +205,7 @@ async fn from_endpoint(uri: &str, timeout: Duration, need: Need) -> anyhow::Resu
 /// The base URL without a trailing '/', so `{base}/task` is well formed.
 fn check_uri(uri: &str) -> anyhow::Result<&str> {
     let base = uri.trim_end_matches('/');
-    let ok = reqwest::Url::parse(base)
+    let ok = Url::parse(base)
         .map(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some())
         .unwrap_or(false);
     if !ok {
@@ -207,34 +217,15 @@ fn check_uri(uri: &str) -> anyhow::Result<&str> {
     Ok(base)
 }
 
-/// Follows a redirect only to the endpoint's own scheme, host and port, and
-/// at most [`MAX_REDIRECTS`] of them.
-fn same_origin_only(origin: reqwest::Url) -> reqwest::redirect::Policy {
-    reqwest::redirect::Policy::custom(move |attempt| {
-        let next = attempt.url();
-        let why = if attempt.previous().len() > MAX_REDIRECTS {
-            format!("more than {MAX_REDIRECTS} redirects")
-        } else if next.scheme() != origin.scheme()
-            || next.host() != origin.host()
-            || next.port_or_known_default() != origin.port_or_known_default()
-        {
-            format!(
-                "redirects are followed only within {}",
-                origin.origin().ascii_serialization()
-            )
-        } else {
-            return attempt.follow();
-        };
-        let shown = crate::files::shown(next);
-        attempt.error(RedirectRefused(shown, why))
-    })
+/// The endpoint's requests of one discovery.
+struct Endpoint {
+    client: reqwest::Client,
+    /// The base URL: redirects are followed only within its origin.
+    origin: Url,
+    deadline: Instant,
+    /// The overall timeout, for the message when it is over.
+    timeout: Duration,
 }
-
-/// A redirect the endpoint's client does not follow; reqwest reports it as
-/// the request's error.
-#[derive(Debug, thiserror::Error)]
-#[error("redirect to {0} refused: {1}")]
-struct RedirectRefused(String, String);
 
 /// Why one attempt failed, and whether another may help.
 enum Failure {
@@ -242,86 +233,83 @@ enum Failure {
     Fatal(String),
 }
 
-/// GET `url` as a JSON object, retrying connect errors, timeouts and 5xx
-/// a bounded number of times, never past `deadline`.
-async fn get_json(
-    client: &reqwest::Client,
-    url: &str,
-    deadline: Instant,
-    timeout: Duration,
-) -> anyhow::Result<Map<String, Value>> {
-    let mut backoff = FIRST_BACKOFF;
-    let mut attempt = 0;
-    loop {
-        attempt += 1;
-        let left = deadline.saturating_duration_since(Instant::now());
-        // One timer over send and body read: a slow body is as stuck as a slow header.
-        let result =
-            match tokio::time::timeout(REQUEST_TIMEOUT.min(left), get_once(client, url)).await {
-                Ok(r) => r,
-                Err(_) => Err(Failure::Retry("timed out".into())),
+impl Endpoint {
+    /// GET `target` (named `url` in messages, as given) as a JSON object,
+    /// retrying connect errors, timeouts and 5xx a bounded number of times,
+    /// never past the deadline.
+    async fn get_json(&self, url: &str, target: &Url) -> anyhow::Result<Map<String, Value>> {
+        let mut backoff = FIRST_BACKOFF;
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let left = self.deadline.saturating_duration_since(Instant::now());
+            // One timer over all hops and the body read: a slow body is as
+            // stuck as a slow header.
+            let bounds = http::Bounds {
+                max_body: MAX_BODY as u64,
+                timeout: REQUEST_TIMEOUT.min(left),
+                max_redirects: MAX_REDIRECTS,
             };
-        let what = match result {
-            Ok(bytes) => {
-                return parse_object(&bytes)
-                    .map_err(|m| anyhow!("ECS metadata endpoint {url}: {m}"));
+            let got = http::get(&self.client, target.clone(), &bounds, |next, _| {
+                self.same_origin(next)
+            })
+            .await;
+            let what = match got.result.map_err(failure) {
+                Ok(bytes) => {
+                    return parse_object(&bytes)
+                        .map_err(|m| anyhow!("ECS metadata endpoint {url}: {m}"));
+                }
+                Err(Failure::Fatal(m)) => bail!("ECS metadata endpoint {url}: {m}"),
+                Err(Failure::Retry(m)) => m,
+            };
+            let left = self.deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                bail!(
+                    "ECS metadata endpoint {url}: {what}, no answer within {}",
+                    crate::units::format_duration(self.timeout)
+                );
             }
-            Err(Failure::Fatal(m)) => bail!("ECS metadata endpoint {url}: {m}"),
-            Err(Failure::Retry(m)) => m,
-        };
-        let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            bail!(
-                "ECS metadata endpoint {url}: {what}, no answer within {}",
-                fmt_duration(timeout)
-            );
+            if attempt >= ATTEMPTS {
+                bail!("ECS metadata endpoint {url}: {what} after {attempt} attempts");
+            }
+            tokio::time::sleep(backoff.min(left)).await;
+            backoff *= 2;
         }
-        if attempt >= ATTEMPTS {
-            bail!("ECS metadata endpoint {url}: {what} after {attempt} attempts");
+    }
+
+    /// A redirect is followed only to the endpoint's own scheme, host and
+    /// port.
+    fn same_origin(&self, next: &Url) -> Result<(), String> {
+        let origin = &self.origin;
+        if next.scheme() != origin.scheme()
+            || next.host() != origin.host()
+            || next.port_or_known_default() != origin.port_or_known_default()
+        {
+            return Err(format!(
+                "redirects are followed only within {}",
+                origin.origin().ascii_serialization()
+            ));
         }
-        tokio::time::sleep(backoff.min(left)).await;
-        backoff *= 2;
+        Ok(())
     }
 }
 
-async fn get_once(client: &reqwest::Client, url: &str) -> Result<Vec<u8>, Failure> {
-    let mut resp = client.get(url).send().await.map_err(request_failure)?;
-    let status = resp.status();
-    if status.is_server_error() {
-        return Err(Failure::Retry(format!("HTTP {}", status.as_u16())));
-    }
-    if !status.is_success() {
-        return Err(Failure::Fatal(format!("HTTP {}", status.as_u16())));
-    }
-    if resp.content_length().is_some_and(|n| n > MAX_BODY as u64) {
-        return Err(Failure::Fatal("answer larger than 1 MiB".into()));
-    }
-    let mut body = Vec::new();
-    while let Some(chunk) = resp.chunk().await.map_err(request_failure)? {
-        if body.len() + chunk.len() > MAX_BODY {
-            return Err(Failure::Fatal("answer larger than 1 MiB".into()));
-        }
-        body.extend_from_slice(&chunk);
-    }
-    Ok(body)
-}
-
-/// reqwest's own Display repeats the URL; the root cause is what helps.
-fn request_failure(e: reqwest::Error) -> Failure {
-    let mut root: &dyn std::error::Error = &e;
-    while let Some(next) = root.source() {
-        root = next;
-    }
-    if e.is_timeout() {
-        Failure::Retry("timed out".into())
-    } else if e.is_redirect() {
+/// What a failed GET means here: a 5xx, a timeout or a transport error may
+/// pass; anything else will not.
+fn failure(f: http::Failure) -> Failure {
+    use http::Failure as F;
+    match f {
+        F::Status(s) if s.is_server_error() => Failure::Retry(format!("HTTP {}", s.as_u16())),
+        // A redirect whose Location is no URL is an answer like any other 3xx.
+        F::Status(s) | F::BadLocation(s) => Failure::Fatal(format!("HTTP {}", s.as_u16())),
+        F::TooLarge => Failure::Fatal("answer larger than 1 MiB".into()),
         // Asking again gets the same redirect.
-        Failure::Fatal(root.to_string())
-    } else if e.is_connect() {
-        Failure::Retry(format!("cannot connect ({root})"))
-    } else {
+        F::Refused(why) => Failure::Fatal(why),
+        F::TimedOut => Failure::Retry("timed out".into()),
+        // The root cause is what helps; the URL is in the message already.
+        F::Transport(t) if t.connect => Failure::Retry(format!("cannot connect ({})", t.root)),
         // Resets and truncated bodies: as transient as a refused connection.
-        Failure::Retry(format!("request failed ({root})"))
+        F::Transport(t) => Failure::Retry(format!("request failed ({})", t.root)),
     }
 }
 
@@ -413,15 +401,6 @@ fn deadline_after(timeout: Duration) -> Instant {
     let now = Instant::now();
     now.checked_add(timeout)
         .unwrap_or_else(|| now + Duration::from_secs(100 * 365 * 86_400))
-}
-
-/// "10s" for whole seconds, "1500ms" otherwise: how `--ecs-timeout` reads.
-fn fmt_duration(d: Duration) -> String {
-    if d.subsec_millis() == 0 {
-        format!("{}s", d.as_secs())
-    } else {
-        format!("{}ms", d.as_millis())
-    }
 }
 
 #[cfg(test)]
@@ -626,12 +605,5 @@ mod tests {
     #[test]
     fn huge_timeouts_do_not_overflow() {
         assert!(deadline_after(Duration::MAX) > Instant::now());
-    }
-
-    #[test]
-    fn durations_read_like_the_flag() {
-        assert_eq!(fmt_duration(Duration::from_secs(10)), "10s");
-        assert_eq!(fmt_duration(Duration::from_millis(1500)), "1500ms");
-        assert_eq!(fmt_duration(Duration::ZERO), "0s");
     }
 }

@@ -10,7 +10,7 @@
 //! writers rely on; `Dotenv` reads them as python-dotenv and npm dotenv do
 //! (the backslash stays), which is what the `dotenv` writer relies on.
 //!
-//! Values are secrets (SPEC §5): they leave this module only inside
+//! Values are secrets (docs/CONTRACT.md §5): they leave this module only inside
 //! [`Secret`], and a [`ParseError`] is a line number and a fixed phrase, never
 //! any text from the file, so a token pasted on a malformed line is not echoed
 //! to a terminal or a log.

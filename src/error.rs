@@ -1,10 +1,10 @@
-//! Typed errors and their exit codes (SPEC §6). This is the one place that
+//! Typed errors and their exit codes (docs/CONTRACT.md §6). This is the one place that
 //! decides how a failure is printed; messages name parameters and files,
 //! never values.
 
 use std::fmt;
 
-/// Exit codes of SPEC §6.
+/// Exit codes of docs/CONTRACT.md §6.
 pub mod exit {
     pub const OK: i32 = 0;
     pub const RUNTIME: i32 = 1;
@@ -14,7 +14,7 @@ pub mod exit {
     pub const NOT_FOUND: i32 = 127;
 }
 
-/// The exact message SPEC §2 requires when no prefix is configured.
+/// The exact message docs/CONTRACT.md §2 requires when no prefix is configured.
 pub const NO_PREFIX: &str = "Error: no prefix configured. Pass --prefix /<your-team> or set $SSMM_PREFIX_ROOT=/<your-team>.";
 
 #[derive(Debug, thiserror::Error)]
@@ -39,6 +39,11 @@ pub enum Error {
 impl Error {
     pub fn usage(msg: impl fmt::Display) -> Self {
         Error::Usage(msg.to_string())
+    }
+
+    /// A runtime failure (exit 1) with this message.
+    pub fn runtime(msg: impl fmt::Display) -> Self {
+        Error::Runtime(anyhow::Error::msg(msg.to_string()))
     }
 
     pub fn exit_code(&self) -> i32 {

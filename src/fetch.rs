@@ -24,7 +24,7 @@ pub async fn fetch_layers(ssm: &Ssm, sel: &Selection, files: bool) -> anyhow::Re
                 let walks = spec.walks(files);
                 let pages = walks
                     .iter()
-                    .map(|(path, recursive)| ssm.walk(path, *recursive, sel.strategy));
+                    .map(|(path, recursive)| ssm.read_tree(path, *recursive, sel.strategy));
                 futures_util::future::try_join_all(pages)
                     .await?
                     .into_iter()

@@ -1,6 +1,6 @@
 //! Pure merge of fetched layers into one environment (and one set of files),
 //! each value knowing the layer and parameter it came from, with the
-//! conflicts SPEC §2 asks to report. No I/O here.
+//! conflicts docs/CONTRACT.md §2 asks to report. No I/O here.
 
 use std::collections::BTreeMap;
 
@@ -73,10 +73,7 @@ impl Issue {
                 path,
                 winner,
                 loser,
-            } => format!(
-                "files/{}: {winner} overrides {loser}",
-                names::printable(path)
-            ),
+            } => format!("files/{}: {} overrides {}", p(path), p(winner), p(loser)),
         }
     }
 }
@@ -153,9 +150,10 @@ fn classify<'a>(spec: &LayerSpec, name: &'a str) -> Kind<'a> {
     }
 }
 
-/// "app api (/t/api/db-host)": the layer and the parameter, for messages.
-fn describe(origin: &Origin) -> String {
-    format!("{} ({})", origin.label, names::printable(&origin.param))
+/// "app:api (/t/api/db-host)": the layer and the parameter, raw; messages
+/// escape it (see [`Issue::message`]).
+fn shown(origin: &Origin) -> String {
+    format!("{} ({})", origin.label, origin.param)
 }
 
 /// Merge layers in order (later wins).
@@ -207,8 +205,8 @@ pub fn merge(fetched: &[Fetched], key_case: KeyCase) -> Merged {
                 if prev.origin.param != entry.origin.param {
                     merged.issues.push(Issue::Override {
                         var: var.clone(),
-                        winner: describe(&entry.origin),
-                        loser: describe(&prev.origin),
+                        winner: shown(&entry.origin),
+                        loser: shown(&prev.origin),
                     });
                 }
             }
@@ -220,8 +218,8 @@ pub fn merge(fetched: &[Fetched], key_case: KeyCase) -> Merged {
             {
                 merged.issues.push(Issue::FileOverride {
                     path: rel.clone(),
-                    winner: describe(&entry.origin),
-                    loser: describe(&prev.origin),
+                    winner: shown(&entry.origin),
+                    loser: shown(&prev.origin),
                 });
             }
             merged.files.insert(rel, entry);

@@ -15,7 +15,9 @@ pub mod error;
 pub mod exec;
 pub mod fetch;
 pub mod files;
+mod http;
 pub mod layers;
+pub mod layout;
 pub mod log;
 pub mod names;
 pub mod output;
@@ -24,10 +26,32 @@ pub mod progress;
 pub mod secret;
 pub mod ssm;
 pub mod stop;
+pub mod units;
 pub mod write;
 
 use cli::{Cli, Command, LogFormat};
+use config::Config;
 use error::exit;
+
+/// One command on the resolved configuration.
+fn dispatch(cfg: &Config, command: &Command) -> error::Result<i32> {
+    let ok = |r: error::Result<()>| r.map(|()| exit::OK);
+    match command {
+        Command::Sync(args) => ok(commands::sync::run(cfg, args)),
+        Command::Exec(args) => commands::exec::run(cfg, args),
+        Command::Put(args) => ok(commands::put::run(cfg, args)),
+        Command::List(args) => ok(commands::list::run(cfg, args)),
+        Command::Show(args) => ok(commands::show::run(cfg, args)),
+        Command::Delete(args) => ok(commands::delete::run(cfg, args)),
+        Command::Tag(args) => ok(commands::tag::run(cfg, &args.action)),
+        Command::Dirs(args) => ok(commands::dirs::run(cfg, args)),
+        Command::Check(args) => ok(commands::check::run(cfg, args)),
+        Command::Diff(args) => commands::diff::run(cfg, args),
+        Command::Migrate(args) => ok(commands::migrate::run(cfg, args)),
+        Command::Completions(args) => ok(commands::meta::completions(args)),
+        Command::Man => ok(commands::meta::man()),
+    }
+}
 
 /// Run a parsed command line; returns the process exit code.
 pub fn run(cli: Cli) -> i32 {
@@ -37,26 +61,17 @@ pub fn run(cli: Cli) -> i32 {
         // Before anything slow: a stop signal must end ssmm even as PID 1.
         stop::install();
     }
-    let result = config::check_env_encoding().and_then(|()| match &cli.command {
-        Command::Sync(args) => commands::sync::run(g, args).map(|()| exit::OK),
-        Command::Exec(args) => commands::exec::run(g, args),
-        Command::Put(args) => commands::put::run(g, args).map(|()| exit::OK),
-        Command::List(args) => commands::list::run(g, args).map(|()| exit::OK),
-        Command::Show(args) => commands::show::run(g, args).map(|()| exit::OK),
-        Command::Delete(args) => commands::delete::run(g, args).map(|()| exit::OK),
-        Command::Tag(args) => commands::tag::run(g, &args.action).map(|()| exit::OK),
-        Command::Dirs(args) => commands::dirs::run(g, args).map(|()| exit::OK),
-        Command::Check(args) => commands::check::run(g, args).map(|()| exit::OK),
-        Command::Diff(args) => commands::diff::run(g, args),
-        Command::Migrate(args) => commands::migrate::run(g, args).map(|()| exit::OK),
-        Command::Completions(args) => commands::meta::completions(args).map(|()| exit::OK),
-        Command::Man => commands::meta::man().map(|()| exit::OK),
-    });
+    let select = match &cli.command {
+        Command::Sync(args) => Some(&args.select),
+        Command::Exec(args) => Some(&args.select),
+        _ => None,
+    };
+    let result = Config::resolve(g, select).and_then(|cfg| dispatch(&cfg, &cli.command));
     match result {
         Ok(code) => code,
         Err(e) => {
             match &e {
-                // SPEC §2 fixes this line exactly, whatever the log format.
+                // docs/CONTRACT.md §2 fixes this line exactly, whatever the log format.
                 error::Error::NoPrefix => eprintln!("{}", e.render()),
                 _ => log::error_line(&e.render()),
             }

@@ -1,5 +1,5 @@
 //! Name rules: prefixes, app names, parameter key <-> variable mapping
-//! (SPEC §2 "Key names"). Pure functions, unit-tested here.
+//! (docs/CONTRACT.md §2 "Key names"). Pure functions, unit-tested here.
 
 /// How a parameter key becomes a variable name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
@@ -22,7 +22,13 @@ pub fn is_valid_segment(s: &str) -> bool {
     !s.is_empty() && s != "." && s != ".." && s.chars().all(is_segment_char)
 }
 
-/// SPEC §2: starts with `/`, does not end with `/`, segments of
+/// A relative path of valid segments (`a/b.c`): no empty, `.` or `..`
+/// segment. The path rule of prefixes and of KEY arguments.
+pub fn is_valid_path(path: &str) -> bool {
+    path.split('/').all(is_valid_segment)
+}
+
+/// docs/CONTRACT.md §2: starts with `/`, does not end with `/`, segments of
 /// `[A-Za-z0-9_.-]`.
 pub fn validate_prefix(prefix: &str) -> Result<(), String> {
     let why = if !prefix.starts_with('/') {
@@ -33,7 +39,7 @@ pub fn validate_prefix(prefix: &str) -> Result<(), String> {
         "it must not end with '/'"
     } else if prefix[1..].split('/').any(|s| s.is_empty()) {
         "it must not contain empty segments ('//')"
-    } else if !prefix[1..].split('/').all(is_valid_segment) {
+    } else if !is_valid_path(&prefix[1..]) {
         "its segments may only use A-Z a-z 0-9 _ . - (and not be '.' or '..')"
     } else {
         return Ok(());

@@ -24,11 +24,12 @@ impl Drop for Guard {
     }
 }
 
-/// Record `what` as in flight until the guard is dropped.
-pub fn track(what: impl Into<String>) -> Guard {
+/// Record `what` as in flight until the guard is dropped. It may hold a
+/// parameter name: it is escaped here, once, for the message.
+pub fn track(what: impl AsRef<str>) -> Guard {
     let id = NEXT.fetch_add(1, Ordering::Relaxed);
     if let Ok(mut v) = IN_FLIGHT.lock() {
-        v.push((id, what.into()));
+        v.push((id, crate::names::printable(what.as_ref())));
     }
     Guard(id)
 }
@@ -73,5 +74,9 @@ mod tests {
         assert!(summary().unwrap().ends_with(" and 3 more"));
         drop(more);
         drop(b);
+        // A name from SSM cannot forge output.
+        let c = track("GetParameters /t/red\u{1b}[31m");
+        assert!(summary().unwrap().contains("/t/red\\u{1b}[31m"));
+        drop(c);
     }
 }

@@ -55,6 +55,31 @@ impl Progress {
     }
 }
 
+/// The write loop `put`, `migrate` and `delete --all` share: every job at
+/// once (the client's permits bound how many are in flight), behind one
+/// bar of `total` steps, `report` printing each result as it comes (and
+/// stepping the bar with [`Progress::inc`]); the results in job order.
+pub async fn run_all<T, Fut>(
+    total: usize,
+    verb: &str,
+    jobs: impl IntoIterator<Item = Fut>,
+    report: impl Fn(&Progress, &T),
+) -> Vec<T>
+where
+    Fut: std::future::Future<Output = T>,
+{
+    let progress = Progress::new(total, verb);
+    let (bar, report) = (&progress, &report);
+    let results = futures_util::future::join_all(jobs.into_iter().map(|job| async move {
+        let result = job.await;
+        report(bar, &result);
+        result
+    }))
+    .await;
+    drop(progress);
+    results
+}
+
 impl Drop for Progress {
     fn drop(&mut self) {
         if let Some(bar) = &self.0 {

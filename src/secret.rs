@@ -12,7 +12,7 @@ impl Secret {
         Secret(value.into())
     }
 
-    /// The plain value, for the places SPEC §5 allows it to go.
+    /// The plain value, for the places docs/CONTRACT.md §5 allows it to go.
     pub fn expose(&self) -> &str {
         &self.0
     }

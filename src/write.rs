@@ -1,4 +1,4 @@
-//! Atomic, private file writes (SPEC §3 `sync`, §5): a temporary file in the
+//! Atomic, private file writes (docs/CONTRACT.md §3 `sync`, §5): a temporary file in the
 //! target's directory, created 0600 with O_EXCL|O_NOFOLLOW under an
 //! unpredictable name, fsync-ed, renamed over the target, then the directory
 //! fsync-ed. A reader sees the old content or the new, never a mix.
@@ -11,9 +11,11 @@
 
 use std::fs::{self, DirBuilder, File, OpenOptions};
 use std::io::{self, Read, Write};
-use std::os::fd::AsRawFd;
 use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
+
+use nix::errno::Errno;
+use nix::fcntl::{Flock, FlockArg};
 
 use crate::log;
 
@@ -162,18 +164,13 @@ fn is_our_temp(name: &str, target: &str) -> bool {
     rest.len() == 16 && rest.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
 }
 
-/// Try a non-blocking exclusive lock: `Ok(false)` when someone holds one.
-fn try_lock(file: &File) -> io::Result<bool> {
-    // SAFETY: flock on a descriptor we own; no memory is involved.
-    let rc = unsafe { nix::libc::flock(file.as_raw_fd(), nix::libc::LOCK_EX | nix::libc::LOCK_NB) };
-    if rc == 0 {
-        return Ok(true);
-    }
-    let err = io::Error::last_os_error();
-    if err.raw_os_error() == Some(nix::libc::EWOULDBLOCK) {
-        Ok(false)
-    } else {
-        Err(err)
+/// A non-blocking exclusive lock on `file`: `Ok(None)` when someone holds
+/// one.
+fn try_lock(file: File) -> io::Result<Option<Flock<File>>> {
+    match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
+        Ok(locked) => Ok(Some(locked)),
+        Err((_, Errno::EWOULDBLOCK)) => Ok(None),
+        Err((_, e)) => Err(io::Error::from(e)),
     }
 }
 
@@ -216,7 +213,14 @@ pub fn remove_leftovers(target: &Path) -> usize {
         let same = file
             .metadata()
             .is_ok_and(|m| m.dev() == meta.dev() && m.ino() == meta.ino());
-        if same && try_lock(&file).unwrap_or(false) && fs::remove_file(&path).is_ok() {
+        if !same {
+            continue;
+        }
+        // Held while removing: a writer that locks it now finds it gone.
+        let Ok(Some(_held)) = try_lock(file) else {
+            continue;
+        };
+        if fs::remove_file(&path).is_ok() {
             log::info!("removed a leftover temporary file {}", path.display());
             removed += 1;
         }
@@ -224,13 +228,56 @@ pub fn remove_leftovers(target: &Path) -> usize {
     removed
 }
 
+/// `bytes` random bytes as lowercase hex.
+fn random_hex(bytes: usize) -> io::Result<String> {
+    let mut random = vec![0u8; bytes];
+    getrandom::fill(&mut random).map_err(|e| io::Error::other(format!("no randomness: {e}")))?;
+    Ok(random.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+/// A new file `<dir>/<prefix><32 random hex><suffix>` holding `content`:
+/// created 0600 with O_EXCL|O_NOFOLLOW (never an existing file, never
+/// through a link), fsync-ed with its directory before returning. For
+/// files that must not replace anything, like `migrate`'s backup; `dir`
+/// must exist. Errors say "creating WHAT PATH: ..." or "writing WHAT
+/// PATH: ...".
+pub fn create_unique(
+    dir: &Path,
+    what: &str,
+    (prefix, suffix): (&str, &str),
+    content: &[u8],
+) -> io::Result<PathBuf> {
+    let path = dir.join(format!("{prefix}{}{suffix}", random_hex(16)?));
+    let failed = |doing: &str, e: io::Error| {
+        io::Error::new(e.kind(), format!("{doing} {what} {}: {e}", path.display()))
+    };
+    let mut file = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(FILE_MODE)
+        .custom_flags(nix::libc::O_NOFOLLOW | nix::libc::O_CLOEXEC)
+        .open(&path)
+        .map_err(|e| failed("creating", e))?;
+    let result = (|| {
+        file.set_permissions(fs::Permissions::from_mode(FILE_MODE))?;
+        file.write_all(content)?;
+        file.sync_all()?;
+        File::open(dir)?.sync_all()
+    })();
+    match result {
+        Ok(()) => Ok(path),
+        Err(e) => {
+            let _ = fs::remove_file(&path);
+            Err(failed("writing", e))
+        }
+    }
+}
+
 fn temp_path(target: &Path) -> io::Result<PathBuf> {
     let name = target
         .file_name()
         .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "the path names no file"))?;
-    let mut random = [0u8; 8];
-    getrandom::fill(&mut random).map_err(|e| io::Error::other(format!("no randomness: {e}")))?;
-    let hex: String = random.iter().map(|b| format!("{b:02x}")).collect();
+    let hex = random_hex(8)?;
     let mut tmp = std::ffi::OsString::from(".");
     tmp.push(name);
     tmp.push(format!("{TMP_MARK}{hex}.tmp"));
@@ -240,7 +287,7 @@ fn temp_path(target: &Path) -> io::Result<PathBuf> {
 /// A new temporary file for `target`, created 0600 with O_EXCL|O_NOFOLLOW
 /// and locked. A cleaner may remove it between creation and locking; then
 /// the name no longer leads to our file and we start again.
-fn create_locked_temp(target: &Path) -> io::Result<(PathBuf, File)> {
+fn create_locked_temp(target: &Path) -> io::Result<(PathBuf, Flock<File>)> {
     for _ in 0..8 {
         let tmp = temp_path(target)?;
         let file = OpenOptions::new()
@@ -249,9 +296,9 @@ fn create_locked_temp(target: &Path) -> io::Result<(PathBuf, File)> {
             .mode(FILE_MODE)
             .custom_flags(nix::libc::O_NOFOLLOW | nix::libc::O_CLOEXEC)
             .open(&tmp)?;
-        if !try_lock(&file)? {
+        let Some(file) = try_lock(file)? else {
             continue;
-        }
+        };
         let ours = file.metadata()?;
         let still = fs::symlink_metadata(&tmp)
             .is_ok_and(|m| m.dev() == ours.dev() && m.ino() == ours.ino());
@@ -281,7 +328,7 @@ pub fn write_atomic(path: &Path, content: &[u8]) -> io::Result<Outcome> {
         if let Some(m) = old.as_ref().filter(|m| m.is_file()) {
             // Keep the previous owner (root writing a service user's file);
             // refused for non-root, which is fine.
-            let _ = std::os::unix::fs::fchown(&file, Some(m.uid()), Some(m.gid()));
+            let _ = std::os::unix::fs::fchown(&*file, Some(m.uid()), Some(m.gid()));
         }
         file.write_all(content)?;
         file.sync_all()?;
@@ -412,6 +459,27 @@ mod tests {
         fs::write(&stale, b"partial").unwrap();
         assert_eq!(write_atomic(&p, b"A").unwrap(), Outcome::Unchanged);
         assert!(!stale.exists());
+    }
+
+    #[test]
+    fn unique_files_are_new_0600_and_never_replace_anything() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = create_unique(dir.path(), "the backup", ("b-", ".json"), b"{}").unwrap();
+        let b = create_unique(dir.path(), "the backup", ("b-", ".json"), b"{}").unwrap();
+        assert_ne!(a, b);
+        assert_eq!(mode(&a), 0o600);
+        assert_eq!(fs::read(&a).unwrap(), b"{}");
+        let name = a.file_name().unwrap().to_string_lossy().into_owned();
+        assert!(
+            name.starts_with("b-") && name.ends_with(".json") && name.len() == 39,
+            "{name}"
+        );
+        let e = create_unique(&dir.path().join("missing"), "the backup", ("b-", ""), b"x");
+        assert!(
+            e.unwrap_err()
+                .to_string()
+                .starts_with("creating the backup ")
+        );
     }
 
     #[test]

@@ -3,62 +3,29 @@
 //! argument into a parameter name, and the salted hashes that stand in for
 //! values in `check` and `diff`.
 
-use std::path::Path;
-
 use sha2::{Digest, Sha256};
 
-use crate::cli::GlobalArgs;
-use crate::config::{self, Layout};
+use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::log;
 use crate::names;
 use crate::ssm::{self, Purpose, Ssm};
 
-/// The team prefix; refuses the ecs layout and `--cluster`.
-pub fn prefix(g: &GlobalArgs) -> Result<String> {
-    let env = &config::process_env;
-    if config::resolve_layout(g.layout, env)? != Layout::Team {
-        return Err(Error::usage(
-            "admin commands work on the team layout (/<team>/<app>/<key>); drop --layout ecs or unset SSMM_LAYOUT",
-        ));
-    }
-    if g.cluster.is_some() {
-        return Err(Error::usage("--cluster is only used with --layout ecs"));
-    }
-    config::resolve_prefix(g.prefix.as_deref(), env)
-}
-
 /// Run `f` with a client for `purpose` on a runtime dropped afterwards;
 /// `-vv` shows the API calls it made.
-pub fn on_ssm<T, F, Fut>(g: &GlobalArgs, purpose: Purpose, f: F) -> Result<T>
+pub fn on_ssm<T, F, Fut>(cfg: &Config, purpose: Purpose, f: F) -> Result<T>
 where
     F: FnOnce(Ssm) -> Fut,
     Fut: std::future::Future<Output = Result<T>>,
 {
-    let aws = config::aws_settings(g);
-    ssm::block_on_within(aws.total_timeout, async {
-        let client = ssm::connect(&aws, purpose).await?;
+    ssm::block_on_within(cfg.aws.total_timeout, async {
+        let client = ssm::connect(&cfg.aws, purpose).await?;
         let stats = client.stats.clone();
         let result = f(client).await;
         log::debug!("API calls: {}", stats.summary());
         result
     })
     .map_err(Error::Runtime)?
-}
-
-/// Every app of `--app` (else `$SSMM_APP`, else the directory's name).
-/// `shared` is allowed here: it is the shared namespace.
-pub fn apps(g: &GlobalArgs, cwd: &Path) -> Result<Vec<String>> {
-    config::resolve_apps(&g.apps, &config::process_env, None, cwd)
-}
-
-/// The single app a command works on.
-pub fn one_app(g: &GlobalArgs, cwd: &Path, command: &str) -> Result<String> {
-    let mut apps = apps(g, cwd)?;
-    if apps.len() > 1 {
-        return Err(Error::usage(format!("{command} takes one --app")));
-    }
-    Ok(apps.remove(0))
 }
 
 /// A KEY argument -> parameter name:
@@ -92,23 +59,17 @@ pub fn param_name(prefix: &str, app: &str, key: &str) -> Result<String> {
 
 /// The parameter a KEY argument of `command` names; the app is resolved
 /// only for a KEY that is not a full name.
-pub fn key_name(
-    g: &GlobalArgs,
-    cwd: &Path,
-    prefix: &str,
-    key: &str,
-    command: &str,
-) -> Result<String> {
+pub fn key_name(cfg: &Config, prefix: &str, key: &str, command: &str) -> Result<String> {
     let app = if key.starts_with('/') {
         String::new()
     } else {
-        one_app(g, cwd, command)?
+        cfg.team.one_app(command)?
     };
     param_name(prefix, &app, key)
 }
 
 fn check_segments(path: &str) -> std::result::Result<(), &'static str> {
-    if path.split('/').all(names::is_valid_segment) {
+    if names::is_valid_path(path) {
         Ok(())
     } else {
         Err("segments may only use A-Z a-z 0-9 _ . - (and not be '.', '..' or empty)")
@@ -147,7 +108,7 @@ impl Hasher {
     pub fn new() -> Result<Hasher> {
         let mut salt = [0u8; 32];
         getrandom::fill(&mut salt)
-            .map_err(|e| Error::Runtime(anyhow::anyhow!("no randomness for the hash salt: {e}")))?;
+            .map_err(|e| Error::runtime(format!("no randomness for the hash salt: {e}")))?;
         Ok(Hasher { salt })
     }
 

@@ -5,25 +5,24 @@
 use std::io::{BufRead, IsTerminal, Write};
 
 use super::admin;
-use crate::cli::{DeleteArgs, GlobalArgs};
-use crate::config;
+use crate::cli::DeleteArgs;
+use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::log;
 use crate::names::printable;
-use crate::progress::Progress;
+use crate::progress;
 use crate::ssm::{self, BATCH, Purpose, Ssm};
 
-pub fn run(g: &GlobalArgs, args: &DeleteArgs) -> Result<()> {
-    let cwd = config::current_dir()?;
-    let prefix = admin::prefix(g)?;
+pub fn run(cfg: &Config, args: &DeleteArgs) -> Result<()> {
+    let prefix = cfg.team.prefix()?;
     if let Some(key) = &args.key {
-        let name = admin::key_name(g, &cwd, &prefix, key, "delete")?;
+        let name = admin::key_name(cfg, &prefix, key, "delete")?;
         let one = std::slice::from_ref(&name);
-        let (deleted, _) = admin::on_ssm(g, Purpose::Write, |client| async move {
+        let (deleted, _) = admin::on_ssm(cfg, Purpose::Write, |client| async move {
             Ok(client.delete_batch(one).await?)
         })?;
         if deleted.is_empty() {
-            return Err(Error::Runtime(anyhow::anyhow!(
+            return Err(Error::runtime(format!(
                 "parameter {} not found",
                 printable(&name)
             )));
@@ -34,7 +33,7 @@ pub fn run(g: &GlobalArgs, args: &DeleteArgs) -> Result<()> {
 
     // A whole app: only for an app named on the command line, never one
     // taken from $SSMM_APP or the directory's name.
-    let [app] = g.apps.as_slice() else {
+    let [app] = cfg.team.app_flags() else {
         return Err(Error::usage(
             "delete --all needs exactly one --app on the command line",
         ));
@@ -42,7 +41,7 @@ pub fn run(g: &GlobalArgs, args: &DeleteArgs) -> Result<()> {
     crate::names::validate_app(app, "app").map_err(Error::Usage)?;
     let base = format!("{prefix}/{app}");
     let base = base.as_str();
-    admin::on_ssm(g, Purpose::Write, |client| async move {
+    admin::on_ssm(cfg, Purpose::Write, |client| async move {
         let mut names: Vec<String> = client
             .describe_names(base, ssm::path_filters(base, true, &[])?)
             .await?;
@@ -79,38 +78,28 @@ fn confirm(count: usize, base: &str) -> Result<()> {
     std::io::stdin()
         .lock()
         .read_line(&mut answer)
-        .map_err(|e| Error::Runtime(anyhow::anyhow!("reading the answer: {e}")))?;
+        .map_err(|e| Error::runtime(format!("reading the answer: {e}")))?;
     if matches!(answer.trim(), "y" | "Y" | "yes" | "YES" | "Yes") {
         Ok(())
     } else {
-        Err(Error::Runtime(anyhow::anyhow!(
-            "not confirmed; nothing deleted"
-        )))
+        Err(Error::runtime("not confirmed; nothing deleted"))
     }
 }
 
 /// Delete `names` in batches of 10 (concurrent up to --write-concurrency);
 /// every batch is tried, failures are reported together.
 pub async fn delete_all(client: &Ssm, names: &[String], base: &str) -> Result<()> {
-    let progress = Progress::new(names.len(), "delete");
-    let batches = names.chunks(BATCH).map(|batch| {
-        let progress = &progress;
-        async move {
-            let result = client.delete_batch(batch).await;
-            match &result {
-                Ok((deleted, _)) => {
-                    for name in deleted {
-                        progress.inc();
-                        progress.line(&format!("deleted {}", printable(name)));
-                    }
-                }
-                Err(e) => progress.emit(log::Level::Error, &format!("{e:#}")),
+    let batches = names.chunks(BATCH).map(|batch| client.delete_batch(batch));
+    let results = progress::run_all(names.len(), "delete", batches, |bar, result| match result {
+        Ok((deleted, _)) => {
+            for name in deleted {
+                bar.inc();
+                bar.line(&format!("deleted {}", printable(name)));
             }
-            result
         }
-    });
-    let results = futures_util::future::join_all(batches).await;
-    drop(progress);
+        Err(e) => bar.emit(log::Level::Error, &format!("{e:#}")),
+    })
+    .await;
     let deleted: usize = results
         .iter()
         .filter_map(|r| r.as_ref().ok())
@@ -118,7 +107,7 @@ pub async fn delete_all(client: &Ssm, names: &[String], base: &str) -> Result<()
         .sum();
     let failed = results.iter().filter(|r| r.is_err()).count();
     if failed > 0 {
-        return Err(Error::Runtime(anyhow::anyhow!(
+        return Err(Error::runtime(format!(
             "{failed} DeleteParameters batches failed; {deleted} of {} parameters under {base}/ deleted",
             names.len()
         )));

@@ -4,7 +4,8 @@
 use std::collections::BTreeMap;
 
 use super::admin;
-use crate::cli::{DirsArgs, GlobalArgs};
+use crate::cli::DirsArgs;
+use crate::config::Config;
 use crate::error::Result;
 use crate::log;
 use crate::names::printable;
@@ -17,11 +18,11 @@ struct Dir {
     last_modified: Option<String>,
 }
 
-pub fn run(g: &GlobalArgs, args: &DirsArgs) -> Result<()> {
-    let prefix = admin::prefix(g)?;
+pub fn run(cfg: &Config, args: &DirsArgs) -> Result<()> {
+    let prefix = cfg.team.prefix()?;
     let filters = ssm::path_filters(&prefix, true, &[])?;
     let root = prefix.as_str();
-    let metas = admin::on_ssm(g, Purpose::Read, |client| async move {
+    let metas = admin::on_ssm(cfg, Purpose::Read, |client| async move {
         Ok(client.describe_meta(root, filters).await?)
     })?;
 

@@ -4,23 +4,19 @@
 //! supervise it as PID 1 (`--init`). Any failure before that point exits
 //! without starting CMD.
 
-use std::collections::BTreeMap;
 use std::ffi::OsString;
-use std::os::unix::ffi::OsStrExt;
-
-use anyhow::anyhow;
 
 use super::pipeline::{self, Want};
-use crate::cli::{ExecArgs, GlobalArgs};
-use crate::config;
+use crate::cli::ExecArgs;
+use crate::config::Config;
 use crate::deliver::{self, Out};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::exec;
 use crate::log;
 
-pub fn run(g: &GlobalArgs, args: &ExecArgs) -> Result<i32> {
-    let cwd = config::current_dir()?;
-    let root = pipeline::files_root(g, &cwd);
+pub fn run(cfg: &Config, args: &ExecArgs) -> Result<i32> {
+    let cwd = cfg.cwd()?;
+    let root = cfg.files_root.clone();
 
     // The inherited environment, kept as raw bytes: a variable that is not
     // UTF-8 is passed through untouched.
@@ -29,17 +25,9 @@ pub fn run(g: &GlobalArgs, args: &ExecArgs) -> Result<i32> {
     } else {
         std::env::vars_os().collect()
     };
-    let mut refs = Vec::new();
-    for (k, v) in &inherited {
-        if let (Some(k), Some(v)) = (k.to_str(), v.to_str())
-            && let Some(name) = pipeline::parse_ref(v)
-        {
-            pipeline::check_ref_name(k, name)?;
-            refs.push((k.to_string(), name.to_string()));
-        }
-    }
+    let refs = exec::references(&inherited)?;
 
-    let out = args.out.as_ref().map(|given| Out::new(&cwd, given));
+    let out = args.out.as_ref().map(|given| Out::new(cwd, given));
     if let Some(out) = &out {
         deliver::refuse_irreplaceable_out(out)?;
     }
@@ -47,34 +35,14 @@ pub fn run(g: &GlobalArgs, args: &ExecArgs) -> Result<i32> {
         root: root.clone(),
         refs: &refs,
     };
-    let gathered = pipeline::gather(g, &args.select, &cwd, want)?;
+    let gathered = pipeline::gather(cfg, want)?;
 
-    // Child environment: inherited (references resolved), then parameters
-    // on top, or under with --no-override.
-    let mut env: BTreeMap<OsString, OsString> = inherited.into_iter().collect();
-    for (var, value) in &gathered.refs {
-        env.insert(var.into(), value.expose().into());
-    }
-    for (var, entry) in &gathered.merged.vars {
-        if entry.value.expose().contains('\0') {
-            return Err(Error::Runtime(anyhow!(
-                "{var}: the value contains a NUL byte and cannot be passed in the environment"
-            )));
-        }
-        let key = OsString::from(var);
-        if args.no_override && env.contains_key(&key) {
-            log::debug!("{var}: inherited value kept (--no-override)");
-            continue;
-        }
-        env.insert(key, entry.value.expose().into());
-    }
-    for k in env.keys() {
-        if k.as_bytes().contains(&b'=') || k.is_empty() {
-            return Err(Error::Runtime(anyhow!(
-                "an inherited variable has an invalid name"
-            )));
-        }
-    }
+    let env = exec::child_env(
+        inherited,
+        &gathered.refs,
+        &gathered.merged.pairs(),
+        args.no_override,
+    )?;
 
     // Encode --out before writing anything: a value its format cannot hold
     // must leave the files untouched too.
@@ -85,12 +53,7 @@ pub fn run(g: &GlobalArgs, args: &ExecArgs) -> Result<i32> {
 
     // CMD must be runnable, its arguments and environment small enough to
     // exec, and every target writable, before anything is written.
-    exec::resolve_program(
-        &args.cmd[0],
-        env.get(std::ffi::OsStr::new("PATH")).map(|p| p.as_os_str()),
-    )?;
-    let env: Vec<(OsString, OsString)> = env.into_iter().collect();
-    exec::check_size(&args.cmd, &env)?;
+    exec::check_runnable(&args.cmd, &env)?;
     deliver::check(out.as_ref(), &gathered.files)?;
 
     // Deliver: files, then --out, then CMD.
@@ -104,7 +67,7 @@ pub fn run(g: &GlobalArgs, args: &ExecArgs) -> Result<i32> {
             done.files_unchanged
         );
     }
-    let (app, shared, tag) = gathered.merged.contributions(&gathered.sel.layers);
+    let (app, shared, tag) = gathered.merged.contributions(&cfg.selection().layers);
     log::info!(
         "starting {} with {} parameters (app={app}, shared={shared}, tag={tag})",
         args.cmd[0].to_string_lossy(),

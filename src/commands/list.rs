@@ -3,25 +3,25 @@
 //! only DescribeParameters is called.
 
 use super::admin;
-use crate::cli::{GlobalArgs, ListArgs};
-use crate::config;
+use crate::cli::ListArgs;
+use crate::config::{self, Config};
 use crate::error::{Error, Result};
 use crate::log;
 use crate::names::printable;
 use crate::output;
 use crate::ssm::{self, Meta, Purpose};
 
-pub fn run(g: &GlobalArgs, args: &ListArgs) -> Result<()> {
-    let cwd = config::current_dir()?;
-    let prefix = admin::prefix(g)?;
+pub fn run(cfg: &Config, args: &ListArgs) -> Result<()> {
+    let prefix = cfg.team.prefix()?;
     let tags = config::parse_tags(&args.tag, "--tag")?;
     let bases: Vec<String> = if args.all {
-        if !g.apps.is_empty() {
+        if !cfg.team.app_flags().is_empty() {
             return Err(Error::usage("--all lists every app; drop --app"));
         }
         vec![prefix.clone()]
     } else {
-        admin::apps(g, &cwd)?
+        cfg.team
+            .apps()?
             .iter()
             .map(|a| format!("{prefix}/{a}"))
             .collect()
@@ -32,7 +32,7 @@ pub fn run(g: &GlobalArgs, args: &ListArgs) -> Result<()> {
         .collect::<anyhow::Result<Vec<_>>>()?;
 
     let paths = &bases;
-    let mut metas: Vec<Meta> = admin::on_ssm(g, Purpose::Read, |client| async move {
+    let mut metas: Vec<Meta> = admin::on_ssm(cfg, Purpose::Read, |client| async move {
         let calls = paths
             .iter()
             .zip(filters)
@@ -44,41 +44,13 @@ pub fn run(g: &GlobalArgs, args: &ListArgs) -> Result<()> {
     metas.dedup_by(|a, b| a.name == b.name);
 
     if args.json {
-        let rows: Vec<serde_json::Value> = metas
-            .iter()
-            .map(|m| {
-                let rel = admin::relative(&prefix, &m.name);
-                let (app, key) = rel.split_once('/').unwrap_or(("", rel));
-                serde_json::json!({
-                    "name": m.name,
-                    "app": (!app.is_empty()).then_some(app),
-                    "key": key,
-                    "type": m.kind.as_str(),
-                    "tier": m.tier.as_str(),
-                    "version": m.version,
-                    "last_modified": m.last_modified,
-                })
-            })
-            .collect();
-        output::json(&serde_json::Value::Array(rows));
+        print_json(&prefix, &metas);
     } else if args.keys_only {
         for m in &metas {
             output::line(&printable(&m.name));
         }
     } else {
-        let rows: Vec<Vec<String>> = metas
-            .iter()
-            .map(|m| {
-                vec![
-                    printable(&m.name),
-                    m.kind.as_str().to_string(),
-                    m.tier.as_str().to_string(),
-                    format!("v{}", m.version),
-                    m.last_modified.clone().unwrap_or_else(|| "-".into()),
-                ]
-            })
-            .collect();
-        output::table(&rows);
+        print_table(&metas);
     }
     if metas.is_empty() {
         log::notice!(
@@ -91,4 +63,40 @@ pub fn run(g: &GlobalArgs, args: &ListArgs) -> Result<()> {
         );
     }
     Ok(())
+}
+
+fn print_json(prefix: &str, metas: &[Meta]) {
+    let rows: Vec<serde_json::Value> = metas
+        .iter()
+        .map(|m| {
+            let rel = admin::relative(prefix, &m.name);
+            let (app, key) = rel.split_once('/').unwrap_or(("", rel));
+            serde_json::json!({
+                "name": m.name,
+                "app": (!app.is_empty()).then_some(app),
+                "key": key,
+                "type": m.kind.as_str(),
+                "tier": m.tier.as_str(),
+                "version": m.version,
+                "last_modified": m.last_modified,
+            })
+        })
+        .collect();
+    output::json(&serde_json::Value::Array(rows));
+}
+
+fn print_table(metas: &[Meta]) {
+    let rows: Vec<Vec<String>> = metas
+        .iter()
+        .map(|m| {
+            vec![
+                printable(&m.name),
+                m.kind.as_str().to_string(),
+                m.tier.as_str().to_string(),
+                format!("v{}", m.version),
+                m.last_modified.clone().unwrap_or_else(|| "-".into()),
+            ]
+        })
+        .collect();
+    output::table(&rows);
 }

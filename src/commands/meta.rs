@@ -20,7 +20,7 @@ pub fn man() -> Result<()> {
     let mut buf = Vec::new();
     clap_mangen::Man::new(cmd)
         .render(&mut buf)
-        .map_err(|e| Error::Runtime(anyhow::anyhow!("rendering the man page: {e}")))?;
+        .map_err(|e| Error::runtime(format!("rendering the man page: {e}")))?;
     output::bytes(&buf);
     Ok(())
 }

@@ -1,5 +1,5 @@
 //! `ssmm migrate OLD NEW`: move a namespace in three steps, each safe to
-//! repeat (SPEC §3):
+//! repeat (docs/CONTRACT.md §3):
 //! 1. copy every parameter under OLD to NEW: value, type, tier, KMS key,
 //!    description, data type and tags (`app=OLD` becomes `app=NEW`);
 //! 2. `--delete-old`: verify every copy against its source, write a JSON
@@ -10,25 +10,22 @@
 //! before the first delete.
 
 use std::collections::HashMap;
-use std::fs::OpenOptions;
-use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
-use anyhow::Context;
 use aws_sdk_ssm::types::ParameterTier;
 
 use super::admin;
 use super::delete;
-use crate::cli::{GlobalArgs, MigrateArgs};
-use crate::config;
+use crate::cli::MigrateArgs;
+use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::log::{self, Level};
 use crate::names::printable;
 use crate::output;
-use crate::progress::Progress;
+use crate::progress;
 use crate::secret::Secret;
 use crate::ssm::{self, Meta, Purpose, PutRequest, Ssm};
+use crate::write;
 
 /// A parameter with everything a copy must carry.
 struct Full {
@@ -65,10 +62,10 @@ impl Plan {
     }
 }
 
-pub fn run(g: &GlobalArgs, args: &MigrateArgs) -> Result<()> {
+pub fn run(cfg: &Config, args: &MigrateArgs) -> Result<()> {
     let needs_prefix = !args.old.starts_with('/') || !args.new.starts_with('/');
     let prefix = if needs_prefix {
-        Some(admin::prefix(g)?)
+        Some(cfg.team.prefix()?)
     } else {
         None
     };
@@ -87,11 +84,11 @@ pub fn run(g: &GlobalArgs, args: &MigrateArgs) -> Result<()> {
         apps: old_app.zip(new_app),
     };
     let backup_dir = match &args.backup_dir {
-        Some(dir) => config::current_dir()?.join(dir),
+        Some(dir) => cfg.cwd()?.join(dir),
         None => std::env::temp_dir(),
     };
     let (plan, backup_dir) = (&plan, backup_dir.as_path());
-    admin::on_ssm(g, Purpose::Write, |client| async move {
+    admin::on_ssm(cfg, Purpose::Write, |client| async move {
         if args.delete_old {
             verify_backup_delete(&client, plan, backup_dir, args.confirm).await
         } else {
@@ -127,7 +124,7 @@ async fn read_all(client: &Ssm, base: &str) -> Result<Vec<Full>> {
 }
 
 fn nothing_under(base: &str) -> Error {
-    Error::Runtime(anyhow::anyhow!("no parameters under {base}/"))
+    Error::runtime(format!("no parameters under {base}/"))
 }
 
 async fn copy(client: &Ssm, plan: &Plan, overwrite: bool) -> Result<()> {
@@ -146,10 +143,96 @@ async fn copy(client: &Ssm, plan: &Plan, overwrite: bool) -> Result<()> {
         target_metas.into_iter().map(|m| (m.name, m.tier)).collect();
 
     // Decide everything before the first write.
+    let (todo, conflicts) = decide(&sources, &targets, &existing, &tiers, overwrite);
+    let already = todo.iter().filter(|t| t.3).count();
+    if !conflicts.is_empty() {
+        return Err(Error::runtime(format!(
+            "{} parameters under {}/ already exist with a different value or type; nothing was copied (pass --overwrite to replace them): {}",
+            conflicts.len(),
+            plan.new,
+            conflicts
+                .iter()
+                .map(|n| printable(n))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )));
+    }
+
+    let tiers = &tiers;
+    let writes = todo.iter().map(|&(src, target, exists, same)| async move {
+        let result = if same {
+            copy_tags(client, plan, src, target, exists).await
+        } else {
+            copy_one(
+                client,
+                plan,
+                src,
+                target,
+                exists,
+                tiers.get(target.as_str()),
+            )
+            .await
+        };
+        (src, target, same, result)
+    });
+    let results = progress::run_all(
+        todo.len(),
+        "copy",
+        writes,
+        |bar, (src, target, same, result)| {
+            bar.inc();
+            match result {
+                Ok(()) if *same => bar.line(&format!(
+                    "{} = {} (already copied)",
+                    printable(&src.meta.name),
+                    printable(target)
+                )),
+                Ok(()) => bar.line(&format!(
+                    "{} -> {}",
+                    printable(&src.meta.name),
+                    printable(target)
+                )),
+                Err(e) => bar.emit(Level::Error, &format!("{e:#}")),
+            }
+        },
+    )
+    .await;
+    let results: Vec<_> = results.into_iter().map(|(_, _, _, r)| r).collect();
+    let failed = results.iter().filter(|r| r.is_err()).count();
+    if failed > 0 {
+        return Err(Error::runtime(format!(
+            "{failed} of {} parameters were not copied to {}/; run the same command again",
+            sources.len(),
+            plan.new
+        )));
+    }
+    log::notice!(
+        "copied {} from {}/ to {}/ ({already} already there); next: ssmm migrate {} {} --delete-old",
+        output::count(sources.len(), "parameter"),
+        plan.old,
+        plan.new,
+        plan.args.0,
+        plan.args.1
+    );
+    Ok(())
+}
+
+/// (source, target, target exists, target already holds the value)
+type Copy<'a> = (&'a Full, &'a String, bool, bool);
+
+/// What each copy needs: a new target, a replaced one (`overwrite`), or
+/// only tags (same value and type, and a tier at least the source's); and
+/// the targets that hold something else, which stop the whole copy.
+fn decide<'a>(
+    sources: &'a [Full],
+    targets: &'a [String],
+    existing: &[Option<ssm::Param>],
+    tiers: &HashMap<String, ParameterTier>,
+    overwrite: bool,
+) -> (Vec<Copy<'a>>, Vec<&'a str>) {
     let mut conflicts = Vec::new();
-    // (source, target, target exists, target already holds the value)
-    let mut todo: Vec<(&Full, &String, bool, bool)> = Vec::new();
-    for ((src, target), found) in sources.iter().zip(&targets).zip(&existing) {
+    let mut todo: Vec<Copy<'a>> = Vec::new();
+    for ((src, target), found) in sources.iter().zip(targets).zip(existing) {
         match found {
             None => todo.push((src, target, false, false)),
             // Same value: only the tags may need bringing over, or the
@@ -164,86 +247,51 @@ async fn copy(client: &Ssm, plan: &Plan, overwrite: bool) -> Result<()> {
             Some(_) => conflicts.push(target.as_str()),
         }
     }
-    let already = todo.iter().filter(|t| t.3).count();
-    if !conflicts.is_empty() {
-        return Err(Error::Runtime(anyhow::anyhow!(
-            "{} parameters under {}/ already exist with a different value or type; nothing was copied (pass --overwrite to replace them): {}",
-            conflicts.len(),
-            plan.new,
-            conflicts
-                .iter()
-                .map(|n| printable(n))
-                .collect::<Vec<_>>()
-                .join(", ")
-        )));
-    }
+    (todo, conflicts)
+}
 
-    let progress = Progress::new(todo.len(), "copy");
-    let writes = todo.iter().map(|&(src, target, exists, same)| {
-        let progress = &progress;
-        let tiers = &tiers;
-        async move {
-            let tags = plan.target_tags(&src.tags);
-            let result = async {
-                if !same {
-                    let req = PutRequest {
-                        name: target,
-                        value: &src.value,
-                        kind: src.meta.kind.clone(),
-                        // SSM cannot lower a tier: keep the target's if higher.
-                        tier: match tiers.get(target.as_str()) {
-                            Some(t) if tier_rank(t) > tier_rank(&src.meta.tier) => t.clone(),
-                            _ => src.meta.tier.clone(),
-                        },
-                        key_id: src.meta.key_id.as_deref(),
-                        description: src.meta.description.as_deref(),
-                        data_type: src.meta.data_type.as_deref(),
-                        overwrite: exists,
-                        tags: &tags,
-                    };
-                    client.put(&req).await?;
-                }
-                if exists && !tags.is_empty() {
-                    client.add_tags(target, &tags).await?;
-                }
-                anyhow::Ok(())
-            }
-            .await;
-            progress.inc();
-            match &result {
-                Ok(()) if same => progress.line(&format!(
-                    "{} = {} (already copied)",
-                    printable(&src.meta.name),
-                    printable(target)
-                )),
-                Ok(()) => progress.line(&format!(
-                    "{} -> {}",
-                    printable(&src.meta.name),
-                    printable(target)
-                )),
-                Err(e) => progress.emit(Level::Error, &format!("{e:#}")),
-            }
-            result
-        }
-    });
-    let results = futures_util::future::join_all(writes).await;
-    drop(progress);
-    let failed = results.iter().filter(|r| r.is_err()).count();
-    if failed > 0 {
-        return Err(Error::Runtime(anyhow::anyhow!(
-            "{failed} of {} parameters were not copied to {}/; run the same command again",
-            sources.len(),
-            plan.new
-        )));
+/// Write `src`'s value, type, tier, KMS key, description and data type to
+/// `target`, then its tags. SSM cannot lower a tier: the target's is kept
+/// when higher.
+async fn copy_one(
+    client: &Ssm,
+    plan: &Plan,
+    src: &Full,
+    target: &str,
+    exists: bool,
+    target_tier: Option<&ParameterTier>,
+) -> anyhow::Result<()> {
+    let tags = plan.target_tags(&src.tags);
+    let req = PutRequest {
+        name: target,
+        value: &src.value,
+        kind: src.meta.kind.clone(),
+        tier: match target_tier {
+            Some(t) if tier_rank(t) > tier_rank(&src.meta.tier) => t.clone(),
+            _ => src.meta.tier.clone(),
+        },
+        key_id: src.meta.key_id.as_deref(),
+        description: src.meta.description.as_deref(),
+        data_type: src.meta.data_type.as_deref(),
+        overwrite: exists,
+        tags: &tags,
+    };
+    client.put(&req).await?;
+    copy_tags(client, plan, src, target, exists).await
+}
+
+/// An existing target gets `src`'s tags (a new one got them with the put).
+async fn copy_tags(
+    client: &Ssm,
+    plan: &Plan,
+    src: &Full,
+    target: &str,
+    exists: bool,
+) -> anyhow::Result<()> {
+    let tags = plan.target_tags(&src.tags);
+    if exists && !tags.is_empty() {
+        client.add_tags(target, &tags).await?;
     }
-    log::notice!(
-        "copied {} from {}/ to {}/ ({already} already there); next: ssmm migrate {} {} --delete-old",
-        output::count(sources.len(), "parameter"),
-        plan.old,
-        plan.new,
-        plan.args.0,
-        plan.args.1
-    );
     Ok(())
 }
 
@@ -305,7 +353,7 @@ async fn verify_backup_delete(
         for line in &bad {
             log::emit(Level::Error, line);
         }
-        return Err(Error::Runtime(anyhow::anyhow!(
+        return Err(Error::runtime(format!(
             "{} of {} copies under {}/ do not match their source; nothing was deleted (run `ssmm migrate {} {}` again to copy)",
             bad.len(),
             sources.len(),
@@ -339,10 +387,6 @@ async fn verify_backup_delete(
 /// The sources as JSON, in a new file named with 128 random bits, created
 /// 0600 with O_EXCL|O_NOFOLLOW and fsync-ed before anything is deleted.
 fn write_backup(dir: &Path, plan: &Plan, sources: &[Full]) -> anyhow::Result<PathBuf> {
-    let mut random = [0u8; 16];
-    getrandom::fill(&mut random).map_err(|e| anyhow::anyhow!("no randomness: {e}"))?;
-    let hex: String = random.iter().map(|b| format!("{b:02x}")).collect();
-    let path = dir.join(format!("ssmm-migrate-backup-{hex}.json"));
     let params: Vec<serde_json::Value> = sources
         .iter()
         .map(|s| {
@@ -367,19 +411,15 @@ fn write_backup(dir: &Path, plan: &Plan, sources: &[Full]) -> anyhow::Result<Pat
         "destination": plan.new,
         "parameters": params,
     });
-    let mut file = OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .custom_flags(nix::libc::O_NOFOLLOW | nix::libc::O_CLOEXEC)
-        .open(&path)
-        .with_context(|| format!("creating the backup {}", path.display()))?;
     let mut text = serde_json::to_string_pretty(&doc)?;
     text.push('\n');
-    file.write_all(text.as_bytes())
-        .and_then(|()| file.sync_all())
-        .with_context(|| format!("writing the backup {}", path.display()))?;
-    Ok(path)
+    let names = ("ssmm-migrate-backup-", ".json");
+    Ok(write::create_unique(
+        dir,
+        "the backup",
+        names,
+        text.as_bytes(),
+    )?)
 }
 
 #[cfg(test)]

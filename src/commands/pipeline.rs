@@ -3,7 +3,7 @@
 //! -> merge, all before anything is written or started. Everything async
 //! happens here, on one current-thread runtime dropped before returning.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::anyhow;
@@ -11,9 +11,7 @@ use anyhow::anyhow;
 use crate::deliver;
 use crate::error::Outage;
 
-use crate::cli::{GlobalArgs, SelectArgs};
-use crate::config::{self, LayerKind, Selection};
-use crate::ecs;
+use crate::config::{Config, LayerKind, Selection};
 use crate::encode::{self, Format};
 use crate::error::{Error, Result};
 use crate::fetch::{self, Fetched};
@@ -36,7 +34,6 @@ pub struct Want<'a> {
 }
 
 pub struct Gathered {
-    pub sel: Selection,
     pub merged: Merged,
     pub files: Vec<Prepared>,
     /// Resolved references, in the order asked.
@@ -57,45 +54,18 @@ pub fn is_outage(e: &Error) -> bool {
     }
 }
 
-/// Resolve, fetch and merge. Nothing is written.
-pub fn gather(
-    g: &GlobalArgs,
-    sel_args: &SelectArgs,
-    cwd: &Path,
-    want: Want<'_>,
-) -> Result<Gathered> {
-    let limit = config::aws_settings(g).total_timeout;
-    ssm::block_on_within(limit, async {
-        let env = &config::process_env;
-        let ecs = if let Some(need) = config::needs_ecs(g, env)? {
-            let file = env("ECS_CONTAINER_METADATA_FILE").map(PathBuf::from);
-            let uri = env("ECS_CONTAINER_METADATA_URI_V4");
-            let found = ecs::discover(file.as_deref(), uri.as_deref(), g.ecs_timeout, need)
-                .await
-                .map_err(Error::Runtime)?;
-            if let Some(info) = &found {
-                log::info!(
-                    "ECS {}: cluster {}, container {}",
-                    info.source,
-                    info.cluster.as_deref().unwrap_or("-"),
-                    info.container_name.as_deref().unwrap_or("-")
-                );
-            }
-            found
-        } else {
-            None
-        };
-        let sel = config::selection(g, sel_args, env, cwd, ecs.as_ref())?;
-        let aws = config::aws_settings(g);
-        let client = ssm::connect(&aws, Purpose::Read).await?;
-
+/// Fetch and merge what `cfg` selects. Nothing is written.
+pub fn gather(cfg: &Config, want: Want<'_>) -> Result<Gathered> {
+    let sel = cfg.selection();
+    ssm::block_on_within(cfg.aws.total_timeout, async {
+        let client = ssm::connect(&cfg.aws, Purpose::Read).await?;
         let (fetched, refs) = futures_util::future::try_join(
-            fetch::fetch_layers(&client, &sel, want.root.is_some()),
+            fetch::fetch_layers(&client, sel, want.root.is_some()),
             resolve_refs(&client, want.refs),
         )
         .await?;
 
-        let merged = check(&sel, &fetched)?;
+        let merged = check(sel, &fetched)?;
         let files = match &want.root {
             Some(root) => {
                 let specs: Vec<FileSpec> = merged
@@ -108,7 +78,7 @@ pub fn gather(
                     })
                     .collect();
                 let limits = Limits {
-                    max_size: g.max_file_size,
+                    max_size: cfg.max_file_size,
                     timeout: DOWNLOAD_TIMEOUT,
                 };
                 files::prepare(&specs, root, &limits)
@@ -119,22 +89,11 @@ pub fn gather(
         };
         log::debug!("API calls: {}", client.stats.summary());
         Ok::<Gathered, Error>(Gathered {
-            sel,
             merged,
             files,
             refs,
         })
     })?
-}
-
-/// Where files/ parameters go: `--root` (relative to the working
-/// directory), else the working directory; `None` with `--no-files`.
-pub fn files_root(g: &GlobalArgs, cwd: &Path) -> Option<PathBuf> {
-    (!g.no_files).then(|| {
-        g.root
-            .as_ref()
-            .map_or_else(|| cwd.to_path_buf(), |r| cwd.join(r))
-    })
 }
 
 /// The env file's content; done before anything is written, so a value the
@@ -163,9 +122,9 @@ fn check(sel: &Selection, fetched: &[Fetched]) -> Result<Merged> {
     if !sel.allow_empty {
         for (spec, count) in sel.layers.iter().zip(&merged.raw_counts) {
             if spec.kind == LayerKind::App && *count == 0 {
-                return Err(Error::Runtime(anyhow!(
+                return Err(Error::runtime(format!(
                     "no parameters under {} (pass --allow-empty if that is expected)",
-                    spec.describe()
+                    spec.shown_path()
                 )));
             }
         }
@@ -186,38 +145,6 @@ fn strict_kinds(issues: &[Issue]) -> String {
     kinds.sort();
     kinds.dedup();
     kinds.join(", ")
-}
-
-/// `ssm:/a/b` and `ssm:///a/b` -> `/a/b`; `None` for anything else.
-pub fn parse_ref(value: &str) -> Option<&str> {
-    let rest = value.strip_prefix("ssm:")?;
-    if rest.starts_with("///") {
-        Some(&rest[2..])
-    } else if rest.starts_with("//") {
-        // ssm://host/... names no parameter.
-        None
-    } else {
-        rest.starts_with('/').then_some(rest)
-    }
-}
-
-/// Checks a referenced name before asking SSM: a clear error beats SSM's
-/// validation message.
-pub fn check_ref_name(var: &str, name: &str) -> Result<()> {
-    let ok = name.len() <= 2048
-        && name.len() > 1
-        && !name.ends_with('/')
-        && name[1..]
-            .split('/')
-            .all(|s| !s.is_empty() && s.chars().all(names::is_segment_char));
-    if ok {
-        Ok(())
-    } else {
-        Err(Error::usage(format!(
-            "${var} holds an ssm: reference to an invalid parameter name {}",
-            names::quoted(name)
-        )))
-    }
 }
 
 async fn resolve_refs(
@@ -243,38 +170,4 @@ async fn resolve_refs(
     }
     log::info!("resolved {} ssm: references", out.len());
     Ok(out)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn references_are_recognised_in_both_spellings() {
-        assert_eq!(parse_ref("ssm:/a/b"), Some("/a/b"));
-        assert_eq!(parse_ref("ssm:///a/b"), Some("/a/b"));
-        assert_eq!(
-            parse_ref("ssm:///aws/reference/secretsmanager/db"),
-            Some("/aws/reference/secretsmanager/db")
-        );
-        for not_ref in [
-            "ssm:a/b",
-            "ssm://host/a",
-            "SSM:/a",
-            "/a/b",
-            "ssm:",
-            "x ssm:/a",
-        ] {
-            assert_eq!(parse_ref(not_ref), None, "{not_ref}");
-        }
-    }
-
-    #[test]
-    fn referenced_names_are_validated() {
-        assert!(check_ref_name("X", "/a/b-c_d.e").is_ok());
-        for bad in ["/", "/a/", "/a//b", "/a b", "/a\n"] {
-            let err = check_ref_name("X", bad).unwrap_err();
-            assert_eq!(err.exit_code(), 2, "{bad}");
-        }
-    }
 }

@@ -11,17 +11,17 @@ use std::path::Path;
 use aws_sdk_ssm::types::{ParameterTier, ParameterType};
 
 use super::admin;
-use crate::cli::{GlobalArgs, PutArgs};
-use crate::config;
+use crate::cli::PutArgs;
+use crate::config::{self, Config};
 use crate::envfile;
 use crate::error::{Error, Result};
 use crate::log::{self, Level};
 use crate::names;
-use crate::progress::Progress;
+use crate::progress;
 use crate::secret::Secret;
-use crate::ssm::{Purpose, PutRequest, Ssm, WriteError};
+use crate::ssm::{Purpose, PutRequest, Ssm};
 
-/// Variable suffixes stored as String (SPEC §3); everything else, `_URL`
+/// Variable suffixes stored as String (docs/CONTRACT.md §3); everything else, `_URL`
 /// included, is SecureString.
 const PLAIN_SUFFIXES: [&str; 8] = [
     "_PATH",
@@ -74,7 +74,7 @@ pub fn decide_type(
 }
 
 /// A KEY given on the command line or in a file -> (variable, key segment).
-/// Variables map as SPEC says (`SLACK_CHANNEL` -> `slack-channel`); a key
+/// Variables map as docs/CONTRACT.md §2 says (`SLACK_CHANNEL` -> `slack-channel`); a key
 /// that is already in key form (`db.host`, `db-url`) is kept.
 fn key_of(raw: &str) -> Option<(String, String)> {
     if names::is_valid_var(raw) {
@@ -105,11 +105,11 @@ fn read_env_file(cwd: &Path, path: &Path, syntax: envfile::Syntax) -> Result<Vec
         let mut buf = Vec::new();
         std::io::stdin()
             .read_to_end(&mut buf)
-            .map_err(|e| Error::Runtime(anyhow::anyhow!("reading standard input: {e}")))?;
+            .map_err(|e| Error::runtime(format!("reading standard input: {e}")))?;
         buf
     } else {
         std::fs::read(cwd.join(path))
-            .map_err(|e| Error::Runtime(anyhow::anyhow!("reading {shown}: {e}")))?
+            .map_err(|e| Error::runtime(format!("reading {shown}: {e}")))?
     };
     envfile::parse_as(&bytes, syntax).map_err(|e| Error::usage(format!("{shown}: {e}")))
 }
@@ -162,142 +162,22 @@ fn collect(args: &PutArgs, cwd: &Path) -> Result<Vec<(String, String, Secret)>> 
     Ok(out)
 }
 
-pub fn run(g: &GlobalArgs, args: &PutArgs) -> Result<()> {
-    let cwd = config::current_dir()?;
-    let prefix = admin::prefix(g)?;
-    let app = admin::one_app(g, &cwd, "put")?;
-    let collected = collect(args, &cwd)?;
-
-    let plain: HashSet<String> = args
-        .plain_key
-        .iter()
-        .map(|k| flag_var(k, "--plain-key"))
-        .collect::<Result<_>>()?;
-    let secure: HashSet<String> = args
-        .secure
-        .iter()
-        .map(|k| flag_var(k, "--secure"))
-        .collect::<Result<_>>()?;
-    if let Some(both) = plain.intersection(&secure).next() {
-        return Err(Error::usage(format!(
-            "{both} is given to both --plain-key and --secure"
-        )));
-    }
-    let vars: HashSet<String> = collected
-        .iter()
-        .map(|(v, _, _)| v.to_ascii_uppercase())
-        .collect();
-    for (flag, set) in [("--plain-key", &plain), ("--secure", &secure)] {
-        if let Some(unused) = set.iter().find(|v| !vars.contains(*v)) {
-            return Err(Error::usage(format!(
-                "{flag} {unused} names no variable being put"
-            )));
-        }
-    }
-
-    let mut tags = vec![("app".to_string(), app.clone())];
-    for (k, v) in config::parse_tags(&args.tag, "--tag")? {
-        if k == "app" {
-            return Err(Error::usage(format!(
-                "--tag app=... is not needed: every parameter is tagged app={app}"
-            )));
-        }
-        tags.push((k, v));
-    }
-    let (tier, max) = if args.advanced {
-        (ParameterTier::Advanced, ADVANCED_MAX)
-    } else {
-        (ParameterTier::Standard, STANDARD_MAX)
-    };
-
-    let mut items = Vec::with_capacity(collected.len());
-    for (var, key, value) in collected {
-        let name = format!("{prefix}/{app}/{key}");
-        if value.len() > max {
-            let hint = if args.advanced {
-                "the most SSM stores; use a files/ parameter with url: instead"
-            } else {
-                "pass --advanced for up to 8192"
-            };
-            return Err(Error::usage(format!(
-                "{var}: the value is {} bytes, over the {max} of {} parameter ({hint})",
-                value.len(),
-                if args.advanced {
-                    "an advanced"
-                } else {
-                    "a standard"
-                },
-            )));
-        }
-        // As if new; a parameter being replaced may keep its type instead,
-        // once the existence check has told it.
-        let (kind, why) = decide_type(&var, &plain, &secure, args.plain_all, None);
-        items.push(Item {
-            var,
-            name,
-            value,
-            kind,
-            why,
-        });
-    }
-
-    let (plain, secure, tags) = (&plain, &secure, &tags);
-    let outcome = admin::on_ssm(g, Purpose::Write, |client| async move {
-        let names: Vec<String> = items.iter().map(|i| i.name.clone()).collect();
-        let existing = client.existing(&names).await?;
-        if !args.overwrite && !existing.is_empty() {
-            let mut list: Vec<&String> = existing.keys().collect();
-            list.sort();
-            return Err(Error::Runtime(anyhow::anyhow!(
-                "{} of {} parameters already exist; nothing was written (pass --overwrite to replace them): {}",
-                list.len(),
-                items.len(),
-                list.iter()
-                    .map(|s| names::printable(s))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            )));
-        }
-        let mut items = items;
-        for item in &mut items {
-            if let Some(kind) = existing.get(&item.name) {
-                (item.kind, item.why) =
-                    decide_type(&item.var, plain, secure, args.plain_all, Some(kind));
-            }
-        }
-        let progress = Progress::new(items.len(), "put");
-        let writes = items.iter().map(|item| {
-            let client = &client;
-            let existed = existing.contains_key(&item.name);
-            let progress = &progress;
-            let tier = tier.clone();
-            async move {
-                let result = write_one(client, item, tier, args, tags, existed).await;
-                progress.inc();
-                match &result {
-                    Ok(replaced) => progress.line(&format!(
-                        "{}  {}  {}  len={}{}",
-                        names::printable(&item.name),
-                        item.kind.as_str(),
-                        item.why,
-                        item.value.len(),
-                        if *replaced { "  (replaced)" } else { "" }
-                    )),
-                    Err(e) => progress.emit(Level::Error, &format!("{}: {e}", item.var)),
-                }
-                result
-            }
-        });
-        let results = futures_util::future::join_all(writes).await;
-        drop(progress);
-        Ok(results)
+pub fn run(cfg: &Config, args: &PutArgs) -> Result<()> {
+    let prefix = cfg.team.prefix()?;
+    let app = cfg.team.one_app("put")?;
+    let collected = collect(args, cfg.cwd()?)?;
+    let flags = TypeFlags::new(args, &collected)?;
+    let tags = tags_of(args, &app)?;
+    let items = plan_items(args, &flags, &prefix, &app, collected)?;
+    let outcome = admin::on_ssm(cfg, Purpose::Write, |client| {
+        write_all(client, args, &flags, &tags, items)
     })?;
 
     let failed = outcome.iter().filter(|r| r.is_err()).count();
     let replaced = outcome.iter().filter(|r| matches!(r, Ok(true))).count();
     let created = outcome.len() - failed - replaced;
     if failed > 0 {
-        return Err(Error::Runtime(anyhow::anyhow!(
+        return Err(Error::runtime(format!(
             "{failed} of {} parameters were not written ({created} created, {replaced} replaced)",
             outcome.len()
         )));
@@ -309,8 +189,171 @@ pub fn run(g: &GlobalArgs, args: &PutArgs) -> Result<()> {
     Ok(())
 }
 
-/// Create (tags with the call) or replace (then tag: SSM refuses tags with
-/// Overwrite). Returns whether an existing parameter was replaced.
+/// `--plain-key`, `--secure` and `--plain-all`, checked against what is put.
+struct TypeFlags {
+    plain: HashSet<String>,
+    secure: HashSet<String>,
+    plain_all: bool,
+}
+
+impl TypeFlags {
+    fn new(args: &PutArgs, collected: &[(String, String, Secret)]) -> Result<TypeFlags> {
+        let named = |list: &[String], flag: &str| -> Result<HashSet<String>> {
+            list.iter().map(|k| flag_var(k, flag)).collect()
+        };
+        let plain = named(&args.plain_key, "--plain-key")?;
+        let secure = named(&args.secure, "--secure")?;
+        if let Some(both) = plain.intersection(&secure).next() {
+            return Err(Error::usage(format!(
+                "{both} is given to both --plain-key and --secure"
+            )));
+        }
+        let vars: HashSet<String> = collected
+            .iter()
+            .map(|(v, _, _)| v.to_ascii_uppercase())
+            .collect();
+        for (flag, set) in [("--plain-key", &plain), ("--secure", &secure)] {
+            if let Some(unused) = set.iter().find(|v| !vars.contains(*v)) {
+                return Err(Error::usage(format!(
+                    "{flag} {unused} names no variable being put"
+                )));
+            }
+        }
+        Ok(TypeFlags {
+            plain,
+            secure,
+            plain_all: args.plain_all,
+        })
+    }
+
+    fn decide(&self, var: &str, existing: Option<&ParameterType>) -> (ParameterType, &'static str) {
+        decide_type(var, &self.plain, &self.secure, self.plain_all, existing)
+    }
+}
+
+/// `app=<app>` and the `--tag`s.
+fn tags_of(args: &PutArgs, app: &str) -> Result<Vec<(String, String)>> {
+    let mut tags = vec![("app".to_string(), app.to_string())];
+    for (k, v) in config::parse_tags(&args.tag, "--tag")? {
+        if k == "app" {
+            return Err(Error::usage(format!(
+                "--tag app=... is not needed: every parameter is tagged app={app}"
+            )));
+        }
+        tags.push((k, v));
+    }
+    Ok(tags)
+}
+
+fn tier_of(args: &PutArgs) -> (ParameterTier, usize) {
+    if args.advanced {
+        (ParameterTier::Advanced, ADVANCED_MAX)
+    } else {
+        (ParameterTier::Standard, STANDARD_MAX)
+    }
+}
+
+/// What to write, each value checked against the tier's size limit and
+/// typed as if new (a parameter being replaced may keep its type instead,
+/// once the existence check has told it).
+fn plan_items(
+    args: &PutArgs,
+    flags: &TypeFlags,
+    prefix: &str,
+    app: &str,
+    collected: Vec<(String, String, Secret)>,
+) -> Result<Vec<Item>> {
+    let (_, max) = tier_of(args);
+    let mut items = Vec::with_capacity(collected.len());
+    for (var, key, value) in collected {
+        if value.len() > max {
+            let (hint, kind) = if args.advanced {
+                (
+                    "the most SSM stores; use a files/ parameter with url: instead",
+                    "an advanced",
+                )
+            } else {
+                ("pass --advanced for up to 8192", "a standard")
+            };
+            return Err(Error::usage(format!(
+                "{var}: the value is {} bytes, over the {max} of {kind} parameter ({hint})",
+                value.len(),
+            )));
+        }
+        let (kind, why) = flags.decide(&var, None);
+        items.push(Item {
+            name: format!("{prefix}/{app}/{key}"),
+            var,
+            value,
+            kind,
+            why,
+        });
+    }
+    Ok(items)
+}
+
+/// The existence check (nothing is written when a target exists, unless
+/// `--overwrite`), then every write at once behind the progress bar, one
+/// line per key. The result of each write: whether it replaced.
+async fn write_all(
+    client: Ssm,
+    args: &PutArgs,
+    flags: &TypeFlags,
+    tags: &[(String, String)],
+    mut items: Vec<Item>,
+) -> Result<Vec<std::result::Result<bool, String>>> {
+    let names: Vec<String> = items.iter().map(|i| i.name.clone()).collect();
+    let existing = client.existing(&names).await?;
+    if !args.overwrite && !existing.is_empty() {
+        let mut list: Vec<&String> = existing.keys().collect();
+        list.sort();
+        return Err(Error::runtime(format!(
+            "{} of {} parameters already exist; nothing was written (pass --overwrite to replace them): {}",
+            list.len(),
+            items.len(),
+            list.iter()
+                .map(|s| names::printable(s))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )));
+    }
+    for item in &mut items {
+        if let Some(kind) = existing.get(&item.name) {
+            (item.kind, item.why) = flags.decide(&item.var, Some(kind));
+        }
+    }
+    let (tier, _) = tier_of(args);
+    let client = &client;
+    let writes = items.iter().map(|item| {
+        let existed = existing.contains_key(&item.name);
+        let tier = tier.clone();
+        async move {
+            (
+                item,
+                write_one(client, item, tier, args, tags, existed).await,
+            )
+        }
+    });
+    let results = progress::run_all(items.len(), "put", writes, |bar, (item, result)| {
+        bar.inc();
+        match result {
+            Ok(replaced) => bar.line(&format!(
+                "{}  {}  {}  len={}{}",
+                names::printable(&item.name),
+                item.kind.as_str(),
+                item.why,
+                item.value.len(),
+                if *replaced { "  (replaced)" } else { "" }
+            )),
+            Err(e) => bar.emit(Level::Error, &format!("{}: {e}", item.var)),
+        }
+    })
+    .await;
+    Ok(results.into_iter().map(|(_, r)| r).collect())
+}
+
+/// One item through `Ssm::put_confirmed`. Returns whether an existing
+/// parameter was replaced.
 async fn write_one(
     client: &Ssm,
     item: &Item,
@@ -319,72 +362,18 @@ async fn write_one(
     tags: &[(String, String)],
     existed: bool,
 ) -> std::result::Result<bool, String> {
-    let req = |overwrite: bool| PutRequest {
+    let req = PutRequest {
         name: &item.name,
         value: &item.value,
         kind: item.kind.clone(),
-        tier: tier.clone(),
+        tier,
         key_id: args.kms_key_id.as_deref(),
         description: None,
         data_type: None,
-        overwrite,
+        overwrite: existed,
         tags,
     };
-    let replaced = match client.put(&req(existed)).await {
-        Ok(()) => existed,
-        // Created since the existence check: by someone else, or by this
-        // very call when an attempt whose answer was lost is retried.
-        Err(e @ WriteError::AlreadyExists(_)) if !existed => {
-            if landed(client, item).await {
-                false
-            } else if args.overwrite {
-                let r = client.put(&req(true)).await;
-                settle(client, item, r, true).await?
-            } else {
-                return Err(e.to_string());
-            }
-        }
-        r => settle(client, item, r, existed).await?,
-    };
-    if replaced {
-        client
-            .add_tags(&item.name, tags)
-            .await
-            .map_err(|e| format!("written, but tagging failed: {e:#}"))?;
-    }
-    Ok(replaced)
-}
-
-/// Whether SSM now holds exactly this item's value and type.
-async fn landed(client: &Ssm, item: &Item) -> bool {
-    matches!(
-        client.get_one(&item.name).await,
-        Ok(Some(p)) if p.value == item.value && p.kind == item.kind
-    )
-}
-
-/// The result of a write whose answer may have been lost: a write that
-/// landed is a success; an unknown outcome that did not land is reported as
-/// such, never as "not written".
-async fn settle(
-    client: &Ssm,
-    item: &Item,
-    result: std::result::Result<(), WriteError>,
-    replaced: bool,
-) -> std::result::Result<bool, String> {
-    match result {
-        Ok(()) => Ok(replaced),
-        Err(WriteError::Unknown(msg)) => {
-            if landed(client, item).await {
-                Ok(replaced)
-            } else {
-                Err(format!(
-                    "{msg}; whether it was written is unknown (check with `ssmm show` or `ssmm list`)"
-                ))
-            }
-        }
-        Err(e) => Err(e.to_string()),
-    }
+    client.put_confirmed(req, args.overwrite).await
 }
 
 #[cfg(test)]

@@ -3,24 +3,24 @@
 //! step before it succeeded; the env file is written last.
 
 use super::pipeline::{self, Want};
-use crate::cli::{GlobalArgs, SyncArgs};
-use crate::config;
+use crate::cli::SyncArgs;
+use crate::config::Config;
 use crate::deliver::{self, Out};
 use crate::error::Result;
 use crate::log;
 use crate::output;
 use crate::write::Outcome;
 
-pub fn run(g: &GlobalArgs, args: &SyncArgs) -> Result<()> {
-    let cwd = config::current_dir()?;
-    let out = Out::new(&cwd, &args.out);
+pub fn run(cfg: &Config, args: &SyncArgs) -> Result<()> {
+    let cwd = cfg.cwd()?;
+    let out = Out::new(cwd, &args.out);
     deliver::refuse_irreplaceable_out(&out)?;
-    let root = pipeline::files_root(g, &cwd);
+    let root = cfg.files_root.clone();
     let want = Want {
         root: root.clone(),
         refs: &[],
     };
-    let gathered = match pipeline::gather(g, &args.select, &cwd, want) {
+    let gathered = match pipeline::gather(cfg, want) {
         Ok(gathered) => gathered,
         // Only an outage is ridden out, and only over a file that is there.
         Err(e) if args.keep_on_error && pipeline::is_outage(&e) && out.exists_as_file() => {
@@ -38,7 +38,7 @@ pub fn run(g: &GlobalArgs, args: &SyncArgs) -> Result<()> {
     deliver::check(Some(&out), &gathered.files)?;
     let done = deliver::deliver(Some((&out, &content)), &gathered.files, root.as_deref())?;
 
-    let (app, shared, tag) = gathered.merged.contributions(&gathered.sel.layers);
+    let (app, shared, tag) = gathered.merged.contributions(&cfg.selection().layers);
     let written = done.files_written;
     let files_note = match &root {
         Some(root) if written > 0 => {
@@ -56,7 +56,7 @@ pub fn run(g: &GlobalArgs, args: &SyncArgs) -> Result<()> {
             "{} unchanged; wrote {} under {}",
             out.shown(),
             output::count(written, "file"),
-            root.as_deref().unwrap_or(cwd.as_path()).display()
+            root.as_deref().unwrap_or(cwd).display()
         ),
         _ => log::notice!(
             "wrote {} variables to {} (app={app}, shared={shared}, tag={tag}){files_note}",

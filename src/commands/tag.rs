@@ -2,29 +2,29 @@
 //! not secrets, so they are printed.
 
 use super::admin;
-use crate::cli::{GlobalArgs, TagAction};
+use crate::cli::TagAction;
 use crate::config;
+use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::log;
 use crate::names;
 use crate::output;
 use crate::ssm::Purpose;
 
-pub fn run(g: &GlobalArgs, action: &TagAction) -> Result<()> {
-    let cwd = config::current_dir()?;
-    let prefix = admin::prefix(g)?;
+pub fn run(cfg: &Config, action: &TagAction) -> Result<()> {
+    let prefix = cfg.team.prefix()?;
     let key = match action {
         TagAction::Add { key, .. }
         | TagAction::Remove { key, .. }
         | TagAction::List { key, .. } => key,
     };
-    let name = admin::key_name(g, &cwd, &prefix, key, "tag")?;
+    let name = admin::key_name(cfg, &prefix, key, "tag")?;
     let shown = names::printable(&name);
     let (name, shown) = (name.as_str(), shown.as_str());
     match action {
         TagAction::Add { tags, .. } => {
             let tags = config::parse_tags(tags, "tag")?;
-            admin::on_ssm(g, Purpose::Write, |c| async move {
+            admin::on_ssm(cfg, Purpose::Write, |c| async move {
                 c.add_tags(name, &tags).await?;
                 log::notice!(
                     "tagged {shown}: {}",
@@ -43,7 +43,7 @@ pub fn run(g: &GlobalArgs, action: &TagAction) -> Result<()> {
                     names::quoted(bad)
                 )));
             }
-            admin::on_ssm(g, Purpose::Write, |c| async move {
+            admin::on_ssm(cfg, Purpose::Write, |c| async move {
                 // RemoveTagsFromResource succeeds on a missing parameter in
                 // some implementations: check it exists first.
                 c.list_tags(name).await?;
@@ -52,7 +52,7 @@ pub fn run(g: &GlobalArgs, action: &TagAction) -> Result<()> {
                 Ok(())
             })
         }
-        TagAction::List { json, .. } => admin::on_ssm(g, Purpose::Read, |c| async move {
+        TagAction::List { json, .. } => admin::on_ssm(cfg, Purpose::Read, |c| async move {
             let tags = c.list_tags(name).await?;
             if *json {
                 let obj: serde_json::Map<String, serde_json::Value> = tags

@@ -5,7 +5,7 @@
 //! An encoder never writes a file that its readers would read back differently:
 //! a value a format cannot carry is an [`EncodeError`] naming the variable, and
 //! the caller writes nothing. The error never holds any part of the value,
-//! because values are secrets (SPEC §5).
+//! because values are secrets (docs/CONTRACT.md §5).
 
 mod docker;
 mod dotenv;

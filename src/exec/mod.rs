@@ -4,7 +4,10 @@
 //! default: CMD keeps ssmm's PID) or fork and supervise (`--init`, see
 //! `supervise.rs`). Messages name the command or a variable, never a value.
 
+mod env;
 mod supervise;
+
+pub use env::{child_env, references};
 
 pub use supervise::supervise;
 
@@ -13,7 +16,6 @@ use std::io::Write;
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::{Path, PathBuf};
 
-use anyhow::anyhow;
 use nix::errno::Errno;
 use nix::libc;
 use nix::sys::signal::{SaFlags, SigAction, SigHandler, SigSet, Signal, sigaction};
@@ -70,6 +72,26 @@ pub fn resolve_program(program: &OsStr, path: Option<&OsStr>) -> Result<PathBuf,
         Some(problem) => problem.into_error(&shown),
         None => exec_error(exit::NOT_FOUND, &shown, "command not found"),
     })
+}
+
+/// Everything about starting `argv` with `env` that can be known before
+/// anything is written: the command is found in the `PATH` of `env` and
+/// executable (127/126), and the arguments and environment fit execve.
+pub fn check_runnable(argv: &[OsString], env: &[(OsString, OsString)]) -> Result<(), Error> {
+    find_program(argv, env)?;
+    check_size(argv, env)
+}
+
+/// `argv[0]` looked up in the `PATH` of `env`.
+fn find_program(argv: &[OsString], env: &[(OsString, OsString)]) -> Result<PathBuf, Error> {
+    let Some(first) = argv.first() else {
+        return Err(Error::usage("exec: no command given"));
+    };
+    let path = env
+        .iter()
+        .find(|(k, _)| k.as_bytes() == b"PATH")
+        .map(|(_, v)| v.as_os_str());
+    resolve_program(first, path)
 }
 
 /// The longest one argument or `NAME=value` string may be, its NUL
@@ -146,7 +168,7 @@ pub fn check_size(argv: &[OsString], env: &[(OsString, OsString)]) -> Result<(),
 /// and exactly `env` as its environment. Returns only on failure: 126/127
 /// as [`resolve_program`] says, or a runtime error.
 pub fn exec_replace(argv: &[OsString], env: &[(OsString, OsString)]) -> Error {
-    let prepared = match Prepared::new(argv, env) {
+    let prepared = match ExecImage::new(argv, env) {
         Ok(p) => p,
         Err(e) => return e,
     };
@@ -169,7 +191,7 @@ pub fn exec_replace(argv: &[OsString], env: &[(OsString, OsString)]) -> Error {
 
 /// Everything execve needs, built before any fork so that the child only
 /// makes async-signal-safe calls (no allocation) between fork and exec.
-struct Prepared {
+struct ExecImage {
     /// `argv[0]` as given, for messages.
     shown: String,
     program: CString,
@@ -181,25 +203,17 @@ struct Prepared {
     envp_ptrs: Vec<*const libc::c_char>,
 }
 
-impl Prepared {
-    fn new(argv: &[OsString], env: &[(OsString, OsString)]) -> Result<Prepared, Error> {
-        let Some(first) = argv.first() else {
-            return Err(Error::usage("exec: no command given"));
-        };
-        let path = env
-            .iter()
-            .find(|(k, _)| k.as_bytes() == b"PATH")
-            .map(|(_, v)| v.as_os_str());
-        let resolved = resolve_program(first, path)?;
-        let program = CString::new(resolved.into_os_string().into_vec()).map_err(|_| {
-            Error::Runtime(anyhow!("argument 0 of the command contains a NUL byte"))
-        })?;
+impl ExecImage {
+    fn new(argv: &[OsString], env: &[(OsString, OsString)]) -> Result<ExecImage, Error> {
+        let resolved = find_program(argv, env)?;
+        let program = CString::new(resolved.into_os_string().into_vec())
+            .map_err(|_| Error::runtime("argument 0 of the command contains a NUL byte"))?;
         let argv = argv
             .iter()
             .enumerate()
             .map(|(i, a)| {
                 CString::new(a.as_bytes()).map_err(|_| {
-                    Error::Runtime(anyhow!("argument {i} of the command contains a NUL byte"))
+                    Error::runtime(format!("argument {i} of the command contains a NUL byte"))
                 })
             })
             .collect::<Result<Vec<_>, _>>()?;
@@ -209,8 +223,8 @@ impl Prepared {
             .collect::<Result<Vec<_>, _>>()?;
         let argv_ptrs = null_terminated(&argv);
         let envp_ptrs = null_terminated(&envp);
-        Ok(Prepared {
-            shown: first.to_string_lossy().into_owned(),
+        Ok(ExecImage {
+            shown: argv[0].to_string_lossy().into_owned(),
             program,
             _argv: argv,
             _envp: envp,
@@ -271,7 +285,7 @@ impl Prepared {
 fn env_entry(key: &OsStr, value: &OsStr) -> Result<CString, Error> {
     let k = key.as_bytes();
     if k.is_empty() || k.contains(&b'=') || k.contains(&0) {
-        return Err(Error::Runtime(anyhow!(
+        return Err(Error::runtime(format!(
             "environment variable name {} is not valid",
             crate::names::quoted(&key.to_string_lossy())
         )));
@@ -281,7 +295,7 @@ fn env_entry(key: &OsStr, value: &OsStr) -> Result<CString, Error> {
     entry.push(b'=');
     entry.extend_from_slice(value.as_bytes());
     CString::new(entry).map_err(|_| {
-        Error::Runtime(anyhow!(
+        Error::runtime(format!(
             "environment variable {}: the value contains a NUL byte",
             crate::names::printable(&key.to_string_lossy())
         ))
@@ -471,7 +485,7 @@ mod tests {
     #[test]
     fn nul_bytes_are_reported_by_index_or_name_without_the_value() {
         let argv = vec![OsString::from("sh"), OsString::from("a\0secret")];
-        let Err(e) = Prepared::new(&argv, &[]) else {
+        let Err(e) = ExecImage::new(&argv, &[]) else {
             panic!("accepted a NUL in an argument")
         };
         let shown = e.to_string();
@@ -479,7 +493,7 @@ mod tests {
         assert!(!shown.contains("secret"), "{shown}");
 
         let env = vec![(OsString::from("TOKEN"), OsString::from("hunter2\0x"))];
-        let Err(e) = Prepared::new(&["sh".into()], &env) else {
+        let Err(e) = ExecImage::new(&["sh".into()], &env) else {
             panic!("accepted a NUL in a value")
         };
         let shown = e.to_string();
@@ -487,7 +501,7 @@ mod tests {
         assert!(!shown.contains("hunter2"), "{shown}");
 
         let env = vec![(OsString::from("A=B"), OsString::from("v"))];
-        assert!(Prepared::new(&["sh".into()], &env).is_err());
+        assert!(ExecImage::new(&["sh".into()], &env).is_err());
     }
 
     #[test]
@@ -495,14 +509,14 @@ mod tests {
         let d = tempfile::tempdir().unwrap();
         let exe = script(d.path(), "only-here", 0o755);
         let env = vec![(OsString::from("PATH"), d.path().as_os_str().to_owned())];
-        let p = Prepared::new(&["only-here".into()], &env).unwrap();
+        let p = ExecImage::new(&["only-here".into()], &env).unwrap();
         assert_eq!(p.program.as_bytes(), exe.as_os_str().as_bytes());
-        assert!(Prepared::new(&["only-here".into()], &[]).is_err());
+        assert!(ExecImage::new(&["only-here".into()], &[]).is_err());
     }
 
     #[test]
     fn exec_failure_reasons() {
-        let p = Prepared::new(&["sh".into()], &[]).unwrap();
+        let p = ExecImage::new(&["sh".into()], &[]).unwrap();
         assert_eq!(p.failure(Errno::EACCES).0, 126);
         assert_eq!(p.failure(Errno::ENOEXEC).0, 126);
         // sh exists, so ENOENT means a missing interpreter or loader.

@@ -10,7 +10,6 @@
 use std::ffi::OsString;
 use std::io::Write;
 
-use anyhow::anyhow;
 use nix::errno::Errno;
 use nix::libc;
 use nix::sys::signal::{
@@ -18,7 +17,7 @@ use nix::sys::signal::{
 };
 use nix::unistd::{ForkResult, Pid};
 
-use super::Prepared;
+use super::ExecImage;
 use crate::error::Error;
 use crate::log;
 
@@ -51,11 +50,11 @@ const IDLE_WAKEUP: libc::timespec = libc::timespec {
 /// the calling thread. On success the mask stays blocked: ssmm exits right
 /// after, and a late signal must not change the exit status it reports.
 pub fn supervise(argv: &[OsString], env: &[(OsString, OsString)]) -> Result<i32, Error> {
-    let prepared = Prepared::new(argv, env)?;
+    let prepared = ExecImage::new(argv, env)?;
     // The child would inherit anything still buffered and print it again.
     let _ = std::io::stdout().flush();
     let saved = Saved::take_over()
-        .map_err(|e| Error::Runtime(anyhow!("setting up signal forwarding: {e}")))?;
+        .map_err(|e| Error::runtime(format!("setting up signal forwarding: {e}")))?;
     // A stop signal that arrived just before the mask went up is pending
     // now: it was meant for ssmm, before the command started.
     if let Some(sig) = pending_stop() {
@@ -75,7 +74,7 @@ pub fn supervise(argv: &[OsString], env: &[(OsString, OsString)]) -> Result<i32,
         Ok(ForkResult::Parent { child }) => child,
         Err(e) => {
             saved.restore();
-            return Err(Error::Runtime(anyhow!(
+            return Err(Error::runtime(format!(
                 "cannot start {}: fork: {e}",
                 prepared.shown
             )));
@@ -87,8 +86,7 @@ pub fn supervise(argv: &[OsString], env: &[(OsString, OsString)]) -> Result<i32,
         // Take the terminal back from the child's (now empty) process group,
         // so a shell that started ssmm can read from it again. SIGTTOU is
         // ignored, so this works from the background.
-        // SAFETY: plain syscall on fd 0.
-        unsafe { libc::tcsetpgrp(libc::STDIN_FILENO, ours) };
+        let _ = nix::unistd::tcsetpgrp(stdin_fd(), ours);
     }
     code
 }
@@ -182,24 +180,29 @@ fn become_subreaper() {
 /// then the child is given the terminal (its own process group becomes the
 /// foreground one), as tini does, so that ^C reaches the child once, from
 /// the terminal, rather than twice.
-fn foreground_terminal() -> Option<libc::pid_t> {
-    // SAFETY: plain syscalls on fd 0.
-    let (owner, ours) = unsafe { (libc::tcgetpgrp(libc::STDIN_FILENO), libc::getpgrp()) };
+fn foreground_terminal() -> Option<Pid> {
+    let ours = nix::unistd::getpgrp();
+    let owner = nix::unistd::tcgetpgrp(stdin_fd()).ok()?;
     (owner == ours).then_some(ours)
+}
+
+/// Descriptor 0, borrowed without touching `std::io::stdin()` (which may
+/// allocate: not allowed between fork and execve).
+fn stdin_fd() -> std::os::fd::BorrowedFd<'static> {
+    // SAFETY: descriptor 0 stays open for the life of the process (ssmm
+    // never closes it); at worst the calls fail with EBADF or ENOTTY.
+    unsafe { std::os::fd::BorrowedFd::borrow_raw(libc::STDIN_FILENO) }
 }
 
 /// In the forked child: own process group (so signals ssmm forwards are
 /// not also delivered by a group-wide kill), the terminal if ssmm had it,
 /// the signal state ssmm was started with, then execve. Only
 /// async-signal-safe calls; never returns.
-fn start_child(prepared: &Prepared, saved: &Saved, take_terminal: bool) -> ! {
-    // SAFETY: plain syscalls; SIGTTOU is still ignored, so tcsetpgrp cannot
-    // stop us.
-    unsafe {
-        libc::setpgid(0, 0);
-        if take_terminal {
-            libc::tcsetpgrp(libc::STDIN_FILENO, libc::getpgrp());
-        }
+fn start_child(prepared: &ExecImage, saved: &Saved, take_terminal: bool) -> ! {
+    // Plain syscalls; SIGTTOU is still ignored, so tcsetpgrp cannot stop us.
+    let _ = nix::unistd::setpgid(Pid::from_raw(0), Pid::from_raw(0));
+    if take_terminal {
+        let _ = nix::unistd::tcsetpgrp(stdin_fd(), nix::unistd::getpgrp());
     }
     saved.restore();
     // Rust ignores SIGPIPE before main; programs expect the default, as
@@ -237,7 +240,7 @@ fn forward_and_reap(child: Pid, blocked: &SigSet) -> Result<i32, Error> {
         if sig == -1 {
             match Errno::last() {
                 Errno::EAGAIN | Errno::EINTR => {}
-                e => return Err(Error::Runtime(anyhow!("waiting for signals: {e}"))),
+                e => return Err(Error::runtime(format!("waiting for signals: {e}"))),
             }
         } else if sig != libc::SIGCHLD {
             forward(child, sig);
@@ -267,6 +270,8 @@ fn reap(child: Pid) -> Result<Option<i32>, Error> {
     let mut code = None;
     loop {
         let mut status = 0;
+        // Raw, not nix's waitpid: its WaitStatus cannot hold a real-time
+        // signal, so a child killed by SIGRTMIN would be an error there.
         // SAFETY: plain syscall with a valid status pointer.
         let pid = unsafe { libc::waitpid(-1, &mut status, libc::WNOHANG) };
         match pid {
@@ -274,7 +279,7 @@ fn reap(child: Pid) -> Result<Option<i32>, Error> {
             -1 => match Errno::last() {
                 Errno::ECHILD => break,
                 Errno::EINTR => {}
-                e => return Err(Error::Runtime(anyhow!("reaping children: {e}"))),
+                e => return Err(Error::runtime(format!("reaping children: {e}"))),
             },
             pid if pid == child.as_raw() => {
                 if libc::WIFEXITED(status) {

@@ -14,7 +14,7 @@ use aws_sdk_ssm::types::{
 };
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 
-use super::{BATCH, Param, Ssm, describe, read_error, to_param};
+use super::{BATCH, Param, Ssm, explain, read_error, to_param};
 use crate::names::printable;
 use crate::secret::Secret;
 
@@ -34,6 +34,7 @@ pub struct Meta {
 }
 
 /// One PutParameter call.
+#[derive(Clone)]
 pub struct PutRequest<'a> {
     pub name: &'a str,
     pub value: &'a Secret,
@@ -70,7 +71,7 @@ where
     E: ProvideErrorMetadata + std::error::Error + 'static,
 {
     let SdkError::ServiceError(se) = err else {
-        return describe(err);
+        return explain(err);
     };
     let Some(code) = se.err().code() else {
         return format!("unexpected HTTP {} answer", se.raw().status().as_u16());
@@ -191,11 +192,7 @@ impl Ssm {
             {
                 Ok(None)
             }
-            Err(e) => Err(anyhow!(
-                "GetParameter {}: {}",
-                printable(name),
-                describe(&e)
-            )),
+            Err(e) => Err(anyhow!("GetParameter {}: {}", printable(name), explain(&e))),
         }
     }
 
@@ -216,7 +213,7 @@ impl Ssm {
                 .with_decryption(false)
                 .send()
                 .await
-                .map_err(|e| anyhow!("GetParameters {}: {}", printable(&batch[0]), describe(&e)))?;
+                .map_err(|e| anyhow!("GetParameters {}: {}", printable(&batch[0]), explain(&e)))?;
             let invalid: HashSet<&String> = out.invalid_parameters().iter().collect();
             let types: HashMap<&str, &ParameterType> = out
                 .parameters()
@@ -292,6 +289,79 @@ impl Ssm {
                     _ => WriteError::Unknown(msg),
                 })
             }
+        }
+    }
+
+    /// `put`'s write, sure of its outcome. Creates the parameter (its tags
+    /// sent with the call) or, when `req.overwrite` says it existed,
+    /// replaces it and then tags it (SSM refuses tags with Overwrite).
+    /// Returns whether an existing parameter was replaced.
+    ///
+    /// A write whose answer was lost is read back: one that landed is a
+    /// success, one that did not is reported as of unknown outcome, never
+    /// as "not written". A parameter created since the caller's existence
+    /// check (by someone else, or by this very call when an attempt whose
+    /// answer was lost was retried) counts as created when it holds our
+    /// value, is replaced with `may_replace`, and refused otherwise.
+    pub async fn put_confirmed(
+        &self,
+        req: PutRequest<'_>,
+        may_replace: bool,
+    ) -> Result<bool, String> {
+        let existed = req.overwrite;
+        let replaced = match self.put(&req).await {
+            Ok(()) => existed,
+            Err(e @ WriteError::AlreadyExists(_)) if !existed => {
+                if self.holds(&req).await {
+                    false
+                } else if may_replace {
+                    let again = PutRequest {
+                        overwrite: true,
+                        ..req.clone()
+                    };
+                    let r = self.put(&again).await;
+                    self.settle(&again, r, true).await?
+                } else {
+                    return Err(e.to_string());
+                }
+            }
+            r => self.settle(&req, r, existed).await?,
+        };
+        if replaced {
+            self.add_tags(req.name, req.tags)
+                .await
+                .map_err(|e| format!("written, but tagging failed: {e:#}"))?;
+        }
+        Ok(replaced)
+    }
+
+    /// Whether SSM now holds exactly `req`'s value and type.
+    async fn holds(&self, req: &PutRequest<'_>) -> bool {
+        matches!(
+            self.get_one(req.name).await,
+            Ok(Some(p)) if p.value == *req.value && p.kind == req.kind
+        )
+    }
+
+    /// The result of a write whose answer may have been lost.
+    async fn settle(
+        &self,
+        req: &PutRequest<'_>,
+        result: Result<(), WriteError>,
+        replaced: bool,
+    ) -> Result<bool, String> {
+        match result {
+            Ok(()) => Ok(replaced),
+            Err(WriteError::Unknown(msg)) => {
+                if self.holds(req).await {
+                    Ok(replaced)
+                } else {
+                    Err(format!(
+                        "{msg}; whether it was written is unknown (check with `ssmm show` or `ssmm list`)"
+                    ))
+                }
+            }
+            Err(e) => Err(e.to_string()),
         }
     }
 

@@ -10,13 +10,13 @@ use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 
 use crate::error::Outage;
 
-/// A read call's failure as an error: `what: <describe>`, marked as an
+/// A read call's failure as an error: `what: <explain>`, marked as an
 /// [`Outage`] when it is one (see [`is_outage`]).
 pub fn read_error<E>(what: impl std::fmt::Display, err: &SdkError<E, HttpResponse>) -> anyhow::Error
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
 {
-    let text = format!("{what}: {}", describe(err));
+    let text = format!("{what}: {}", explain(err));
     if is_outage(err) {
         anyhow::Error::new(Outage(text))
     } else {
@@ -64,7 +64,7 @@ where
     }
 }
 
-pub fn describe<E>(err: &SdkError<E, HttpResponse>) -> String
+pub fn explain<E>(err: &SdkError<E, HttpResponse>) -> String
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
 {
@@ -200,7 +200,7 @@ mod tests {
     fn a_body_that_ended_early_is_called_cut_off() {
         let eof = std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "IncompleteBody");
         let err = response_error(BodyError(eof), response(Some("application/x-amz-json-1.1")));
-        let msg = describe(&err);
+        let msg = explain(&err);
         assert_eq!(
             msg,
             "the answer was cut off (HTTP 200): the connection ended before all of it arrived"
@@ -210,13 +210,13 @@ mod tests {
     #[test]
     fn an_answer_that_is_not_json_says_so_with_its_content_type_but_not_its_body() {
         let err = response_error(ParseError, response(Some("text/html; charset=utf-8")));
-        let msg = describe(&err);
+        let msg = explain(&err);
         assert_eq!(
             msg,
             "the answer was not SSM's JSON (HTTP 200, Content-Type text/html): is the endpoint really SSM, or is a proxy or captive portal answering?"
         );
         let err = response_error(ParseError, response(None));
-        let msg = describe(&err);
+        let msg = explain(&err);
         assert!(msg.contains("(HTTP 200, no Content-Type)"), "{msg}");
         assert!(!msg.contains(SECRET), "{msg}");
     }
@@ -225,7 +225,7 @@ mod tests {
     fn a_long_content_type_is_shortened_and_escaped() {
         let long = format!("text/\"{}", "x".repeat(100));
         let err = response_error(ParseError, response(Some(&long)));
-        let msg = describe(&err);
+        let msg = explain(&err);
         assert!(msg.contains("Content-Type text/\\\""), "{msg}");
         assert!(!msg.contains(&"x".repeat(60)), "{msg}");
     }

@@ -19,14 +19,47 @@ use aws_smithy_types::retry::RetryConfig;
 use aws_smithy_types::timeout::TimeoutConfig;
 use tokio::sync::Semaphore;
 
-use crate::cli::{FetchStrategy, RetryModeArg};
-use crate::config::AwsSettings;
 use crate::error::Error;
 use crate::log;
 use crate::secret::Secret;
 
 pub use admin::{Meta, PutRequest, WriteError, describe_write};
-pub use errors::{describe, read_error};
+pub use errors::{explain, read_error};
+
+/// How to reach SSM; see `ssm::connect`.
+#[derive(Debug, Clone)]
+pub struct AwsSettings {
+    pub region: Option<String>,
+    pub profile: Option<String>,
+    pub endpoint_url: Option<String>,
+    pub read_concurrency: usize,
+    pub write_concurrency: usize,
+    pub max_attempts: u32,
+    /// `None`: each purpose's default (standard for reads, adaptive for writes).
+    pub retry_mode: Option<RetryMode>,
+    /// One request attempt, connecting included.
+    pub attempt_timeout: std::time::Duration,
+    /// All of a command's fetching, retries included.
+    pub total_timeout: std::time::Duration,
+}
+
+/// The SDK's retry modes (`--retry-mode`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum RetryMode {
+    Standard,
+    Adaptive,
+}
+
+/// How a layer is read (`--fetch-strategy`): GetParametersByPath pages,
+/// DescribeParameters names then GetParameters batches, or by-path first
+/// and describe for the rest of a long layer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum FetchStrategy {
+    #[default]
+    ByPath,
+    Describe,
+    Auto,
+}
 pub use stats::Stats;
 
 /// GetParametersByPath, GetParameters and DeleteParameters take at most 10.
@@ -56,7 +89,7 @@ const MAX_BACKOFF: Duration = Duration::from_secs(10);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Whether a client reads (fast retries, standard mode) or writes (adaptive
-/// mode by default, SPEC §3).
+/// mode by default, docs/CONTRACT.md §3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Purpose {
     Read,
@@ -84,12 +117,12 @@ pub struct Ssm {
 /// they are given there).
 pub async fn connect(s: &AwsSettings, purpose: Purpose) -> Result<Ssm, Error> {
     let mode = s.retry_mode.unwrap_or(match purpose {
-        Purpose::Read => RetryModeArg::Standard,
-        Purpose::Write => RetryModeArg::Adaptive,
+        Purpose::Read => RetryMode::Standard,
+        Purpose::Write => RetryMode::Adaptive,
     });
     let retry = match mode {
-        RetryModeArg::Standard => RetryConfig::standard(),
-        RetryModeArg::Adaptive => RetryConfig::adaptive(),
+        RetryMode::Standard => RetryConfig::standard(),
+        RetryMode::Adaptive => RetryConfig::adaptive(),
     }
     .with_max_attempts(s.max_attempts)
     .with_max_backoff(MAX_BACKOFF);
@@ -168,7 +201,7 @@ impl Ssm {
     }
 
     /// Every parameter under `path` (decrypted), read with `strategy`.
-    pub async fn walk(
+    pub async fn read_tree(
         &self,
         path: &str,
         recursive: bool,
@@ -406,7 +439,7 @@ where
         // when the limit passes and can be named.
         let mut fut = std::pin::pin!(fut);
         tokio::time::timeout(limit, fut.as_mut()).await.map_err(|_| {
-            let shown = crate::config::format_duration(limit);
+            let shown = crate::units::format_duration(limit);
             let text = match crate::pending::summary() {
                 Some(what) => format!(
                     "gave up after {shown} (--total-timeout): SSM or a download did not finish in time; still pending: {what}"

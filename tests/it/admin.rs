@@ -1358,6 +1358,10 @@ fn delete_all_asks_on_a_terminal_and_only_yes_deletes() {
         text.contains(&format!("Delete 2 parameters under {p}/api/?")),
         "{text:?}"
     );
+    assert!(
+        text.contains("ssmm: error: not confirmed; nothing deleted"),
+        "{text:?}"
+    );
     assert_eq!(moto().names_under(&p).len(), 2);
 
     let (code, text) = run_on_pty(&args, Some(b"y\n"));

@@ -326,7 +326,11 @@ fn cli_misuse_and_bad_flag_values_change_nothing() {
             vec!["frobnicate"],
             "error: unrecognized subcommand 'frobnicate'",
         ),
-        ("no-subcommand", vec![], "Usage: ssmm [OPTIONS] <COMMAND>"),
+        (
+            "no-subcommand",
+            vec![],
+            "error: 'ssmm' requires a subcommand but one was not provided",
+        ),
         (
             "tag-without-action",
             vec!["tag"],
@@ -563,6 +567,25 @@ fn cli_misuse_and_bad_flag_values_change_nothing() {
         "error: invalid UTF-8 was detected in one or more arguments",
         &watch,
     );
+    // No argument at all: the whole help text on stderr, not the error that
+    // options without a subcommand get (`no-subcommand` above).
+    let out = rows.check_all(
+        "no-subcommand-bare",
+        ssmm(d),
+        2,
+        &[
+            "AWS SSM Parameter Store as the source of truth",
+            "\nUsage: ssmm [OPTIONS] <COMMAND>\n",
+            "\nCommands:\n",
+        ],
+        &watch,
+    );
+    if out.stderr.contains("error:") || !out.stdout.is_empty() {
+        rows.fail(
+            "no-subcommand-bare",
+            format!("expected only the help text, on stderr\n{out}"),
+        );
+    }
     rows.finish();
 }
 
@@ -613,6 +636,90 @@ fn strict_violations_exit_3_listing_every_problem() {
         "ssmm: error: --strict: 2 problem(s) found (duplicate keys, invalid names)",
         &watch,
     );
+    rows.finish();
+}
+
+/// Names with control characters (moto accepts them, AWS does not) in
+/// `exec`'s warnings (invalid and duplicate keys), its `--strict` errors
+/// and an SSM error: escaped, one line each, never raw.
+#[test]
+fn exec_warnings_and_ssm_errors_escape_control_characters_in_names() {
+    let mut rows = Rows::new();
+    let m = moto();
+    let p = unique_prefix();
+    m.put_secure(&format!("{p}/api/ok"), LEAK);
+    m.put_secure(&format!("{p}/api/bad\u{1b}[31mkey"), LEAK);
+    m.put_secure(&format!("{p}/api/two\nlines"), LEAK);
+    // Two tagged parameters of other apps, one variable.
+    for name in [
+        format!("{p}/x\ny/db-host"),
+        format!("{p}/y\u{1b}[1m/db-host"),
+    ] {
+        m.put_secure(&name, LEAK);
+        m.add_tags(&name, &[("env", "prod")]);
+    }
+    let dir = workdir();
+    let d = dir.path();
+    let watch = Watch::dirs(&[d]);
+    let problems = [
+        format!(r"{p}/api/bad\u{{1b}}[31mkey: its key is not a valid variable name; skipped"),
+        format!(r"{p}/api/two\nlines: its key is not a valid variable name; skipped"),
+        format!(
+            r"DB_HOST: {p}/y\u{{1b}}[1m/db-host and {p}/x\ny/db-host map to the same variable; using {p}/y\u{{1b}}[1m/db-host"
+        ),
+    ];
+    let one_line_each = |rows: &mut Rows, id: &str, out: &Outcome| {
+        if out.combined().contains('\u{1b}') {
+            rows.fail(id, format!("a raw ESC was printed\n{out}"));
+        }
+        if let Some(line) = out.stderr.lines().find(|l| !l.starts_with("ssmm: ")) {
+            rows.fail(id, format!("a stderr line was split: {line:?}\n{out}"));
+        }
+    };
+    let exec = |extra: &[&str]| {
+        args(ssmm(d), &["--prefix", &p, "exec", "--app", "api"])
+            .args(["--include-tag", "env=prod"])
+            .args(extra)
+    };
+
+    let warnings: Vec<String> = problems
+        .iter()
+        .map(|w| format!("ssmm: warning: {w}"))
+        .collect();
+    let needles: Vec<&str> = warnings.iter().map(String::as_str).collect();
+    let out = rows.check_all(
+        "exec-warnings-escaped",
+        exec(&["--", "true"]),
+        0,
+        &needles,
+        &watch,
+    );
+    one_line_each(&mut rows, "exec-warnings-escaped", &out);
+
+    let marker = d.join("started");
+    let errors: Vec<String> = problems
+        .iter()
+        .map(|w| format!("ssmm: error: {w}"))
+        .collect();
+    let needles: Vec<&str> = errors.iter().map(String::as_str).collect();
+    let cmd = exec(&["--strict", "--", "touch"]).arg(&marker);
+    let out = rows.check_all("exec-strict-errors-escaped", cmd, 3, &needles, &watch);
+    one_line_each(&mut rows, "exec-strict-errors-escaped", &out);
+
+    // An SSM error naming such a parameter: GetParameters (the describe
+    // strategy) failing for the only one of its layer.
+    let q = unique_prefix();
+    m.put_secure(&format!("{q}/api/red\u{1b}[31m-key"), LEAK);
+    let proxy = FaultProxy::start(&m.endpoint());
+    proxy.set_plan(Plan::always(Fault::Status(500)).only(&["GetParameters"]));
+    let cmd = Ssmm::new()
+        .endpoint(&proxy.endpoint())
+        .current_dir(d)
+        .args(["--prefix", &q, "sync", "--app", "api", "--no-shared"])
+        .args(["--fetch-strategy", "describe", "--max-attempts", "1"]);
+    let msg = format!(r"ssmm: error: GetParameters {q}/api/red\u{{1b}}[31m-key (and 0 more): ");
+    let out = rows.check("ssm-error-escaped", cmd, 1, &msg, &watch);
+    one_line_each(&mut rows, "ssm-error-escaped", &out);
     rows.finish();
 }
 
@@ -684,6 +791,13 @@ fn values_the_output_cannot_hold_name_the_key_and_change_nothing() {
             "docker-quote-wrapped",
             "pem",
             format!("'{LEAK}'"),
+            "docker",
+            "the value starts and ends with the same quote character",
+        ),
+        (
+            "docker-double-quote-wrapped",
+            "pem",
+            format!("\"{LEAK}\""),
             "docker",
             "the value starts and ends with the same quote character",
         ),
@@ -784,6 +898,9 @@ fn put_argument_and_flag_errors_write_no_parameter() {
     let dir = workdir();
     let d = dir.path();
     let watch = Watch::dirs(&[d]).ssm(&p);
+    // One byte over each tier's limit, the canary included.
+    let over_standard = format!("A={LEAK}{}", "x".repeat(4097 - LEAK.len()));
+    let over_advanced = format!("A={LEAK}{}", "x".repeat(8193 - LEAK.len()));
     let cases: Vec<(&str, Vec<&str>, &str)> = vec![
         (
             "put-name-starts-with-digit",
@@ -819,6 +936,36 @@ fn put_argument_and_flag_errors_write_no_parameter() {
             "put-tag-no-value",
             vec!["A=zq-leak-7391", "--tag", "bad"],
             "ssmm: error: invalid --tag \"bad\": expected KEY=VALUE with a non-empty key",
+        ),
+        (
+            "put-tag-app",
+            vec!["A=zq-leak-7391", "--tag", "app=x"],
+            "ssmm: error: --tag app=... is not needed: every parameter is tagged app=api",
+        ),
+        (
+            "put-empty-value",
+            vec!["A_TOKEN="],
+            "ssmm: error: A_TOKEN (argument 1): empty value; SSM cannot store an empty parameter",
+        ),
+        (
+            "put-value-over-standard",
+            vec![over_standard.as_str()],
+            "ssmm: error: A: the value is 4097 bytes, over the 4096 of a standard parameter (pass --advanced for up to 8192)",
+        ),
+        (
+            "put-value-over-advanced",
+            vec!["--advanced", over_advanced.as_str()],
+            "ssmm: error: A: the value is 8193 bytes, over the 8192 of an advanced parameter (the most SSM stores; use a files/ parameter with url: instead)",
+        ),
+        (
+            "put-plain-key-names-nothing",
+            vec!["A=zq-leak-7391", "--plain-key", "B"],
+            "ssmm: error: --plain-key B names no variable being put",
+        ),
+        (
+            "put-plain-key-and-secure",
+            vec!["A=zq-leak-7391", "--plain-key", "A", "--secure", "a"],
+            "ssmm: error: A is given to both --plain-key and --secure",
         ),
         (
             "put-env-missing-file",
@@ -920,7 +1067,7 @@ fn env_file_parse_errors_name_the_file_and_line_for_put_and_diff() {
     moto().put_secure(&format!("{p}/api/a"), LEAK);
     let dir = workdir();
     let d = dir.path();
-    let cases: [(&str, &[u8], usize, &str); 10] = [
+    let cases: [(&str, &[u8], usize, &str); 11] = [
         (
             "env-not-utf8",
             b"A=zq-leak-7391\nB=zq-leak-7391\xff\n",
@@ -954,6 +1101,12 @@ fn env_file_parse_errors_name_the_file_and_line_for_put_and_diff() {
         (
             "env-bad-name",
             b"A-B=zq-leak-7391\n",
+            1,
+            "invalid variable name",
+        ),
+        (
+            "env-name-starts-with-digit",
+            b"1A=zq-leak-7391\n",
             1,
             "invalid variable name",
         ),
@@ -1005,6 +1158,18 @@ fn env_file_parse_errors_name_the_file_and_line_for_put_and_diff() {
         let msg = format!("ssmm: error: -: line {line}: {reason}");
         rows.check(&format!("{id}-stdin"), stdin, 2, &msg, &watch);
     }
+    // A file that is not there is a runtime error (exit 1), not a parse error.
+    let diff = args(
+        ssmm(d),
+        &["--prefix", &p, "diff", "--app", "api", "--env", "nope.env"],
+    );
+    rows.check(
+        "diff-env-missing-file",
+        diff,
+        1,
+        "ssmm: error: reading nope.env: No such file or directory (os error 2)",
+        &watch,
+    );
     rows.finish();
 }
 
@@ -1024,6 +1189,7 @@ fn file_parameter_paths_that_leave_or_break_the_root_change_nothing() {
     symlink(outside.path(), root.join("out-link")).unwrap();
     symlink(outside.path().join("victim"), root.join("victim-link")).unwrap();
     symlink("/nonexistent-ssmm-target", root.join("dangling")).unwrap();
+    symlink("loop", root.join("loop")).unwrap();
     fs::write(root.join("plainfile"), "x").unwrap();
     fs::create_dir(root.join("adir")).unwrap();
     let watch = Watch::dirs(&[d, outside.path()]);
@@ -1091,6 +1257,14 @@ fn file_parameter_paths_that_leave_or_break_the_root_change_nothing() {
             format!(
                 "path \"dangling/f\" refused: {} is a symlink that cannot be resolved (dangling or a loop)",
                 root.join("dangling").display()
+            ),
+        ),
+        (
+            "file-looping-symlink",
+            vec!["loop/f"],
+            format!(
+                "path \"loop/f\" refused: {} is a symlink that cannot be resolved (dangling or a loop)",
+                root.join("loop").display()
             ),
         ),
         (
@@ -1185,7 +1359,8 @@ fn file_parameter_contents_and_urls_are_refused_before_any_download() {
         (
             "base64-bad-character",
             format!("base64:{LEAK}!!"),
-            "the value is not valid base64 (invalid character at offset",
+            // `z`, `q` are base64, `-` at offset 2 is not.
+            "the value is not valid base64 (invalid character at offset 2, whitespace ignored)",
         ),
         (
             "base64-truncated",
@@ -1477,6 +1652,23 @@ fn ecs_metadata_file_problems_exit_1_and_change_nothing() {
         sub.display()
     );
     rows.check("ecs-file-is-a-directory", cmd, 1, &msg, &watch);
+    // Never opened: opening a FIFO would block until a writer came.
+    let fifo = d.join("fifo.json");
+    make_fifo(&fifo);
+    let device = d.join("nul.json");
+    make_null_device(&device);
+    for (id, path) in [
+        ("ecs-file-is-a-fifo", &fifo),
+        ("ecs-file-is-a-device", &device),
+    ] {
+        let cmd =
+            args(ssmm(d), &["--layout", "ecs", "sync"]).env("ECS_CONTAINER_METADATA_FILE", path);
+        let msg = format!(
+            "ssmm: error: ECS metadata file {}: not a regular file",
+            path.display()
+        );
+        rows.check(id, cmd, 1, &msg, &watch);
+    }
 
     // Names ECS gave that cannot be used: exit 2, like the same names given
     // on the command line.
@@ -1649,6 +1841,22 @@ fn admin_key_tag_and_path_errors_change_nothing() {
             1,
         ),
         (
+            "tag-list-missing-parameter",
+            vec!["tag", "list", "NOPE", "--app", "api"],
+            format!(
+                "ssmm: error: ListTagsForResource {p}/api/nope: InvalidResourceId: it does not exist"
+            ),
+            1,
+        ),
+        (
+            "tag-remove-missing-parameter",
+            vec!["tag", "remove", "NOPE", "owner", "--app", "api"],
+            format!(
+                "ssmm: error: ListTagsForResource {p}/api/nope: InvalidResourceId: it does not exist"
+            ),
+            1,
+        ),
+        (
             "tag-add-no-value",
             vec!["tag", "add", "k", "novalue", "--app", "api"],
             "ssmm: error: invalid tag \"novalue\": expected KEY=VALUE with a non-empty key".into(),
@@ -1670,6 +1878,12 @@ fn admin_key_tag_and_path_errors_change_nothing() {
             "delete-all-app-invalid",
             vec!["delete", "--all", "--app", "a/b", "-y"],
             "ssmm: error: invalid app name \"a/b\"".into(),
+            2,
+        ),
+        (
+            "delete-all-two-apps",
+            vec!["delete", "--all", "-y", "--app", "api", "--app", "web"],
+            "ssmm: error: delete --all needs exactly one --app on the command line".into(),
             2,
         ),
         (
@@ -1716,6 +1930,40 @@ fn admin_key_tag_and_path_errors_change_nothing() {
         cmd,
         2,
         "Error: no prefix configured.",
+        &watch,
+    );
+    // `$SSMM_APP` does not count: the app to wipe is typed out.
+    let cmd = args(ssmm(d), &["--prefix", &p, "delete", "--all", "-y"]).env("SSMM_APP", "api");
+    rows.check(
+        "delete-all-app-from-env",
+        cmd,
+        2,
+        "ssmm: error: delete --all needs exactly one --app on the command line",
+        &watch,
+    );
+    // The copy made, the backup cannot be written: nothing is deleted.
+    let copy = args(ssmm(d), &["--prefix", &p, "migrate", "api", "api-v2"]).run();
+    if copy.code != Some(0) || copy.combined().contains(LEAK) {
+        rows.fail(
+            "migrate-backup-dir-missing",
+            format!("the copy failed\n{copy}"),
+        );
+    }
+    let cmd = args(ssmm(d), &["--prefix", &p, "migrate", "api", "api-v2"]).args([
+        "--delete-old",
+        "--confirm",
+        "--backup-dir",
+        "no/such",
+    ]);
+    let backup = format!(
+        "ssmm: error: creating the backup {}/ssmm-migrate-backup-",
+        d.join("no/such").display()
+    );
+    rows.check_all(
+        "migrate-backup-dir-missing",
+        cmd,
+        1,
+        &[&backup, ".json: No such file or directory (os error 2)"],
         &watch,
     );
     rows.finish();
@@ -1808,6 +2056,10 @@ fn an_out_path_that_cannot_be_written_is_an_error() {
     fs::write(d.join("plain"), "x").unwrap();
     fs::create_dir(d.join("sub")).unwrap();
     let watch = Watch::dirs(&[d]);
+    let under_a_file = format!(
+        "ssmm: error: writing plain/x.env: {} is not a directory",
+        d.join("plain").display()
+    );
     for (id, out, code, msg) in [
         (
             "out-is-a-directory",
@@ -1815,7 +2067,7 @@ fn an_out_path_that_cannot_be_written_is_an_error() {
             2,
             "ssmm: error: writing sub: it is a directory, not a regular file; ssmm replaces only regular files and symlinks",
         ),
-        ("out-under-a-file", "plain/x.env", 1, "is not a directory"),
+        ("out-under-a-file", "plain/x.env", 1, under_a_file.as_str()),
     ] {
         let cmd = args(
             ssmm(d),
@@ -1872,7 +2124,8 @@ fn resolution_variables_that_are_not_utf8_are_refused_not_ignored() {
         let cmd = ssmm(&d)
             .env(var, OsStr::from_bytes(value))
             .args(["--prefix", &p, "sync"]);
-        rows.check(id, cmd, 2, var, &Watch::dirs(&[&d]));
+        let msg = format!("ssmm: error: ${var} is not valid UTF-8");
+        rows.check(id, cmd, 2, &msg, &Watch::dirs(&[&d]));
     }
     rows.finish();
 }

@@ -46,6 +46,7 @@ use ssmm::envfile::{self, Syntax};
 use ssmm::files::{self, FileError, FileSpec, Limits};
 use ssmm::names::{self, KeyCase};
 use ssmm::secret::Secret;
+use ssmm::units;
 
 use crate::support::formats::*;
 use crate::support::readers::{
@@ -733,11 +734,11 @@ proptest! {
     fn durations_never_panic_and_stay_in_range(
         s in prop_oneof![any_text(), "[ \t]?[0-9.]{0,8}(ms|s|m|h|)[ \t]?", "[0-9]{300,320}"],
     ) {
-        match config::parse_duration(&s) {
+        match units::parse_duration(&s) {
             Ok(d) => prop_assert!(d <= Duration::from_secs(86_400), "{:?} -> {:?}", s, d),
             Err(msg) => assert_printable(&msg)?,
         }
-        match config::parse_timeout(&s) {
+        match units::parse_timeout(&s) {
             Ok(d) => prop_assert!(!d.is_zero() && d <= Duration::from_secs(86_400)),
             Err(msg) => assert_printable(&msg)?,
         }
@@ -755,7 +756,7 @@ proptest! {
             "m" => u128::from(n) * 60_000,
             _ => u128::from(n) * 1000,
         };
-        let got = config::parse_duration(&format!("{pad}{n}{unit}{pad}"));
+        let got = units::parse_duration(&format!("{pad}{n}{unit}{pad}"));
         if millis <= 86_400_000 {
             let d = got.map_err(TestCaseError::fail)?;
             prop_assert!(d.as_nanos().abs_diff(millis * 1_000_000) <= 1000, "{} -> {:?}", n, d);
@@ -773,7 +774,7 @@ proptest! {
         space in select(vec!["", " "]),
         digits in "[0-9]{18,25}",
     ) {
-        if let Err(msg) = config::parse_size(&s) {
+        if let Err(msg) = units::parse_size(&s) {
             assert_printable(&msg)?;
         }
         let mult: u64 = match unit {
@@ -785,9 +786,9 @@ proptest! {
             "MB" => 1_000_000,
             _ => 1_000_000_000,
         };
-        let got = config::parse_size(&format!("{n}{space}{unit}"));
+        let got = units::parse_size(&format!("{n}{space}{unit}"));
         prop_assert_eq!(got.ok(), n.checked_mul(mult));
-        let big = config::parse_size(&digits);
+        let big = units::parse_size(&digits);
         prop_assert_eq!(big.ok(), digits.parse::<u64>().ok());
     }
 
