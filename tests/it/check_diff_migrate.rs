@@ -598,7 +598,7 @@ fn diff_with_a_missing_env_file_is_a_runtime_error() {
 }
 
 /// Two keys mapping to one variable: sync uses the lexically last name
-/// (SPEC §2), so diff must compare with that one too, whatever order SSM
+/// (docs/CONTRACT.md §2), so diff must compare with that one too, whatever order SSM
 /// lists them in; otherwise a file sync just wrote "differs".
 #[test]
 fn diff_resolves_keys_mapping_to_one_variable_like_sync() {

@@ -1,4 +1,4 @@
-//! Crash safety (SPEC §3 write rules): `ssmm sync` and `ssmm exec` killed
+//! Crash safety (docs/CONTRACT.md §3 write rules): `ssmm sync` and `ssmm exec` killed
 //! with SIGKILL at random moments, over and over. After every kill the env
 //! file and every file under the root hold either the complete old or the
 //! complete new content, mode 0600; temporary files a killed run left behind

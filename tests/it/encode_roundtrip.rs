@@ -763,7 +763,7 @@ fn check_docker(values: &[String]) -> usize {
         let single = Ok(vec![format!("{k}={value}")]);
         match *reason {
             // docker itself keeps a CR inside a line and only drops one at the
-            // end; SPEC §4 refuses every CR, as other env-file readers (docker
+            // end; docs/CONTRACT.md §4 refuses every CR, as other env-file readers (docker
             // compose, dotenv libraries) take a CR for a line break.
             DOCKER_NEWLINE if !value.contains('\n') && !value.ends_with('\r') => {}
             DOCKER_NEWLINE => {

@@ -1,4 +1,4 @@
-//! File parameters (SPEC §2 "Files", §5): path rules and root confinement
+//! File parameters (docs/CONTRACT.md §2 "Files", §5): path rules and root confinement
 //! on a real filesystem, `base64:` decoding, and `url:` downloads against
 //! real servers — moto's S3 through boto3 pre-signed URLs, and a tiny local
 //! HTTP server for the failure modes (status, slowness, redirects, caps).

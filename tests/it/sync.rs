@@ -1,6 +1,6 @@
 //! End-to-end tests of `ssmm sync` against a real moto server through the
 //! real SDK: configuration resolution, layers and precedence, strictness,
-//! the write rules of SPEC §3, formats, pagination and fault tolerance.
+//! the write rules of docs/CONTRACT.md §3, formats, pagination and fault tolerance.
 
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
