@@ -23,7 +23,7 @@ use aws_sdk_ssm::types::{ParameterType, ResourceTypeForTagging, Tag};
 
 use super::mix64;
 
-/// The moto release the harness is written against (see shared FACTS.md for
+/// The moto release the harness is written against (see the README's notes on moto for
 /// how it differs from AWS).
 pub const MOTO_VERSION: &str = "5.2.5";
 
