@@ -28,7 +28,9 @@ use std::time::Duration;
 
 use crate::support::http::{Reply, Server, closed_port};
 use crate::support::rows::ROW_TIMEOUT;
-use crate::support::{Fault, FaultProxy, Plan, Rows, Ssmm, Watch, block_on, moto, unique_prefix};
+use crate::support::{
+    Fault, FaultProxy, Outcome, Plan, Rows, Ssmm, Watch, block_on, moto, unique_prefix,
+};
 use aws_sdk_ssm::types::{ParameterTier, ParameterType};
 
 /// Carried by every seeded value and value argument: it must never be

@@ -3,30 +3,16 @@
 //! with the API calls each strategy promises, through throttling, and fails
 //! closed naming the operation.
 
-use std::fs;
-use std::path::Path;
+use std::collections::BTreeMap;
 
-use crate::support::{Fault, FaultProxy, Plan, Ssmm, moto, unique_prefix};
+use crate::support::fs::Snapshot;
+use crate::support::{Fault, FaultProxy, Plan, Run, Test, moto};
 
 const STRATEGIES: [&str; 3] = ["by-path", "describe", "auto"];
 
-/// Every file under `dir`, relative path -> content, sorted.
-fn tree(dir: &Path) -> Vec<(String, Vec<u8>)> {
-    fn walk(base: &Path, dir: &Path, out: &mut Vec<(String, Vec<u8>)>) {
-        for entry in fs::read_dir(dir).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                walk(base, &path, out);
-            } else {
-                let rel = path.strip_prefix(base).unwrap().display().to_string();
-                out.push((rel, fs::read(&path).unwrap()));
-            }
-        }
-    }
-    let mut out = Vec::new();
-    walk(dir, dir, &mut out);
-    out.sort();
-    out
+/// Every file under `dir`: relative path -> content and mode.
+fn tree(dir: &std::path::Path) -> BTreeMap<String, (Vec<u8>, u32)> {
+    Snapshot::of(dir).files()
 }
 
 /// The `API calls:` summary line of a `-v` run.
@@ -48,44 +34,52 @@ fn calls(line: &str, op: &str) -> usize {
         .unwrap_or(0)
 }
 
+/// `n` parameters `APP/k-NN` = `vN`.
+fn numbered(t: Test, app: &str, n: usize) -> Test {
+    t.series(n, |i| (format!("{app}/k-{i:02}"), format!("v{i}")))
+}
+
+/// `sync --app APP --no-shared --no-files --fetch-strategy STRATEGY`.
+fn sync_one(t: &Test, app: &str, strategy: &str) -> Run {
+    t.ssmm(["sync", "--app", app, "--no-shared", "--no-files"])
+        .args(["--fetch-strategy", strategy])
+}
+
 #[test]
 fn every_strategy_writes_the_same_env_file_and_files() {
-    let p = unique_prefix();
-    let m = moto();
-    let mut items = Vec::new();
-    for i in 0..35 {
-        items.push((format!("{p}/api/key-{i:02}"), format!("app value {i}")));
-    }
-    for i in 0..12 {
-        items.push((format!("{p}/shared/shared-{i:02}"), format!("shared {i}")));
-    }
-    items.push((format!("{p}/api/files/conf/app.yml"), "a: 1\n".to_string()));
-    items.push((format!("{p}/api/files/deep/er/x.txt"), "x".to_string()));
-    items.push((format!("{p}/shared/files/common.txt"), "common".to_string()));
-    // Deeper than a layer's variables and outside files/: never read.
-    items.push((format!("{p}/api/nested/ignored"), "no".to_string()));
-    m.put_many(&items);
-    m.put_secure(&format!("{p}/api/secret"), "s3cret");
-    m.put(&format!("{p}/ops/flag"), "tagged");
-    m.add_tags(&format!("{p}/ops/flag"), &[("env", "prod")]);
+    let t = Test::new()
+        .series(35, |i| {
+            (format!("api/key-{i:02}"), format!("app value {i}"))
+        })
+        .series(12, |i| {
+            (format!("shared/shared-{i:02}"), format!("shared {i}"))
+        })
+        .params(&[
+            ("api/files/conf/app.yml", "a: 1\n"),
+            ("api/files/deep/er/x.txt", "x"),
+            ("shared/files/common.txt", "common"),
+            // Deeper than a layer's variables and outside files/: never read.
+            ("api/nested/ignored", "no"),
+            ("api/secret", "s3cret"),
+        ])
+        .plain("ops/flag", "tagged")
+        .tags("ops/flag", &[("env", "prod")]);
 
     let mut results = Vec::new();
     for strategy in STRATEGIES {
-        let dir = tempfile::tempdir().unwrap();
-        Ssmm::new()
-            .endpoint(&moto().endpoint())
-            .current_dir(dir.path())
-            .args(["--prefix", &p, "sync", "--app", "api"])
+        let dir = t.scratch(strategy);
+        t.ssmm(["sync", "--app", "api"])
             .args(["--include-tag", "env=prod", "--fetch-strategy", strategy])
-            .run()
+            .current_dir(&dir)
             .success()
-            .stderr_contains("wrote 49 variables");
-        results.push((strategy, tree(dir.path())));
+            .stderr_has("wrote 49 variables")
+            .go();
+        results.push((strategy, tree(&dir)));
     }
     let env = &results[0].1;
     assert!(
         env.iter()
-            .any(|(n, c)| n == ".env" && c.starts_with(b"FLAG=\"tagged\"\n")),
+            .any(|(n, (c, _))| n == ".env" && c.starts_with(b"FLAG=\"tagged\"\n")),
         "{env:?}"
     );
     assert_eq!(env.len(), 4, "{env:?}");
@@ -96,7 +90,8 @@ fn every_strategy_writes_the_same_env_file_and_files() {
 
 #[test]
 fn every_strategy_reads_the_ecs_layout_the_same() {
-    let cluster = unique_prefix().trim_start_matches('/').to_string();
+    let t = Test::new();
+    let cluster = t.cluster().to_owned();
     let m = moto();
     for i in 0..14 {
         m.put(
@@ -111,24 +106,13 @@ fn every_strategy_reads_the_ecs_layout_the_same() {
     m.put(&format!("/{cluster}/web/files/a/b.txt"), "file");
     let mut results = Vec::new();
     for strategy in STRATEGIES {
-        let dir = tempfile::tempdir().unwrap();
-        Ssmm::new()
-            .endpoint(&moto().endpoint())
-            .current_dir(dir.path())
-            .args([
-                "--layout",
-                "ecs",
-                "--cluster",
-                &cluster,
-                "sync",
-                "--app",
-                "web",
-            ])
-            .args(["--fetch-strategy", strategy])
-            .run()
+        let dir = t.scratch(strategy);
+        t.ecs(["sync", "--app", "web", "--fetch-strategy", strategy])
+            .current_dir(&dir)
             .success()
-            .stderr_contains("wrote 28 variables");
-        results.push(tree(dir.path()));
+            .stderr_has("wrote 28 variables")
+            .go();
+        results.push(tree(&dir));
     }
     assert_eq!(results[0].len(), 2);
     assert_eq!(results[1], results[0]);
@@ -137,66 +121,33 @@ fn every_strategy_reads_the_ecs_layout_the_same() {
 
 #[test]
 fn describe_lists_names_then_reads_values_in_batches_of_ten() {
-    let p = unique_prefix();
-    let items: Vec<(String, String)> = (0..35)
-        .map(|i| (format!("{p}/api/k-{i:02}"), format!("v{i}")))
-        .collect();
-    moto().put_many(&items);
-    let dir = tempfile::tempdir().unwrap();
-    let out = Ssmm::new()
-        .endpoint(&moto().endpoint())
-        .current_dir(dir.path())
-        .args([
-            "--prefix",
-            &p,
-            "sync",
-            "--app",
-            "api",
-            "--no-shared",
-            "--no-files",
-        ])
-        .args(["--fetch-strategy", "describe", "-v"])
-        .run();
-    out.success();
+    let t = numbered(Test::new(), "api", 35);
+    let out = sync_one(&t, "api", "describe").arg("-v").success().go();
     let line = calls_line(&out.stderr);
     // moto pages DescribeParameters at 10 (AWS at 50): 4 pages of 10, 10, 10
     // and 5 names, each page's names fetched in one GetParameters batch.
     assert_eq!(calls(&line, "GetParameters"), 4, "{line}");
     assert!(calls(&line, "DescribeParameters") >= 4, "{line}");
     assert_eq!(calls(&line, "GetParametersByPath"), 0, "{line}");
-    let env = fs::read_to_string(dir.path().join(".env")).unwrap();
+    let env = t.read(".env");
     assert_eq!(env.lines().count(), 35);
     assert!(env.contains("K_34=\"v34\"\n"));
 }
 
 #[test]
 fn auto_reads_a_small_layer_with_one_call_and_a_large_one_with_describe() {
-    let p = unique_prefix();
+    let mut t = numbered(Test::new(), "large", 30);
     for i in 0..4 {
-        moto().put(&format!("{p}/small/k{i}"), "v");
+        t = t.plain(&format!("small/k{i}"), "v");
     }
-    let items: Vec<(String, String)> = (0..30)
-        .map(|i| (format!("{p}/large/k-{i:02}"), format!("v{i}")))
-        .collect();
-    moto().put_many(&items);
     let run = |app: &str| {
-        let dir = tempfile::tempdir().unwrap();
-        let out = Ssmm::new()
-            .endpoint(&moto().endpoint())
-            .current_dir(dir.path())
-            .args([
-                "--prefix",
-                &p,
-                "sync",
-                "--app",
-                app,
-                "--no-shared",
-                "--no-files",
-            ])
-            .args(["--fetch-strategy", "auto", "-v"])
-            .run();
-        out.success();
-        let env = fs::read_to_string(dir.path().join(".env")).unwrap();
+        let dir = t.scratch(app);
+        let out = sync_one(&t, app, "auto")
+            .arg("-v")
+            .current_dir(&dir)
+            .success()
+            .go();
+        let env = crate::support::fs::read(&dir.join(".env"));
         (calls_line(&out.stderr), env)
     };
     let (line, env) = run("small");
@@ -220,56 +171,32 @@ fn auto_reads_a_small_layer_with_one_call_and_a_large_one_with_describe() {
 
 #[test]
 fn describe_rides_out_throttling_of_both_operations() {
-    let p = unique_prefix();
-    let items: Vec<(String, String)> = (0..40)
-        .map(|i| (format!("{p}/api/k-{i:02}"), format!("v{i}")))
-        .collect();
-    moto().put_many(&items);
-    let proxy = FaultProxy::start(&moto().endpoint());
-    proxy.set_plan(
+    let t = numbered(Test::new(), "api", 40).faults(
         Plan::share(Fault::Throttle, 0.5, 11).only(&["DescribeParameters", "GetParameters"]),
     );
-    let dir = tempfile::tempdir().unwrap();
-    Ssmm::new()
-        .endpoint(&proxy.endpoint())
-        .current_dir(dir.path())
-        .args([
-            "--prefix",
-            &p,
-            "sync",
-            "--app",
-            "api",
-            "--no-shared",
-            "--no-files",
-        ])
-        .args(["--fetch-strategy", "describe", "--max-attempts", "20"])
-        .run()
-        .success();
-    assert!(proxy.faults_injected() > 0);
-    let env = fs::read_to_string(dir.path().join(".env")).unwrap();
+    sync_one(&t, "api", "describe")
+        .args(["--max-attempts", "20"])
+        .success()
+        .go();
+    assert!(t.proxy().faults_injected() > 0);
+    let env = t.read(".env");
     assert_eq!(env.lines().count(), 40);
     assert!(env.contains("K_39=\"v39\"\n"));
 }
 
 #[test]
 fn describe_failures_name_the_operation_and_leave_the_file_alone() {
-    let p = unique_prefix();
-    moto().put(&format!("{p}/api/k"), "v");
-    let dir = tempfile::tempdir().unwrap();
-    fs::write(dir.path().join(".env"), "OLD=\"1\"\n").unwrap();
+    let t = Test::new().plain("api/k", "v").file(".env", "OLD=\"1\"\n");
+    let p = t.prefix();
     for op in ["DescribeParameters", "GetParameters"] {
         let proxy = FaultProxy::start(&moto().endpoint());
         proxy.set_plan(Plan::always(Fault::Status(500)).only(&[op]));
-        let out = Ssmm::new()
-            .endpoint(&proxy.endpoint())
-            .current_dir(dir.path())
-            .args(["--prefix", &p, "sync", "--app", "api", "--no-shared"])
+        t.ssmm(["sync", "--app", "api", "--no-shared"])
             .args(["--fetch-strategy", "describe", "--max-attempts", "2"])
-            .run();
-        out.code(1).stderr_contains(&format!("{op} {p}/api"));
-        assert_eq!(
-            fs::read_to_string(dir.path().join(".env")).unwrap(),
-            "OLD=\"1\"\n"
-        );
+            .via(&proxy)
+            .code(1)
+            .stderr_has(format!("{op} {p}/api"))
+            .untouched(".env")
+            .go();
     }
 }

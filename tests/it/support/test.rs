@@ -97,6 +97,13 @@ impl Test {
         self
     }
 
+    /// Seeds `n` `SecureString`s: the `i`th is `each(i)`, a `(rel, value)`
+    /// pair.
+    pub fn series(self, n: usize, each: impl Fn(usize) -> (String, String)) -> Test {
+        let items: Vec<(String, String)> = (0..n).map(each).collect();
+        self.params(&items)
+    }
+
     /// Tags the parameter at `PREFIX/rel`.
     pub fn tags(self, rel: &str, tags: &[(&str, &str)]) -> Test {
         moto().add_tags(&self.name(rel), tags);
@@ -205,6 +212,21 @@ impl Test {
         run.args(args)
     }
 
+    /// The prefix as an ECS cluster name (without its leading `/`).
+    pub fn cluster(&self) -> &str {
+        self.prefix.trim_start_matches('/')
+    }
+
+    /// `ssmm --layout ecs --cluster CLUSTER ARGS` in the working directory.
+    pub fn ecs<I, S>(&self, args: I) -> Run
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
+        self.bare(["--layout", "ecs", "--cluster", self.cluster()])
+            .args(args)
+    }
+
     /// `ssmm ARGS` (no `--prefix`) in the working directory.
     pub fn bare<I, S>(&self, args: I) -> Run
     where
@@ -279,6 +301,11 @@ impl Run {
     pub fn endpoint(mut self, url: &str) -> Run {
         self.cmd = self.cmd.endpoint(url);
         self
+    }
+
+    /// Talks to SSM through `proxy`.
+    pub fn via(self, proxy: &FaultProxy) -> Run {
+        self.endpoint(&proxy.endpoint())
     }
 
     /// Runs in `dir` (the automatic 0600 check then covers it too).
