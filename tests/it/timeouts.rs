@@ -4,7 +4,7 @@
 
 use std::time::{Duration, Instant};
 
-use crate::support::{Fault, Plan, Ssmm, Test, moto};
+use crate::support::{Fault, Plan, Run, Ssmm, Test, moto};
 
 /// A parameter `api/k` behind a proxy that never answers, and an `.env`
 /// that a failure must leave alone.
@@ -15,40 +15,42 @@ fn stalled() -> Test {
         .faults(Plan::always(Fault::Stall))
 }
 
+/// Runs `run`, which must fail (exit 1), in less than `limit`.
+fn fails_within(run: Run, limit: Duration) {
+    let started = Instant::now();
+    run.code(1).go();
+    let took = started.elapsed();
+    assert!(took < limit, "took {took:?}");
+}
+
 #[test]
 fn a_stalled_answer_times_out_per_attempt_and_fails_closed() {
     let t = stalled();
-    let p = t.prefix();
-    let started = Instant::now();
-    t.ssmm(["sync", "--app", "api", "--no-shared"])
-        .args(["--timeout", "500ms", "--max-attempts", "2"])
-        .code(1)
-        .stderr_has(format!("GetParametersByPath {p}/api"))
-        .stderr_has("timed out")
-        .untouched(".env")
-        .go();
-    let took = started.elapsed();
     // Two attempts of 0.5 s and one short backoff, far below the defaults.
-    assert!(took < Duration::from_secs(6), "took {took:?}");
+    let run = t
+        .ssmm(["sync", "--app", "api", "--no-shared"])
+        .args(["--timeout", "500ms", "--max-attempts", "2"])
+        .stderr_has(format!("GetParametersByPath {}/api", t.prefix()))
+        .stderr_has("timed out")
+        .untouched(".env");
+    fails_within(run, Duration::from_secs(6));
     assert!(t.proxy().count("GetParametersByPath") >= 2);
 }
 
 #[test]
 fn the_total_timeout_bounds_the_whole_fetch_and_nothing_runs() {
     let t = stalled();
-    let p = t.prefix();
-    let started = Instant::now();
+    let pending = format!("still pending: GetParametersByPath {}/api", t.prefix());
     // Regression: the message named nothing; it now says what was pending.
-    t.ssmm(["exec", "--app", "api", "--no-shared"])
-        .args(["--timeout", "5s", "--total-timeout", "1500ms"])
-        .args(["--", "touch", "started"])
-        .code(1)
-        .stderr_has("gave up after 1.5s (--total-timeout)")
-        .stderr_has(format!("still pending: GetParametersByPath {p}/api"))
-        .absent("started")
-        .go();
-    let took = started.elapsed();
-    assert!(took < Duration::from_secs(5), "took {took:?}");
+    fails_within(
+        t.ssmm(["exec", "--app", "api", "--no-shared"])
+            .args(["--timeout", "5s", "--total-timeout", "1500ms"])
+            .args(["--", "touch", "started"])
+            .stderr_has("gave up after 1.5s (--total-timeout)")
+            .stderr_has(pending)
+            .absent("started"),
+        Duration::from_secs(5),
+    );
 }
 
 #[test]
