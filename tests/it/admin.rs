@@ -9,6 +9,7 @@ use std::process::{Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use crate::support::expect::assert_no_raw_controls;
 use crate::support::{Fault, FaultProxy, Outcome, Plan, Ssmm, block_on, moto, unique_prefix};
 use aws_sdk_ssm::types::ParameterStringFilter;
 
@@ -1617,18 +1618,6 @@ fn seed_control_names(p: &str) -> Vec<(String, String)> {
 /// How ssmm shows a name: control characters escaped as in Rust.
 fn escaped(name: &str) -> String {
     name.replace('\n', r"\n").replace(ESC, r"\u{1b}")
-}
-
-#[track_caller]
-fn assert_no_raw_controls(out: &Outcome) {
-    let all = out.combined();
-    assert!(!all.contains(ESC), "a raw ESC was printed\n{all:?}");
-    for line in out.stderr.lines() {
-        assert!(
-            line.starts_with("ssmm: "),
-            "a stderr line was split: {line:?}\n{out}"
-        );
-    }
 }
 
 /// The bug: a newline in a name split a `list` row in two and an ESC

@@ -26,6 +26,7 @@ use std::os::unix::fs::{PermissionsExt, symlink};
 use std::path::Path;
 use std::time::Duration;
 
+use crate::support::expect::raw_controls;
 use crate::support::http::{Reply, Server, closed_port};
 use crate::support::rows::ROW_TIMEOUT;
 use crate::support::{
@@ -671,11 +672,8 @@ fn exec_warnings_and_ssm_errors_escape_control_characters_in_names() {
         ),
     ];
     let one_line_each = |rows: &mut Rows, id: &str, out: &Outcome| {
-        if out.combined().contains('\u{1b}') {
-            rows.fail(id, format!("a raw ESC was printed\n{out}"));
-        }
-        if let Some(line) = out.stderr.lines().find(|l| !l.starts_with("ssmm: ")) {
-            rows.fail(id, format!("a stderr line was split: {line:?}\n{out}"));
+        for why in raw_controls(out) {
+            rows.fail(id, format!("{why}\n{out}"));
         }
     };
     let exec = |extra: &[&str]| {

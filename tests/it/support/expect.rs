@@ -50,6 +50,29 @@ pub struct Expect {
     pub private: Vec<PathBuf>,
     /// Files written by someone else (the command ssmm ran), not held to 0600.
     pub not_ssmm: Vec<PathBuf>,
+    /// No raw control character printed, every stderr line an `ssmm: ` line.
+    pub escaped: bool,
+}
+
+/// How `out` shows a raw ESC or a stderr line split by a raw newline (a
+/// name with control characters printed unescaped), one line each.
+pub fn raw_controls(out: &Outcome) -> Vec<String> {
+    let mut wrong = Vec::new();
+    let all = out.combined();
+    if all.contains('\u{1b}') {
+        wrong.push(format!("a raw ESC was printed\n{all:?}"));
+    }
+    if let Some(line) = out.stderr.lines().find(|l| !l.starts_with("ssmm: ")) {
+        wrong.push(format!("a stderr line was split: {line:?}"));
+    }
+    wrong
+}
+
+/// Panics when [`raw_controls`] finds anything.
+#[track_caller]
+pub fn assert_no_raw_controls(out: &Outcome) {
+    let wrong = raw_controls(out);
+    assert!(wrong.is_empty(), "{}\n{out}", wrong.join("\n"));
 }
 
 /// What was there before the run, for the checks after it.
@@ -118,6 +141,9 @@ impl Expect {
             if !out.stderr.lines().any(|l| l == line) {
                 wrong.push(format!("stderr has no line {line:?}"));
             }
+        }
+        if self.escaped {
+            wrong.extend(raw_controls(out));
         }
         let all = out.combined();
         if all.contains("panicked") || all.contains("RUST_BACKTRACE") {

@@ -413,6 +413,13 @@ impl Run {
         self
     }
 
+    /// Names with control characters show escaped: no raw ESC, no stderr
+    /// line split.
+    pub fn escaped(mut self) -> Run {
+        self.expect.escaped = true;
+        self
+    }
+
     /// Another value that must not be printed.
     pub fn secret(mut self, value: &str) -> Run {
         self.expect.secrets.push(value.to_owned());
