@@ -7,8 +7,8 @@
 use crate::support;
 use crate::support::http::{Reply, Request, Server, closed_port};
 
+use crate::support::block_on_fresh as run;
 use std::fs;
-use std::future::Future;
 use std::os::unix::fs::{PermissionsExt, symlink};
 use std::path::Path;
 use std::process::Command;
@@ -35,16 +35,6 @@ fn limits() -> Limits {
         max_size: 1 << 20,
         timeout: Duration::from_secs(10),
     }
-}
-
-/// Runs a future on a fresh runtime (moto's helpers use their own runtime,
-/// so tests stay plain `#[test]`s).
-fn run<F: Future>(f: F) -> F::Output {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
-        .block_on(f)
 }
 
 fn prepare(files: &[FileSpec], root: &Path, limits: &Limits) -> anyhow::Result<Vec<Prepared>> {

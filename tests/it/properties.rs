@@ -29,7 +29,6 @@
 //! functions as tests/readers/*: `dotenv_values(path)` and
 //! `dotenv.parse(fs.readFileSync(path))`.
 
-use std::future::Future;
 use std::path::{Component, Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -48,6 +47,7 @@ use ssmm::names::{self, KeyCase};
 use ssmm::secret::Secret;
 use ssmm::units;
 
+use crate::support::block_on_fresh as block_on;
 use crate::support::formats::*;
 use crate::support::readers::{
     as_map, docker_cli, env_list, npm_dotenv, python_dotenv, shell_exports,
@@ -969,14 +969,6 @@ proptest! {
 // ---------------------------------------------------------------------------
 
 const CLUSTER_LABEL: &str = "com.amazonaws.ecs.cluster";
-
-fn block_on<F: Future>(f: F) -> F::Output {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
-        .block_on(f)
-}
 
 /// A string a metadata field might hold: ARNs, names, `/`-ended ARNs, or anything.
 fn json_string() -> impl Strategy<Value = String> {

@@ -21,7 +21,7 @@ pub mod systemd_model;
 pub mod test;
 
 pub use cmd::{Outcome, Running, Ssmm};
-pub use moto::{Moto, block_on, moto, sdk_client, unique_prefix};
+pub use moto::{Moto, block_on, block_on_fresh, moto, sdk_client, unique_prefix};
 pub use proxy::{Fault, FaultProxy, Plan};
 pub use rows::{Rows, Watch};
 pub use test::{Run, Test};

@@ -70,6 +70,17 @@ pub fn block_on<F: Future>(fut: F) -> F::Output {
     runtime().block_on(fut)
 }
 
+/// Runs a future on a fresh single-threaded runtime, dropped afterwards with
+/// every task the future spawned (for calling ssmm's own async functions
+/// from plain `#[test]`s).
+pub fn block_on_fresh<F: Future>(fut: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("build a test runtime")
+        .block_on(fut)
+}
+
 /// An SSM client for `endpoint` with the harness's fixed identity (static
 /// credentials `testing`/`testing`, us-east-1) and nothing read from the
 /// environment or profile files. `customize` can change retries, timeouts,

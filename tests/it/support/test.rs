@@ -249,6 +249,30 @@ impl Test {
     }
 }
 
+/// Setters that add a string to a list of [`Expect`].
+macro_rules! needles {
+    ($($(#[$doc:meta])* $name:ident => $field:ident,)*) => {$(
+        $(#[$doc])*
+        pub fn $name(mut self, text: impl Into<String>) -> Run {
+            self.expect.$field.push(text.into());
+            self
+        }
+    )*};
+}
+
+/// Setters that add a path under the working directory to a list of
+/// [`Expect`].
+macro_rules! paths {
+    ($($(#[$doc:meta])* $name:ident => $field:ident,)*) => {$(
+        $(#[$doc])*
+        pub fn $name(mut self, rel: impl AsRef<Path>) -> Run {
+            let path = self.dir.join(rel);
+            self.expect.$field.push(path);
+            self
+        }
+    )*};
+}
+
 /// One run of the real binary and what it must do; see the module docs.
 #[must_use = "a Run does nothing until .go()"]
 pub struct Run {
@@ -353,30 +377,19 @@ impl Run {
         self
     }
 
-    pub fn stdout_has(mut self, needle: impl Into<String>) -> Run {
-        self.expect.stdout_has.push(needle.into());
-        self
-    }
-
-    pub fn stdout_lacks(mut self, needle: impl Into<String>) -> Run {
-        self.expect.stdout_lacks.push(needle.into());
-        self
-    }
-
-    pub fn stderr_has(mut self, needle: impl Into<String>) -> Run {
-        self.expect.stderr_has.push(needle.into());
-        self
-    }
-
-    pub fn stderr_lacks(mut self, needle: impl Into<String>) -> Run {
-        self.expect.stderr_lacks.push(needle.into());
-        self
-    }
-
-    /// stderr holds this exact line.
-    pub fn stderr_line(mut self, line: impl Into<String>) -> Run {
-        self.expect.stderr_lines.push(line.into());
-        self
+    needles! {
+        stdout_has => stdout_has,
+        stdout_lacks => stdout_lacks,
+        stderr_has => stderr_has,
+        stderr_lacks => stderr_lacks,
+        /// stderr holds this exact line.
+        stderr_line => stderr_lines,
+        /// Another value that must not be printed.
+        secret => secrets,
+        /// The test expects this seeded value in the output (`show`, `--out -`).
+        reveals => reveals,
+        /// No parameter under this prefix appears, vanishes or changes.
+        ssm_untouched => ssm_untouched,
     }
 
     /// `rel` (under the working directory) holds exactly `content`, mode 0600.
@@ -388,29 +401,19 @@ impl Run {
         self
     }
 
-    /// Nothing at `rel`.
-    pub fn absent(mut self, rel: impl AsRef<Path>) -> Run {
-        let path = self.dir.join(rel);
-        self.expect.absent.push(path);
-        self
-    }
-
-    /// `rel` (a file or a whole directory) is exactly as it was.
-    pub fn untouched(mut self, rel: impl AsRef<Path>) -> Run {
-        let path = self.dir.join(rel);
-        self.expect.untouched.push(path);
-        self
+    paths! {
+        /// Nothing at `rel`.
+        absent => absent,
+        /// `rel` (a file or a whole directory) is exactly as it was.
+        untouched => untouched,
+        /// `rel` is written by the command ssmm runs, not by ssmm: its mode
+        /// is the command's business.
+        not_ssmm => not_ssmm,
     }
 
     /// The working directory is exactly as it was: nothing written.
     pub fn writes_nothing(self) -> Run {
         self.untouched("")
-    }
-
-    /// No parameter under `prefix` appears, vanishes or changes.
-    pub fn ssm_untouched(mut self, prefix: &str) -> Run {
-        self.expect.ssm_untouched.push(prefix.to_owned());
-        self
     }
 
     /// Names with control characters show escaped: no raw ESC, no stderr
@@ -420,29 +423,9 @@ impl Run {
         self
     }
 
-    /// Another value that must not be printed.
-    pub fn secret(mut self, value: &str) -> Run {
-        self.expect.secrets.push(value.to_owned());
-        self
-    }
-
-    /// The test expects this seeded value in the output (`show`, `--out -`).
-    pub fn reveals(mut self, value: &str) -> Run {
-        self.expect.reveals.push(value.to_owned());
-        self
-    }
-
     /// The run prints values by design (its command prints its environment).
     pub fn reveals_all(mut self) -> Run {
         self.expect.reveals_all = true;
-        self
-    }
-
-    /// `rel` is written by the command ssmm runs, not by ssmm: its mode is
-    /// the command's business.
-    pub fn not_ssmm(mut self, rel: impl AsRef<Path>) -> Run {
-        let path = self.dir.join(rel);
-        self.expect.not_ssmm.push(path);
         self
     }
 
