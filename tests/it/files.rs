@@ -735,24 +735,33 @@ fn a_redirect_sends_no_referer_to_the_next_hop() {
 #[test]
 fn sync_names_the_redirect_hop_that_failed() {
     let base = server();
-    let p = support::unique_prefix();
-    support::moto().put_secure(
-        &format!("{p}/api/files/f.bin"),
+    refused_file(
         &format!("url:{base}/redirect-to-500?sig={CANARY}"),
+        &format!(
+            "download from {base}/redirect-to-500 (redirected to {base}/second-hop): HTTP 500 Internal Server Error"
+        ),
     );
-    let dir = tempfile::tempdir().unwrap();
-    let out = support::Ssmm::new()
-        .endpoint(&support::moto().endpoint())
-        .current_dir(dir.path())
-        .args(["--prefix", &p, "sync", "--app", "api", "--root", "root"])
-        .run();
-    out.code(1);
+}
+
+/// `sync` of one file parameter holding `value` fails: its first stderr
+/// line names the parameter and says `why`, no canary is printed, nothing
+/// is written.
+#[track_caller]
+fn refused_file(value: &str, why: &str) {
+    let t = support::Test::new().param("api/files/f.bin", value);
+    let out = t
+        .ssmm(["sync", "--app", "api", "--root", "root"])
+        .code(1)
+        .stdout_lacks(CANARY)
+        .stderr_lacks(CANARY)
+        .writes_nothing()
+        .go();
     let msg = format!(
-        "ssmm: error: file parameter {p}/api/files/f.bin: download from {base}/redirect-to-500 (redirected to {base}/second-hop): HTTP 500 Internal Server Error"
+        "ssmm: error: file parameter {}: {why}",
+        t.name("api/files/f.bin")
     );
     assert_eq!(out.stderr.lines().next(), Some(msg.as_str()), "{out}");
-    assert!(!out.combined().contains(CANARY), "{out}");
-    assert!(tree(dir.path()).is_empty(), "{:?}", tree(dir.path()));
+    assert!(tree(t.dir()).is_empty(), "{:?}", tree(t.dir()));
 }
 
 /// Regression: `#sha256=` took `+` as a hex digit (`u8::from_str_radix`
@@ -788,21 +797,7 @@ fn sha256_with_a_plus_sign_is_refused_before_any_download() {
         "url:http://127.0.0.1:{}/f.bin?sig={CANARY}#sha256={plus}",
         closed_port()
     );
-    let p = support::unique_prefix();
-    support::moto().put_secure(&format!("{p}/api/files/f.bin"), &url);
-    let dir = tempfile::tempdir().unwrap();
-    let out = support::Ssmm::new()
-        .endpoint(&support::moto().endpoint())
-        .current_dir(dir.path())
-        .args(["--prefix", &p, "sync", "--app", "api", "--root", "root"])
-        .run();
-    out.code(1);
-    let msg = format!(
-        "ssmm: error: file parameter {p}/api/files/f.bin: url: #sha256= needs exactly 64 hex digits"
-    );
-    assert_eq!(out.stderr.lines().next(), Some(msg.as_str()), "{out}");
-    assert!(!out.combined().contains(CANARY), "{out}");
-    assert!(tree(dir.path()).is_empty(), "{:?}", tree(dir.path()));
+    refused_file(&url, "url: #sha256= needs exactly 64 hex digits");
 }
 
 #[test]
