@@ -291,20 +291,13 @@ fn nasty_values() -> Vec<String> {
         "\u{FFFD}",
         "\u{FFFF}",
         "\u{FDD0}",
-        "obbardc-laptop",
-        "obbardc\\-laptop",
-        "obbardc-lap\\top",
-        "obbardc-lap\\\\top",
-        "double\"quote",
-        "single'quote",
-        "dollar$dollar",
-        "newline\nnewline",
         "-----BEGIN PRIVATE KEY-----\nMIIBVAIBADANBgkqhkiG9w0BAQEFAASCAT4wggE6AgEAAkEA\n-----END PRIVATE KEY-----\n",
         "{\"a\": [1, \"b\"], \"c\": null}",
         "https://user:p%40ss@example.com/path?a=1&b=2#frag",
         "postgres://u:p@h:5432/db?sslmode=require",
     ]
     .iter()
+    .chain(&WRITER_VECTORS)
     .map(|s| s.to_string())
     .collect();
     // Every control character on its own, and a 4 KiB value of every kind.
@@ -318,6 +311,19 @@ fn nasty_values() -> Vec<String> {
     v.push(repeat_to("x", 8192));
     v
 }
+
+/// The vectors of systemd's `test-env-file.c` `write_and_load_env_file`:
+/// writer, parser and shell agree on each.
+const WRITER_VECTORS: [&str; 8] = [
+    "obbardc-laptop",
+    "obbardc\\-laptop",
+    "obbardc-lap\\top",
+    "obbardc-lap\\\\top",
+    "double\"quote",
+    "single'quote",
+    "dollar$dollar",
+    "newline\nnewline",
+];
 
 fn repeat_to(pattern: &str, len: usize) -> String {
     pattern.chars().cycle().take(len).collect()
@@ -524,16 +530,29 @@ fn check_systemd(values: &[String]) -> usize {
         Ok(&s.accepted),
         "systemd model"
     );
+    shells_read(
+        &s.file,
+        &s.accepted,
+        &[("set -a; . \"$1\"", "set -a; . FILE")],
+    );
+    s.accepted.len()
+}
+
+/// sh and bash, loading `text` each way of `loads` (`(script, what)`),
+/// export exactly `want` (in any order).
+#[track_caller]
+fn shells_read(text: &str, want: &[(String, String)], loads: &[(&str, &str)]) {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("app.env");
-    std::fs::write(&file, &s.file).unwrap();
-    let mut sorted = s.accepted.clone();
+    std::fs::write(&file, text).unwrap();
+    let mut sorted = want.to_vec();
     sorted.sort();
     for shell in ["sh", "bash"] {
-        let got = shell_exports(shell, "set -a; . \"$1\"", &file).unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(got, sorted, "{shell}: set -a; . FILE");
+        for (load, what) in loads {
+            let got = shell_exports(shell, load, &file).unwrap_or_else(|e| panic!("{e}"));
+            assert_eq!(got, sorted, "{shell}: {what}");
+        }
     }
-    s.accepted.len()
 }
 
 fn check_shell(values: &[String]) {
@@ -542,23 +561,11 @@ fn check_shell(values: &[String]) {
         s.refused.iter().all(|r| r.2 == NUL),
         "shell refuses only NUL"
     );
-    let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("app.sh");
-    std::fs::write(&file, &s.file).unwrap();
-    let mut sorted = s.accepted.clone();
-    sorted.sort();
-    for shell in ["sh", "bash"] {
-        assert_eq!(
-            shell_exports(shell, "eval \"$(cat \"$1\")\"", &file).unwrap_or_else(|e| panic!("{e}")),
-            sorted,
-            "{shell}: eval"
-        );
-        assert_eq!(
-            shell_exports(shell, ". \"$1\"", &file).unwrap_or_else(|e| panic!("{e}")),
-            sorted,
-            "{shell}: . FILE"
-        );
-    }
+    shells_read(
+        &s.file,
+        &s.accepted,
+        &[("eval \"$(cat \"$1\")\"", "eval"), (". \"$1\"", ". FILE")],
+    );
 }
 
 #[test]
@@ -583,16 +590,7 @@ fn systemd_format_round_trips_random_values_through_systemd_sh_and_bash() {
 #[test]
 fn systemd_format_keeps_the_test_env_file_writer_vectors() {
     // test-env-file.c write_and_load_env_file: writer, parser and shell agree.
-    for v in [
-        "obbardc-laptop",
-        "obbardc\\-laptop",
-        "obbardc-lap\\top",
-        "obbardc-lap\\\\top",
-        "double\"quote",
-        "single'quote",
-        "dollar$dollar",
-        "newline\nnewline",
-    ] {
+    for v in WRITER_VECTORS {
         let file = encode(Format::Systemd, &[("TEST", v)]).unwrap();
         assert_eq!(load(&file), pairs(&[("TEST", v)]));
     }
