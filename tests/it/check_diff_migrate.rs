@@ -10,6 +10,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use crate::support::expect::assert_no_raw_controls;
+use crate::support::sorted_pairs as tags;
 use crate::support::{Outcome, Ssmm, block_on, moto, unique_prefix};
 use aws_sdk_ssm::types::{ParameterTier, ParameterType, ResourceTypeForTagging};
 use sha2::{Digest, Sha256};
@@ -65,25 +66,9 @@ fn put_full(name: &str, value: &str, ty: ParameterType, tier: ParameterTier, des
 }
 
 fn description(name: &str) -> Option<String> {
-    let filter = aws_sdk_ssm::types::ParameterStringFilter::builder()
-        .key("Name")
-        .option("Equals")
-        .values(name)
-        .build()
-        .unwrap();
-    let out = block_on(
-        moto()
-            .client()
-            .describe_parameters()
-            .parameter_filters(filter)
-            .send(),
-    )
-    .unwrap();
-    out.parameters()
-        .iter()
-        .find(|p| p.name() == Some(name))
-        .and_then(|p| p.description())
-        .map(str::to_string)
+    moto()
+        .described(name)
+        .and_then(|p| p.description().map(str::to_string))
 }
 
 fn remove_tag(name: &str, key: &str) {
@@ -95,15 +80,6 @@ fn remove_tag(name: &str, key: &str) {
         .tag_keys(key)
         .send();
     block_on(call).unwrap_or_else(|e| panic!("RemoveTagsFromResource {name}: {e:?}"));
-}
-
-fn tags(list: &[(&str, &str)]) -> Vec<(String, String)> {
-    let mut v: Vec<(String, String)> = list
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
-    v.sort();
-    v
 }
 
 fn files_in(dir: &Path) -> Vec<PathBuf> {
@@ -123,15 +99,27 @@ fn files_in(dir: &Path) -> Vec<PathBuf> {
 fn seed_check() -> String {
     let p = unique_prefix();
     let m = moto();
-    m.put_secure(&format!("{p}/zeta/db-url"), "zeta-url-1");
-    m.put_secure(&format!("{p}/alpha/db-url"), "alpha-url-2");
-    m.put_secure(&format!("{p}/mid/db-url"), "mid-url-3");
-    m.put_secure(&format!("{p}/zeta/files/a.pem"), "PEM-SHARED-VALUE");
-    m.put_secure(&format!("{p}/alpha/files/a.pem"), "PEM-SHARED-VALUE");
+    m.seed(
+        &p,
+        ParameterType::SecureString,
+        &[
+            ("zeta/db-url", "zeta-url-1"),
+            ("alpha/db-url", "alpha-url-2"),
+            ("mid/db-url", "mid-url-3"),
+            ("zeta/files/a.pem", "PEM-SHARED-VALUE"),
+            ("alpha/files/a.pem", "PEM-SHARED-VALUE"),
+        ],
+    );
     m.put(&format!("{p}/zeta/token"), "same-token-value");
-    m.put_secure(&format!("{p}/alpha/other"), "same-token-value");
-    m.put_secure(&format!("{p}/mid/only-here"), "unique-value-9");
-    m.put_secure(&format!("{p}/orphan"), "orphan-value");
+    m.seed(
+        &p,
+        ParameterType::SecureString,
+        &[
+            ("alpha/other", "same-token-value"),
+            ("mid/only-here", "unique-value-9"),
+            ("orphan", "orphan-value"),
+        ],
+    );
     p
 }
 

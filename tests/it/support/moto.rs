@@ -155,6 +155,14 @@ impl Moto {
         }
     }
 
+    /// Creates or overwrites `PREFIX/rel` with `value` for each `(rel, value)`
+    /// in order, all of type `ty`.
+    pub fn seed(&self, prefix: &str, ty: ParameterType, items: &[(&str, &str)]) {
+        for (rel, value) in items {
+            self.put_typed(&format!("{prefix}/{rel}"), value, ty.clone());
+        }
+    }
+
     /// Creates or overwrites many `SecureString` parameters, several calls in
     /// flight at once (1,000 take a few seconds).
     pub fn put_many(&self, items: &[(String, String)]) {
@@ -259,32 +267,36 @@ impl Moto {
             Err(e) => panic!("moto: GetParameter {name}: {}", DisplayErrorContext(&e)),
         };
         let ty = out.parameter()?.r#type()?.as_str().to_owned();
+        let tier = self
+            .described(name)
+            .and_then(|p| p.tier().map(|t| t.as_str().to_owned()))
+            .unwrap_or_else(|| "Standard".to_owned());
+        Some((ty, tier))
+    }
+
+    /// What DescribeParameters reports for exactly `name`, if anything.
+    pub fn described(&self, name: &str) -> Option<aws_sdk_ssm::types::ParameterMetadata> {
         let filter = aws_sdk_ssm::types::ParameterStringFilter::builder()
             .key("Name")
             .option("Equals")
             .values(name)
             .build()
             .expect("filter");
-        let described = block_on(
-            self.client
-                .describe_parameters()
-                .parameter_filters(filter)
-                .send(),
-        )
-        .unwrap_or_else(|e| {
+        let call = self
+            .client
+            .describe_parameters()
+            .parameter_filters(filter)
+            .send();
+        let out = block_on(call).unwrap_or_else(|e| {
             panic!(
                 "moto: DescribeParameters {name}: {}",
                 DisplayErrorContext(&e)
             )
         });
-        let tier = described
-            .parameters()
+        out.parameters()
             .iter()
             .find(|p| p.name() == Some(name))
-            .and_then(|p| p.tier())
-            .map(|t| t.as_str().to_owned())
-            .unwrap_or_else(|| "Standard".to_owned());
-        Some((ty, tier))
+            .cloned()
     }
 
     /// The parameter's tags, sorted by key.
