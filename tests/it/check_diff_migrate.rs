@@ -439,11 +439,9 @@ fn diff_reads_dotenv_backslashes_with_the_dotenv_syntax() {
     let out = ssmm(&p, dir.path())
         .args(["diff", "--app", "api", "--env", "d.env"])
         .run();
-    out.code(1);
-    assert!(
-        out.stdout.contains("~ JOINED") && out.stdout.contains("~ PRICE"),
-        "{out}"
-    );
+    out.code(1)
+        .stdout_contains("~ JOINED")
+        .stdout_contains("~ PRICE");
 }
 
 #[test]
