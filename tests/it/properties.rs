@@ -29,13 +29,7 @@
 //! functions as tests/readers/*: `dotenv_values(path)` and
 //! `dotenv.parse(fs.readFileSync(path))`.
 
-mod support;
-
-use std::future::Future;
-use std::io::{BufRead, BufReader, Write};
 use std::path::{Component, Path, PathBuf};
-use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
-use std::sync::{Mutex, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
 
 use proptest::collection::{btree_map, vec};
@@ -53,18 +47,12 @@ use ssmm::names::{self, KeyCase};
 use ssmm::secret::Secret;
 use ssmm::units;
 
-/// npm dotenv version the dotenv rules were measured against.
-const NPM_DOTENV_VERSION: &str = "16.6.1";
-
-const NUL: &str = "the value contains a NUL byte";
-const BAD_NAME: &str = "the name is not a valid environment variable name";
-const NONCHARACTER: &str =
-    "systemd rejects values holding a Unicode noncharacter (U+FDD0..U+FDEF, U+xFFFE, U+xFFFF)";
-const DOCKER_NEWLINE: &str = "docker env files cannot hold a newline or carriage return";
-const QUOTE_WRAPPED: &str = "the value starts and ends with the same quote character";
-const DOCKER_TOO_LONG: &str = "docker env files cannot hold a line longer than 65535 bytes";
-const INTERPOLATION: &str = "python-dotenv would expand the ${...} reference in the value";
-const NO_DOTENV_QUOTING: &str = "no quoting reads back the same in python-dotenv and npm dotenv";
+use crate::support::block_on_fresh as block_on;
+use crate::support::formats::*;
+use crate::support::readers::{
+    as_map, docker_cli, env_list, npm_dotenv, python_dotenv, shell_exports,
+};
+use crate::support::systemd_model;
 
 /// The refusals each format's documentation allows, for a valid name.
 fn allowed_reasons(format: Format) -> &'static [&'static str] {
@@ -323,353 +311,17 @@ fn check_refusal(
     Ok(())
 }
 
-// ---------------------------------------------------------------------------
-// Readers: sh and bash
-// ---------------------------------------------------------------------------
-
-fn setup_hint(what: &str) -> String {
-    format!(
-        "{what}\nThese property tests need the real env file readers: run scripts/setup \
-         (it puts python-dotenv 1.2.x in {cache}/moto-venv and npm dotenv@{NPM_DOTENV_VERSION} \
-         in {cache}/node; this test also installs the latter on first use). They also need \
-         node, npm, python3, sh, bash and the docker CLI (no daemon) on PATH.",
-        cache = cache_dir().display()
-    )
-}
-
-fn cache_dir() -> PathBuf {
-    match std::env::var_os("SSMM_CACHE_DIR") {
-        Some(dir) if !dir.is_empty() => PathBuf::from(dir),
-        _ => PathBuf::from(std::env::var_os("HOME").expect("HOME is set")).join(".cache/ssmm"),
-    }
-}
-
-fn readers_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/readers")
-}
-
-fn run(cmd: &mut Command, what: &str) -> Vec<u8> {
-    let out = cmd
-        .output()
-        .unwrap_or_else(|e| panic!("{}", setup_hint(&format!("cannot run {what}: {e}"))));
-    assert!(
-        out.status.success(),
-        "{what} failed ({}): {}\n(if a reader is missing: run scripts/setup)",
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out.stdout
-}
-
-/// The `SSMM_T_` variables a shell exports after running `load` on `file`,
-/// as `env -0` sees them, sorted. A shell that fails (a value that ran as
-/// a command, a syntax error) fails the case with its stderr.
-fn shell_exports(
-    shell: &str,
-    load: &str,
-    file: &Path,
-) -> Result<Vec<(String, String)>, TestCaseError> {
-    let script = format!("{load}\nexec env -0");
-    let out = Command::new(shell)
-        .arg("-c")
-        .arg(script)
-        .arg(shell)
-        .arg(file)
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .output()
-        .unwrap_or_else(|e| panic!("{}", setup_hint(&format!("cannot run {shell}: {e}"))));
-    prop_assert!(
-        out.status.success(),
-        "{} failed ({}): {}",
-        shell,
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let mut vars = Vec::new();
-    for entry in out.stdout.split(|&b| b == 0) {
-        if !entry.starts_with(b"SSMM_T_") {
-            continue;
-        }
-        let entry = String::from_utf8(entry.to_vec())
-            .map_err(|_| TestCaseError::fail(format!("{shell} gave back invalid UTF-8")))?;
-        let (k, v) = entry.split_once('=').expect("NAME=value");
-        vars.push((k.to_owned(), v.to_owned()));
-    }
-    vars.sort();
-    Ok(vars)
-}
-
 fn write_file(dir: &Path, contents: &str) -> PathBuf {
     let path = dir.join("vars.env");
     std::fs::write(&path, contents).expect("write env file");
     path
 }
 
-// ---------------------------------------------------------------------------
-// Readers: python-dotenv and npm dotenv, as long-lived processes
-// ---------------------------------------------------------------------------
-
-/// A reader process answering one JSON line per file path line.
-struct LineReader {
-    _child: Child,
-    stdin: ChildStdin,
-    stdout: BufReader<ChildStdout>,
-    what: &'static str,
-}
-
-impl LineReader {
-    /// Starts `cmd`; its first line is its library's version, as JSON.
-    fn spawn(cmd: &mut Command, what: &'static str) -> (LineReader, String) {
-        let mut child = cmd
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|e| panic!("{}", setup_hint(&format!("cannot run {what}: {e}"))));
-        let stdin = child.stdin.take().unwrap();
-        let stdout = BufReader::new(child.stdout.take().unwrap());
-        let mut reader = LineReader {
-            _child: child,
-            stdin,
-            stdout,
-            what,
-        };
-        let version = reader.line();
-        let version = version.as_str().unwrap_or_default().to_owned();
-        (reader, version)
-    }
-
-    fn line(&mut self) -> Value {
-        let mut line = String::new();
-        let n = self
-            .stdout
-            .read_line(&mut line)
-            .unwrap_or_else(|e| panic!("{}: {e}", self.what));
-        if n == 0 {
-            panic!(
-                "{}",
-                setup_hint(&format!("{} exited (is its library installed?)", self.what))
-            );
-        }
-        serde_json::from_str(&line)
-            .unwrap_or_else(|e| panic!("{} printed no JSON ({e}): {line:?}", self.what))
-    }
-
-    fn read(&mut self, file: &Path) -> Value {
-        writeln!(self.stdin, "{}", file.display())
-            .and_then(|()| self.stdin.flush())
-            .unwrap_or_else(|e| panic!("{}: {e}", self.what));
-        self.line()
-    }
-}
-
-const PYTHON_DOTENV: &str = r#"
-import json, sys
-from importlib import metadata
-from dotenv import dotenv_values
-print(json.dumps(metadata.version("python-dotenv")), flush=True)
-for line in sys.stdin:
-    print(json.dumps(dict(dotenv_values(line.rstrip("\n")))), flush=True)
-"#;
-
-const NPM_DOTENV: &str = r#"
-'use strict';
-const fs = require('fs');
-const path = require('path');
-const readline = require('readline');
-const pkg = path.join(process.argv[1], 'node_modules', 'dotenv');
-const dotenv = require(pkg);
-process.stdout.write(JSON.stringify(require(path.join(pkg, 'package.json')).version) + '\n');
-readline.createInterface({ input: process.stdin }).on('line', (file) => {
-  process.stdout.write(JSON.stringify(dotenv.parse(fs.readFileSync(file))) + '\n');
-});
-"#;
-
-fn ask(reader: &Mutex<LineReader>, file: &Path) -> Value {
-    reader
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner)
-        .read(file)
-}
-
-/// `dotenv_values(file)` in python-dotenv 1.2.x (the moto venv).
-fn python_dotenv(file: &Path) -> Value {
-    static READER: OnceLock<Mutex<LineReader>> = OnceLock::new();
-    let reader = READER.get_or_init(|| {
-        let python = cache_dir().join("moto-venv/bin/python");
-        if !python.exists() {
-            panic!(
-                "{}",
-                setup_hint(&format!("{} does not exist", python.display()))
-            );
-        }
-        let (reader, version) = LineReader::spawn(
-            Command::new(&python)
-                .arg("-c")
-                .arg(PYTHON_DOTENV)
-                .env_clear()
-                // A UTF-8 locale, as python-dotenv reads with the locale's
-                // encoding, and no inherited variables for `${...}` to expand into.
-                .env("PYTHONUTF8", "1")
-                .env("PATH", std::env::var_os("PATH").unwrap_or_default()),
-            "python-dotenv",
-        );
-        assert!(
-            version.starts_with("1.2."),
-            "{}",
-            setup_hint(&format!(
-                "the dotenv rules were measured on python-dotenv 1.2.x, found {version:?}"
-            ))
-        );
-        Mutex::new(reader)
-    });
-    ask(reader, file)
-}
-
-/// The prefix holding `node_modules/dotenv` at the pinned version, installing
-/// it on first use.
-fn npm_dotenv_prefix() -> &'static Path {
-    static PREFIX: OnceLock<PathBuf> = OnceLock::new();
-    PREFIX.get_or_init(|| {
-        let prefix = cache_dir().join("node");
-        let manifest = prefix.join("node_modules/dotenv/package.json");
-        let installed = std::fs::read(&manifest)
-            .ok()
-            .and_then(|b| serde_json::from_slice::<Value>(&b).ok())
-            .and_then(|v| v["version"].as_str().map(str::to_owned));
-        if installed.as_deref() != Some(NPM_DOTENV_VERSION) {
-            run(
-                Command::new("npm")
-                    .args(["install", "--no-audit", "--no-fund", "--silent", "--prefix"])
-                    .arg(&prefix)
-                    .arg(format!("dotenv@{NPM_DOTENV_VERSION}")),
-                "npm install dotenv",
-            );
-        }
-        prefix
-    })
-}
-
-/// `dotenv.parse(fs.readFileSync(file))` in npm dotenv at the pinned version.
-fn npm_dotenv(file: &Path) -> Value {
-    static READER: OnceLock<Mutex<LineReader>> = OnceLock::new();
-    let reader = READER.get_or_init(|| {
-        let (reader, version) = LineReader::spawn(
-            Command::new("node")
-                .arg("-e")
-                .arg(NPM_DOTENV)
-                .arg(npm_dotenv_prefix()),
-            "node (npm dotenv)",
-        );
-        assert_eq!(version, NPM_DOTENV_VERSION);
-        Mutex::new(reader)
-    });
-    ask(reader, file)
-}
-
-fn as_map(pairs: &[(String, String)]) -> Value {
-    Value::Object(
-        pairs
-            .iter()
-            .map(|(k, v)| (k.clone(), Value::String(v.clone())))
-            .collect(),
-    )
-}
-
-// ---------------------------------------------------------------------------
-// Readers: the docker CLI
-// ---------------------------------------------------------------------------
-
-/// Reads each file with `docker create --env-file` (tests/readers/docker_env.py);
-/// each result is the Env list docker sent, or the CLI's error.
-fn docker_cli(files: &[PathBuf]) -> Vec<Result<Vec<String>, String>> {
-    let stdout = run(
-        Command::new("python3")
-            .arg(readers_dir().join("docker_env.py"))
-            .args(files),
-        "the docker CLI (docker_env.py)",
-    );
-    let doc: Value = serde_json::from_slice(&stdout).expect("docker_env.py prints JSON");
-    let version = doc["version"].as_str().unwrap_or_default();
-    assert!(
-        version.starts_with("Docker version"),
-        "{}",
-        setup_hint(&format!("no docker CLI on PATH ({version:?})"))
-    );
-    let results = doc["files"].as_array().expect("files");
-    assert_eq!(results.len(), files.len());
-    results
-        .iter()
-        .map(|r| match r["env"].as_array() {
-            Some(env) => Ok(env
-                .iter()
-                .map(|e| e.as_str().expect("env entries are strings").to_owned())
-                .collect()),
-            None => Err(r["error"].as_str().unwrap_or_default().to_owned()),
-        })
-        .collect()
-}
-
-fn env_list(pairs: &[(String, String)]) -> Vec<String> {
-    pairs.iter().map(|(k, v)| format!("{k}={v}")).collect()
-}
-
-// ---------------------------------------------------------------------------
-// Reader models, copied from tests/encode_roundtrip.rs (which checks them
-// against systemd's own test vectors and the real docker CLI)
-// ---------------------------------------------------------------------------
-
-use support::systemd_model;
-
-/// docker/cli's env-file parser (`pkg/kvfile`): lines split like
-/// `bufio.ScanLines`, leading whitespace trimmed, `#` lines and blank lines
-/// skipped, cut at the first `=`; `trim_quotes` adds the matching-quote
-/// stripping of newer releases and of docker compose.
-fn docker_model(contents: &str, trim_quotes: bool) -> Result<Vec<String>, String> {
-    let mut lines: Vec<&str> = contents.split('\n').collect();
-    if lines.last() == Some(&"") {
-        lines.pop();
-    }
-    let mut out = Vec::new();
-    for (n, line) in lines.into_iter().enumerate() {
-        let line = line.strip_suffix('\r').unwrap_or(line);
-        if line.len() > 65535 {
-            return Err("bufio.Scanner: token too long".into());
-        }
-        let line = if n == 0 {
-            line.trim_start_matches('\u{FEFF}')
-        } else {
-            line
-        };
-        let line = line.trim_start();
-        if line.is_empty() || line.starts_with('#') {
-            continue;
-        }
-        let Some((key, value)) = line.split_once('=') else {
-            continue;
-        };
-        if key.is_empty() || key.contains([' ', '\t']) {
-            return Err(format!("bad variable name on line {}", n + 1));
-        }
-        let b = value.as_bytes();
-        let value = if trim_quotes
-            && b.len() >= 2
-            && matches!(b[0], b'\'' | b'"')
-            && b[0] == b[b.len() - 1]
-        {
-            &value[1..value.len() - 1]
-        } else {
-            value
-        };
-        out.push(format!("{key}={value}"));
-    }
-    Ok(out)
-}
-
-fn is_quote_wrapped(value: &str) -> bool {
-    let b = value.as_bytes();
-    b.len() >= 2 && matches!(b[0], b'\'' | b'"') && b[0] == b[b.len() - 1]
+/// A real reader's failure, as a failed case.
+fn reader(
+    result: Result<Vec<(String, String)>, String>,
+) -> Result<Vec<(String, String)>, TestCaseError> {
+    result.map_err(TestCaseError::fail)
 }
 
 // ---------------------------------------------------------------------------
@@ -703,7 +355,7 @@ proptest! {
         let want = sorted(&s.accepted);
         for shell in ["sh", "bash"] {
             prop_assert_eq!(
-                shell_exports(shell, "set -a; . \"$1\"", &path)?,
+                reader(shell_exports(shell, "set -a; . \"$1\"", &path))?,
                 want.clone(),
                 "{}: set -a; . FILE on {:?}", shell, file
             );
@@ -723,7 +375,7 @@ proptest! {
         for shell in ["sh", "bash"] {
             for load in ["eval \"$(cat \"$1\")\"", ". \"$1\""] {
                 prop_assert_eq!(
-                    shell_exports(shell, load, &path)?,
+                    reader(shell_exports(shell, load, &path))?,
                     want.clone(),
                     "{}: {} on {:?}", shell, load, file
                 );
@@ -1317,14 +969,6 @@ proptest! {
 // ---------------------------------------------------------------------------
 
 const CLUSTER_LABEL: &str = "com.amazonaws.ecs.cluster";
-
-fn block_on<F: Future>(f: F) -> F::Output {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
-        .block_on(f)
-}
 
 /// A string a metadata field might hold: ARNs, names, `/`-ended ARNs, or anything.
 fn json_string() -> impl Strategy<Value = String> {

@@ -6,8 +6,6 @@
 //! The namespace tests need root (`unshare`, `chroot`); they fail, never
 //! skip, without it.
 
-mod support;
-
 use std::collections::HashMap;
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
@@ -15,9 +13,9 @@ use std::path::{Path, PathBuf};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use crate::support::{Running, Ssmm, moto, unique_prefix};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
-use support::{Running, Ssmm, moto, unique_prefix};
 
 /// Value of the one seeded parameter, `<prefix>/app/x` -> `X`.
 const X: &str = "from-ssm";
@@ -64,45 +62,55 @@ fn require_root() {
 /// Waits until `path` exists and returns its content.
 #[track_caller]
 fn wait_for_file(path: &Path, running: &mut Running) -> String {
-    let deadline = Instant::now() + MARKER_WAIT;
-    loop {
-        if let Ok(s) = fs::read_to_string(path) {
-            return s;
-        }
-        assert!(
-            running.is_running(),
-            "the command exited before writing {}",
-            path.display()
-        );
-        assert!(
-            Instant::now() < deadline,
-            "{} did not appear within {MARKER_WAIT:?}",
-            path.display()
-        );
-        thread::sleep(Duration::from_millis(20));
-    }
+    let what = format!("{} appeared", path.display());
+    wait_for(path, running, &what, |_| true)
 }
 
 /// Waits until the file at `path` has a line `line`.
 #[track_caller]
 fn wait_for_line(path: &Path, line: &str, running: &mut Running) {
+    let what = format!("{} got {line:?}", path.display());
+    wait_for(path, running, &what, |c| c.lines().any(|l| l == line));
+}
+
+/// Waits until `path` can be read and `found` holds for its content (which
+/// it returns), while the command still runs and for at most
+/// [`MARKER_WAIT`].
+#[track_caller]
+fn wait_for(
+    path: &Path,
+    running: &mut Running,
+    what: &str,
+    found: impl Fn(&str) -> bool,
+) -> String {
     let deadline = Instant::now() + MARKER_WAIT;
     loop {
-        let content = fs::read_to_string(path).unwrap_or_default();
-        if content.lines().any(|l| l == line) {
-            return;
+        let content = fs::read_to_string(path);
+        match &content {
+            Ok(c) if found(c) => return c.clone(),
+            _ => {}
         }
+        let has = content.unwrap_or_default();
         assert!(
             running.is_running(),
-            "the command exited before {} got {line:?} (has {content:?})",
-            path.display()
+            "the command exited before {what} (has {has:?})"
         );
         assert!(
             Instant::now() < deadline,
-            "{} did not get {line:?} within {MARKER_WAIT:?} (has {content:?})",
-            path.display()
+            "not {what} within {MARKER_WAIT:?} (has {has:?})"
         );
         thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Sends each signal (by name: `TERM`) to the namespace's init and waits
+/// until the command it runs has logged the name in `got`.
+#[track_caller]
+fn relay_each(init: u32, signals: &[&str], got: &Path, running: &mut Running) {
+    for name in signals {
+        let sig: Signal = format!("SIG{name}").parse().unwrap();
+        kill(Pid::from_raw(init as i32), sig).unwrap();
+        wait_for_line(got, name, running);
     }
 }
 
@@ -333,17 +341,8 @@ fn as_pid_1_every_signal_reaches_the_child_and_its_code_passes_through() {
     // PID 1 would drop a signal it has no handler for; ssmm must not.
     // USR2 came from inside the namespace (kill -USR2 1).
     wait_for_line(&d.join("got"), "USR2", &mut running);
-    for (sig, name) in [
-        (Signal::SIGTERM, "TERM"),
-        (Signal::SIGINT, "INT"),
-        (Signal::SIGHUP, "HUP"),
-        (Signal::SIGQUIT, "QUIT"),
-        (Signal::SIGUSR1, "USR1"),
-        (Signal::SIGWINCH, "WINCH"),
-    ] {
-        kill(Pid::from_raw(init as i32), sig).unwrap();
-        wait_for_line(&d.join("got"), name, &mut running);
-    }
+    let signals = ["TERM", "INT", "HUP", "QUIT", "USR1", "WINCH"];
+    relay_each(init, &signals, &d.join("got"), &mut running);
     fs::write(d.join("done"), "").unwrap();
     let out = running.wait();
     out.code(42);
@@ -513,15 +512,8 @@ exit 42"#;
         );
     }
     let init = namespace_init(running.pid());
-    for (sig, name) in [
-        (Signal::SIGTERM, "TERM"),
-        (Signal::SIGINT, "INT"),
-        (Signal::SIGHUP, "HUP"),
-        (Signal::SIGUSR1, "USR1"),
-    ] {
-        kill(Pid::from_raw(init as i32), sig).unwrap();
-        wait_for_line(&w.join("got"), name, &mut running);
-    }
+    let signals = ["TERM", "INT", "HUP", "USR1"];
+    relay_each(init, &signals, &w.join("got"), &mut running);
     fs::write(w.join("done"), "").unwrap();
     running.wait().code(42);
 }

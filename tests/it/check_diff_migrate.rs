@@ -4,16 +4,16 @@
 //! back what `sync` writes) and `migrate` (copy, verify and back up, delete),
 //! against a real moto server through the real binary.
 
-mod support;
-
 use std::collections::BTreeSet;
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
+use crate::support::expect::assert_no_raw_controls;
+use crate::support::sorted_pairs as tags;
+use crate::support::{Outcome, Ssmm, block_on, moto, unique_prefix};
 use aws_sdk_ssm::types::{ParameterTier, ParameterType, ResourceTypeForTagging};
 use sha2::{Digest, Sha256};
-use support::{Outcome, Ssmm, block_on, moto, unique_prefix};
 
 /// `ssmm --prefix P ...` in `dir`, against moto.
 fn ssmm(prefix: &str, dir: &Path) -> Ssmm {
@@ -66,25 +66,9 @@ fn put_full(name: &str, value: &str, ty: ParameterType, tier: ParameterTier, des
 }
 
 fn description(name: &str) -> Option<String> {
-    let filter = aws_sdk_ssm::types::ParameterStringFilter::builder()
-        .key("Name")
-        .option("Equals")
-        .values(name)
-        .build()
-        .unwrap();
-    let out = block_on(
-        moto()
-            .client()
-            .describe_parameters()
-            .parameter_filters(filter)
-            .send(),
-    )
-    .unwrap();
-    out.parameters()
-        .iter()
-        .find(|p| p.name() == Some(name))
-        .and_then(|p| p.description())
-        .map(str::to_string)
+    moto()
+        .described(name)
+        .and_then(|p| p.description().map(str::to_string))
 }
 
 fn remove_tag(name: &str, key: &str) {
@@ -96,15 +80,6 @@ fn remove_tag(name: &str, key: &str) {
         .tag_keys(key)
         .send();
     block_on(call).unwrap_or_else(|e| panic!("RemoveTagsFromResource {name}: {e:?}"));
-}
-
-fn tags(list: &[(&str, &str)]) -> Vec<(String, String)> {
-    let mut v: Vec<(String, String)> = list
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
-    v.sort();
-    v
 }
 
 fn files_in(dir: &Path) -> Vec<PathBuf> {
@@ -124,15 +99,27 @@ fn files_in(dir: &Path) -> Vec<PathBuf> {
 fn seed_check() -> String {
     let p = unique_prefix();
     let m = moto();
-    m.put_secure(&format!("{p}/zeta/db-url"), "zeta-url-1");
-    m.put_secure(&format!("{p}/alpha/db-url"), "alpha-url-2");
-    m.put_secure(&format!("{p}/mid/db-url"), "mid-url-3");
-    m.put_secure(&format!("{p}/zeta/files/a.pem"), "PEM-SHARED-VALUE");
-    m.put_secure(&format!("{p}/alpha/files/a.pem"), "PEM-SHARED-VALUE");
+    m.seed(
+        &p,
+        ParameterType::SecureString,
+        &[
+            ("zeta/db-url", "zeta-url-1"),
+            ("alpha/db-url", "alpha-url-2"),
+            ("mid/db-url", "mid-url-3"),
+            ("zeta/files/a.pem", "PEM-SHARED-VALUE"),
+            ("alpha/files/a.pem", "PEM-SHARED-VALUE"),
+        ],
+    );
     m.put(&format!("{p}/zeta/token"), "same-token-value");
-    m.put_secure(&format!("{p}/alpha/other"), "same-token-value");
-    m.put_secure(&format!("{p}/mid/only-here"), "unique-value-9");
-    m.put_secure(&format!("{p}/orphan"), "orphan-value");
+    m.seed(
+        &p,
+        ParameterType::SecureString,
+        &[
+            ("alpha/other", "same-token-value"),
+            ("mid/only-here", "unique-value-9"),
+            ("orphan", "orphan-value"),
+        ],
+    );
     p
 }
 
@@ -452,11 +439,9 @@ fn diff_reads_dotenv_backslashes_with_the_dotenv_syntax() {
     let out = ssmm(&p, dir.path())
         .args(["diff", "--app", "api", "--env", "d.env"])
         .run();
-    out.code(1);
-    assert!(
-        out.stdout.contains("~ JOINED") && out.stdout.contains("~ PRICE"),
-        "{out}"
-    );
+    out.code(1)
+        .stdout_contains("~ JOINED")
+        .stdout_contains("~ PRICE");
 }
 
 #[test]
@@ -600,7 +585,7 @@ fn diff_with_a_missing_env_file_is_a_runtime_error() {
 }
 
 /// Two keys mapping to one variable: sync uses the lexically last name
-/// (SPEC §2), so diff must compare with that one too, whatever order SSM
+/// (docs/CONTRACT.md §2), so diff must compare with that one too, whatever order SSM
 /// lists them in; otherwise a file sync just wrote "differs".
 #[test]
 fn diff_resolves_keys_mapping_to_one_variable_like_sync() {
@@ -1251,15 +1236,11 @@ fn migrate_and_diff_escape_control_characters_in_parameter_names() {
             .replace(esc, r"\u{1b}")
     };
     let check = |out: &Outcome| {
-        let all = out.combined();
-        assert!(!all.contains(esc), "a raw ESC was printed\n{all:?}");
-        assert!(!all.contains("ctl-value-"), "a value was printed\n{out}");
-        for line in out.stderr.lines() {
-            assert!(
-                line.starts_with("ssmm: "),
-                "a stderr line was split: {line:?}\n{out}"
-            );
-        }
+        assert_no_raw_controls(out);
+        assert!(
+            !out.combined().contains("ctl-value-"),
+            "a value was printed\n{out}"
+        );
     };
     let sorted = |v: Vec<String>| {
         let mut v = v;

@@ -1,4 +1,4 @@
-//! Crash safety (SPEC §3 write rules): `ssmm sync` and `ssmm exec` killed
+//! Crash safety (docs/CONTRACT.md §3 write rules): `ssmm sync` and `ssmm exec` killed
 //! with SIGKILL at random moments, over and over. After every kill the env
 //! file and every file under the root hold either the complete old or the
 //! complete new content, mode 0600; temporary files a killed run left behind
@@ -7,17 +7,15 @@
 //! The number of kills is `SSMM_CRASH_ROUNDS` (default 200, split between
 //! sync and exec); `scripts/soak` runs thousands.
 
-mod support;
-
 use std::collections::BTreeMap;
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use crate::support::{Ssmm, mix64, moto, unique_prefix};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
-use support::{Ssmm, mix64, moto, unique_prefix};
 
 const FILES: usize = 24;
 const VARS: usize = 30;

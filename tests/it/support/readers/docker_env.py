@@ -1,4 +1,4 @@
-"""Reads env files with the real docker CLI, for tests/encode_roundtrip.rs.
+"""Reads env files with the real docker CLI, for the round-trip and property tests.
 
 Usage: python3 docker_env.py FILE...
 `docker create --env-file FILE` parses the file in the CLI, then sends the

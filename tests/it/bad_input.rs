@@ -19,22 +19,20 @@
 //! refused by ssmm before any connection (see `files::parse_remote` and the
 //! redirect policy), which is what those rows check.
 
-mod support;
-
-use std::collections::BTreeMap;
 use std::ffi::OsStr;
 use std::fs;
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{PermissionsExt, symlink};
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
-use std::thread;
+use std::path::Path;
 use std::time::Duration;
 
+use crate::support::expect::raw_controls;
+use crate::support::http::{Reply, Server, closed_port};
+use crate::support::rows::ROW_TIMEOUT;
+use crate::support::{
+    Fault, FaultProxy, Outcome, Plan, Rows, Ssmm, Watch, block_on, moto, unique_prefix,
+};
 use aws_sdk_ssm::types::{ParameterTier, ParameterType};
-use support::{Fault, FaultProxy, Outcome, Plan, Ssmm, block_on, moto, unique_prefix};
 
 /// Carried by every seeded value and value argument: it must never be
 /// printed by a refusal.
@@ -43,163 +41,7 @@ const LEAK: &str = "zq-leak-7391";
 /// The `.env` every working directory starts with: a refusal leaves it as is.
 const OLD_ENV: &str = "OLD=\"1\"\n";
 
-/// Limit on one row's run: a hang fails the row, not the whole suite.
-const ROW_TIMEOUT: Duration = Duration::from_secs(60);
-
 // ------------------------------------------------------------ row machinery
-
-/// What a row must leave untouched.
-#[derive(Clone, Default)]
-struct Watch {
-    dirs: Vec<PathBuf>,
-    /// Every parameter (name and value) under this path.
-    ssm: Option<String>,
-}
-
-impl Watch {
-    fn dirs(dirs: &[&Path]) -> Watch {
-        Watch {
-            dirs: dirs.iter().map(|d| d.to_path_buf()).collect(),
-            ssm: None,
-        }
-    }
-
-    fn ssm(mut self, prefix: &str) -> Watch {
-        self.ssm = Some(prefix.to_owned());
-        self
-    }
-}
-
-/// Kind, mode and content (or link target) of everything under `dir`,
-/// without following symlinks.
-fn snapshot(dir: &Path) -> BTreeMap<String, String> {
-    fn walk(base: &Path, dir: &Path, out: &mut BTreeMap<String, String>) {
-        let Ok(entries) = fs::read_dir(dir) else {
-            return;
-        };
-        for entry in entries.flatten() {
-            let path = entry.path();
-            let rel = path
-                .strip_prefix(base)
-                .unwrap()
-                .to_string_lossy()
-                .into_owned();
-            let meta = fs::symlink_metadata(&path).unwrap();
-            let mode = meta.permissions().mode() & 0o7777;
-            let what = if meta.file_type().is_symlink() {
-                format!("link -> {}", fs::read_link(&path).unwrap().display())
-            } else if meta.is_dir() {
-                walk(base, &path, out);
-                format!("dir {mode:o}")
-            } else if meta.is_file() {
-                let bytes = fs::read(&path).unwrap();
-                format!(
-                    "file {mode:o} {} bytes {:?}",
-                    bytes.len(),
-                    String::from_utf8_lossy(&bytes[..bytes.len().min(200)])
-                )
-            } else {
-                format!("special {mode:o}")
-            };
-            out.insert(rel, what);
-        }
-    }
-    let mut out = BTreeMap::new();
-    if dir.exists() {
-        walk(dir, dir, &mut out);
-    } else {
-        out.insert(".".into(), "absent".into());
-    }
-    out
-}
-
-/// Runs rows, collecting failures; [`Rows::finish`] fails the test once,
-/// naming every failing row.
-struct Rows {
-    failures: Vec<String>,
-}
-
-impl Rows {
-    fn new() -> Rows {
-        Rows {
-            failures: Vec::new(),
-        }
-    }
-
-    /// Runs `cmd` and checks the row: exit `code`, `msg` in stderr, and the
-    /// common rules of the module docs. Returns the outcome for extra checks.
-    fn check(&mut self, id: &str, cmd: Ssmm, code: i32, msg: &str, watch: &Watch) -> Outcome {
-        self.check_all(id, cmd, code, &[msg], watch)
-    }
-
-    /// [`Rows::check`] with several pieces the message must hold.
-    fn check_all(
-        &mut self,
-        id: &str,
-        cmd: Ssmm,
-        code: i32,
-        needles: &[&str],
-        watch: &Watch,
-    ) -> Outcome {
-        let dirs_before: Vec<_> = watch.dirs.iter().map(|d| snapshot(d)).collect();
-        let ssm_before = watch.ssm.as_ref().map(|p| moto().params_under(p));
-        let out = cmd.timeout(ROW_TIMEOUT).run();
-        let mut wrong = Vec::new();
-        if out.code != Some(code) {
-            wrong.push(format!("expected exit {code}, got {:?}", out.code));
-        }
-        for msg in needles {
-            if !out.stderr.contains(msg) {
-                wrong.push(format!("stderr lacks {msg:?}"));
-            }
-        }
-        if out.combined().contains("panicked") || out.combined().contains("RUST_BACKTRACE") {
-            wrong.push("a panic was printed".into());
-        }
-        if out.combined().contains(LEAK) {
-            wrong.push("a value was printed".into());
-        }
-        for (dir, before) in watch.dirs.iter().zip(&dirs_before) {
-            let after = snapshot(dir);
-            if &after != before {
-                wrong.push(format!(
-                    "{} changed:\n  before {before:?}\n  after  {after:?}",
-                    dir.display()
-                ));
-            }
-        }
-        if let (Some(p), Some(before)) = (&watch.ssm, ssm_before) {
-            let after = moto().params_under(p);
-            if after != before {
-                wrong.push(format!(
-                    "parameters under {p} changed: {} before, {} after",
-                    before.len(),
-                    after.len()
-                ));
-            }
-        }
-        if !wrong.is_empty() {
-            self.failures
-                .push(format!("[{id}] {}\n{out}", wrong.join("; ")));
-        }
-        out
-    }
-
-    /// Records a failure found by a row's own extra check.
-    fn fail(&mut self, id: &str, why: String) {
-        self.failures.push(format!("[{id}] {why}"));
-    }
-
-    #[track_caller]
-    fn finish(self) {
-        assert!(
-            self.failures.is_empty(),
-            "{} row(s) failed:\n\n{}",
-            self.failures.len(),
-            self.failures.join("\n\n")
-        );
-    }
-}
 
 /// A working directory holding an `.env` that refusals must leave alone.
 fn workdir() -> tempfile::TempDir {
@@ -219,112 +61,12 @@ fn args(cmd: Ssmm, list: &[&str]) -> Ssmm {
     cmd.args(list)
 }
 
-// ---------------------------------------------------- a loopback HTTP server
-
-/// How the test server answers one request.
-enum Reply {
-    Answer {
-        status: u16,
-        headers: Vec<(&'static str, String)>,
-        body: Vec<u8>,
-    },
-    /// Read the request, then say nothing for this long.
-    Stall(Duration),
-}
-
-fn answer(status: u16, body: impl Into<Vec<u8>>) -> Reply {
-    Reply::Answer {
-        status,
-        headers: Vec::new(),
-        body: body.into(),
-    }
-}
-
-type Route = dyn Fn(&str, &str) -> Reply + Send + Sync;
-
-/// Starts an HTTP/1.1 server on 127.0.0.1 (one request per connection) and
-/// returns its base URL. It lives until the test process exits.
-fn serve(route: impl Fn(&str, &str) -> Reply + Send + Sync + 'static) -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    let route: Arc<Route> = Arc::new(route);
-    thread::spawn(move || {
-        for conn in listener.incoming().flatten() {
-            let route = route.clone();
-            thread::spawn(move || respond(conn, &*route));
-        }
-    });
-    base
-}
-
-fn respond(mut conn: TcpStream, route: &Route) {
-    let _ = conn.set_read_timeout(Some(Duration::from_secs(10)));
-    let mut buf = Vec::new();
-    let mut chunk = [0u8; 4096];
-    let head_end = loop {
-        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-            break i + 4;
-        }
-        match conn.read(&mut chunk) {
-            Ok(0) | Err(_) => return,
-            Ok(n) => buf.extend_from_slice(&chunk[..n]),
-        }
-        if buf.len() > 1 << 20 {
-            return;
-        }
-    };
-    let head = String::from_utf8_lossy(&buf[..head_end]).into_owned();
-    let mut words = head.split_whitespace();
-    let method = words.next().unwrap_or_default().to_owned();
-    let path = words.next().unwrap_or_default().to_owned();
-    let length = head
-        .lines()
-        .filter_map(|l| l.split_once(':'))
-        .find(|(k, _)| k.trim().eq_ignore_ascii_case("content-length"))
-        .and_then(|(_, v)| v.trim().parse::<usize>().ok())
-        .unwrap_or(0);
-    while buf.len() < head_end + length {
-        match conn.read(&mut chunk) {
-            Ok(0) | Err(_) => return,
-            Ok(n) => buf.extend_from_slice(&chunk[..n]),
-        }
-    }
-    match route(&method, &path) {
-        Reply::Stall(d) => thread::sleep(d),
-        Reply::Answer {
-            status,
-            headers,
-            body,
-        } => {
-            let mut out = format!(
-                "HTTP/1.1 {status} X\r\nContent-Length: {}\r\nConnection: close\r\n",
-                body.len()
-            );
-            for (k, v) in headers {
-                out.push_str(&format!("{k}: {v}\r\n"));
-            }
-            out.push_str("\r\n");
-            let _ = conn.write_all(out.as_bytes());
-            let _ = conn.write_all(&body);
-        }
-    }
-}
-
-/// A loopback port nothing listens on.
-fn closed_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 // ------------------------------------------------------------------- tests
 
 /// Prefix, layout, app and cluster: refused before SSM is asked anything.
 #[test]
 fn prefix_layout_app_and_cluster_errors_change_nothing() {
-    let mut rows = Rows::new();
+    let mut rows = Rows::new().secret(LEAK);
     let dir = workdir();
     let d = dir.path();
     let watch = Watch::dirs(&[d]);
@@ -570,7 +312,7 @@ fn prefix_layout_app_and_cluster_errors_change_nothing() {
 /// The parser's refusals and flag values: exit 2 before anything runs.
 #[test]
 fn cli_misuse_and_bad_flag_values_change_nothing() {
-    let mut rows = Rows::new();
+    let mut rows = Rows::new().secret(LEAK);
     let p = unique_prefix();
     moto().put_secure(&format!("{p}/api/a"), LEAK);
     let dir = workdir();
@@ -853,7 +595,7 @@ fn cli_misuse_and_bad_flag_values_change_nothing() {
 /// `--strict`: every problem listed, then one summary line; exit 3.
 #[test]
 fn strict_violations_exit_3_listing_every_problem() {
-    let mut rows = Rows::new();
+    let mut rows = Rows::new().secret(LEAK);
     let p = unique_prefix();
     let m = moto();
     m.put_secure(&format!("{p}/api/1password"), LEAK);
@@ -930,11 +672,8 @@ fn exec_warnings_and_ssm_errors_escape_control_characters_in_names() {
         ),
     ];
     let one_line_each = |rows: &mut Rows, id: &str, out: &Outcome| {
-        if out.combined().contains('\u{1b}') {
-            rows.fail(id, format!("a raw ESC was printed\n{out}"));
-        }
-        if let Some(line) = out.stderr.lines().find(|l| !l.starts_with("ssmm: ")) {
-            rows.fail(id, format!("a stderr line was split: {line:?}\n{out}"));
+        for why in raw_controls(out) {
+            rows.fail(id, format!("{why}\n{out}"));
         }
     };
     let exec = |extra: &[&str]| {
@@ -988,7 +727,7 @@ fn exec_warnings_and_ssm_errors_escape_control_characters_in_names() {
 /// variable, never the value, nothing written or started.
 #[test]
 fn values_the_output_cannot_hold_name_the_key_and_change_nothing() {
-    let mut rows = Rows::new();
+    let mut rows = Rows::new().secret(LEAK);
     let m = moto();
     let seed = |key: &str, value: &str| {
         let p = unique_prefix();
@@ -1110,7 +849,7 @@ fn values_the_output_cannot_hold_name_the_key_and_change_nothing() {
 /// over), nothing written.
 #[test]
 fn an_ssm_answer_with_a_value_that_is_not_unicode_fails_closed() {
-    let mut rows = Rows::new();
+    let mut rows = Rows::new().secret(LEAK);
     let dir = workdir();
     let d = dir.path();
     let watch = Watch::dirs(&[d]);
@@ -1130,11 +869,10 @@ fn an_ssm_answer_with_a_value_that_is_not_unicode_fails_closed() {
         ),
     ];
     for (id, body) in bodies {
-        let endpoint = serve(move |_, _| Reply::Answer {
-            status: 200,
-            headers: vec![("Content-Type", "application/x-amz-json-1.1".into())],
-            body: body.clone(),
+        let srv = Server::start(move |_| {
+            Reply::new(200, body.clone()).header("Content-Type", "application/x-amz-json-1.1")
         });
+        let endpoint = srv.base();
         let cmd = Ssmm::new()
             .endpoint(&endpoint)
             .current_dir(d)
@@ -1155,7 +893,7 @@ fn an_ssm_answer_with_a_value_that_is_not_unicode_fails_closed() {
 /// `put`'s own checks: names, flags and tags, before any write.
 #[test]
 fn put_argument_and_flag_errors_write_no_parameter() {
-    let mut rows = Rows::new();
+    let mut rows = Rows::new().secret(LEAK);
     let p = unique_prefix();
     let dir = workdir();
     let d = dir.path();
@@ -1264,7 +1002,7 @@ fn put_argument_and_flag_errors_write_no_parameter() {
 /// with a fixed explanation, never SSM's message (it repeats the value).
 #[test]
 fn a_write_ssm_refuses_names_the_parameter_and_the_code_only() {
-    let mut rows = Rows::new();
+    let mut rows = Rows::new().secret(LEAK);
     let p = unique_prefix();
     let proxy = FaultProxy::start(&moto().endpoint());
     proxy.set_plan(
@@ -1324,7 +1062,7 @@ fn put_of_a_variable_set_twice_warns_and_keeps_the_last() {
 /// --env`: `FILE: line N: reason`, exit 2, never the line's text.
 #[test]
 fn env_file_parse_errors_name_the_file_and_line_for_put_and_diff() {
-    let mut rows = Rows::new();
+    let mut rows = Rows::new().secret(LEAK);
     let p = unique_prefix();
     moto().put_secure(&format!("{p}/api/a"), LEAK);
     let dir = workdir();
@@ -1440,7 +1178,7 @@ fn env_file_parse_errors_name_the_file_and_line_for_put_and_diff() {
 /// (neither the other files nor the env file).
 #[test]
 fn file_parameter_paths_that_leave_or_break_the_root_change_nothing() {
-    let mut rows = Rows::new();
+    let mut rows = Rows::new().secret(LEAK);
     let m = moto();
     let dir = workdir();
     let d = dir.path();
@@ -1612,7 +1350,7 @@ fn file_parameter_paths_that_leave_or_break_the_root_change_nothing() {
 /// `base64:` and `url:` values refused before any download.
 #[test]
 fn file_parameter_contents_and_urls_are_refused_before_any_download() {
-    let mut rows = Rows::new();
+    let mut rows = Rows::new().secret(LEAK);
     let m = moto();
     let dir = workdir();
     let d = dir.path();
@@ -1686,27 +1424,25 @@ fn file_parameter_contents_and_urls_are_refused_before_any_download() {
 /// parameter and the URL without its query, nothing written.
 #[test]
 fn url_downloads_that_go_wrong_change_nothing() {
-    let mut rows = Rows::new();
+    let mut rows = Rows::new().secret(LEAK);
     let m = moto();
-    let base = serve(|_, path| {
+    let srv = Server::start(|req| {
+        let path = req.target.as_str();
         if path.starts_with("/ok") {
-            answer(200, "hello\n")
+            Reply::new(200, "hello\n")
         } else if path.starts_with("/big") {
-            answer(200, vec![b'x'; 5000])
+            Reply::new(200, vec![b'x'; 5000])
         } else if path.starts_with("/forbidden") {
-            answer(403, format!("<Error>{LEAK}</Error>"))
+            Reply::new(403, format!("<Error>{LEAK}</Error>"))
         } else if path.starts_with("/redirect-out") {
-            Reply::Answer {
-                status: 302,
-                headers: vec![("Location", "http://10.0.0.1/x".into())],
-                body: Vec::new(),
-            }
+            Reply::redirect(302, "http://10.0.0.1/x")
         } else if path.starts_with("/stall") {
-            Reply::Stall(Duration::from_secs(30))
+            Reply::stall(Duration::from_secs(30))
         } else {
-            answer(404, "")
+            Reply::new(404, "")
         }
     });
+    let base = srv.base();
     let refused = format!("http://127.0.0.1:{}", closed_port());
     let dir = workdir();
     let d = dir.path();
@@ -1786,7 +1522,7 @@ fn url_downloads_that_go_wrong_change_nothing() {
 /// `ssm:` references in the inherited environment of `exec`.
 #[test]
 fn ssm_reference_errors_start_nothing() {
-    let mut rows = Rows::new();
+    let mut rows = Rows::new().secret(LEAK);
     let p = unique_prefix();
     moto().put_secure(&format!("{p}/api/a"), LEAK);
     let dir = workdir();
@@ -1840,7 +1576,7 @@ fn ssm_reference_errors_start_nothing() {
 /// `$ECS_CONTAINER_METADATA_FILE` set but unusable: exit 1 naming the file.
 #[test]
 fn ecs_metadata_file_problems_exit_1_and_change_nothing() {
-    let mut rows = Rows::new();
+    let mut rows = Rows::new().secret(LEAK);
     let dir = workdir();
     let d = dir.path();
     let watch = Watch::dirs(&[d]);
@@ -1960,8 +1696,9 @@ fn ecs_metadata_file_problems_exit_1_and_change_nothing() {
 /// `$ECS_CONTAINER_METADATA_URI_V4` set but broken: exit 1 naming the URL.
 #[test]
 fn ecs_metadata_endpoint_problems_exit_1_and_change_nothing() {
-    let mut rows = Rows::new();
-    let base = serve(|_, path| {
+    let mut rows = Rows::new().secret(LEAK);
+    let srv = Server::start(|req| {
+        let path = req.target.as_str();
         let task = path.ends_with("/task");
         let mode = path
             .trim_start_matches("/v4/")
@@ -1969,16 +1706,17 @@ fn ecs_metadata_endpoint_problems_exit_1_and_change_nothing() {
             .next()
             .unwrap_or("");
         match mode {
-            "e404" => answer(404, "{}"),
-            "e500" => answer(500, "oops"),
-            "html" => answer(200, "<html>"),
-            "array" => answer(200, "[]"),
-            "nocluster" if task => answer(200, r#"{"Family":"f"}"#),
-            "nocluster" => answer(200, r#"{"Name":"web","Labels":{}}"#),
-            "slow" => Reply::Stall(Duration::from_secs(5)),
-            _ => answer(404, "{}"),
+            "e404" => Reply::new(404, "{}"),
+            "e500" => Reply::new(500, "oops"),
+            "html" => Reply::new(200, "<html>"),
+            "array" => Reply::new(200, "[]"),
+            "nocluster" if task => Reply::new(200, r#"{"Family":"f"}"#),
+            "nocluster" => Reply::new(200, r#"{"Name":"web","Labels":{}}"#),
+            "slow" => Reply::stall(Duration::from_secs(5)),
+            _ => Reply::new(404, "{}"),
         }
     });
+    let base = srv.base();
     let refused = format!("http://127.0.0.1:{}/v4", closed_port());
     let dir = workdir();
     let d = dir.path();
@@ -2043,7 +1781,7 @@ fn ecs_metadata_endpoint_problems_exit_1_and_change_nothing() {
 /// Admin KEY arguments, tags and migrate paths: refused before SSM changes.
 #[test]
 fn admin_key_tag_and_path_errors_change_nothing() {
-    let mut rows = Rows::new();
+    let mut rows = Rows::new().secret(LEAK);
     let p = unique_prefix();
     moto().put_secure(&format!("{p}/api/k"), LEAK);
     let dir = workdir();
@@ -2234,7 +1972,7 @@ fn admin_key_tag_and_path_errors_change_nothing() {
 /// Reaching SSM: an endpoint that is not a URL, no credentials anywhere.
 #[test]
 fn aws_configuration_errors_fail_closed() {
-    let mut rows = Rows::new();
+    let mut rows = Rows::new().secret(LEAK);
     let dir = workdir();
     let d = dir.path();
     let watch = Watch::dirs(&[d]);
@@ -2284,7 +2022,7 @@ fn aws_configuration_errors_fail_closed() {
 /// A script without `#!` is not retried through /bin/sh: 126.
 #[test]
 fn exec_of_a_script_without_a_shebang_is_126() {
-    let mut rows = Rows::new();
+    let mut rows = Rows::new().secret(LEAK);
     let p = unique_prefix();
     moto().put_secure(&format!("{p}/api/a"), LEAK);
     let dir = workdir();
@@ -2310,7 +2048,7 @@ fn exec_of_a_script_without_a_shebang_is_126() {
 /// bug test below).
 #[test]
 fn an_out_path_that_cannot_be_written_is_an_error() {
-    let mut rows = Rows::new();
+    let mut rows = Rows::new().secret(LEAK);
     let p = unique_prefix();
     moto().put_secure(&format!("{p}/api/a"), LEAK);
     let dir = workdir();
@@ -2348,7 +2086,7 @@ fn an_out_path_that_cannot_be_written_is_an_error() {
 /// which names neither the region nor the fix.
 #[test]
 fn an_empty_region_is_the_missing_region_usage_error() {
-    let mut rows = Rows::new();
+    let mut rows = Rows::new().secret(LEAK);
     let dir = workdir();
     let d = dir.path();
     let watch = Watch::dirs(&[d]);
@@ -2371,7 +2109,7 @@ fn an_empty_region_is_the_missing_region_usage_error() {
 /// Expected: a usage error (exit 2), nothing written.
 #[test]
 fn resolution_variables_that_are_not_utf8_are_refused_not_ignored() {
-    let mut rows = Rows::new();
+    let mut rows = Rows::new().secret(LEAK);
     let p = unique_prefix();
     moto().put_secure(&format!("{p}/api/a"), LEAK);
     moto().put_secure(&format!("{p}/other/a"), LEAK);
@@ -2399,7 +2137,7 @@ fn resolution_variables_that_are_not_utf8_are_refused_not_ignored() {
 /// leave the disk as it was, like every other refusal.
 #[test]
 fn exec_with_a_command_it_cannot_run_writes_nothing() {
-    let mut rows = Rows::new();
+    let mut rows = Rows::new().secret(LEAK);
     let p = unique_prefix();
     moto().put_secure(&format!("{p}/api/a"), LEAK);
     moto().put_secure(&format!("{p}/api/files/conf.yml"), LEAK);
@@ -2445,7 +2183,7 @@ fn exec_with_a_command_it_cannot_run_writes_nothing() {
 /// and leaves existing files untouched."
 #[test]
 fn an_out_path_that_cannot_be_written_leaves_the_files_untouched() {
-    let mut rows = Rows::new();
+    let mut rows = Rows::new().secret(LEAK);
     let p = unique_prefix();
     moto().put_secure(&format!("{p}/api/a"), LEAK);
     moto().put_secure(&format!("{p}/api/files/conf.yml"), LEAK);
@@ -2476,7 +2214,7 @@ fn an_out_path_that_cannot_be_written_leaves_the_files_untouched() {
 /// path errors, before anything is written.
 #[test]
 fn a_file_name_too_long_for_its_temporary_name_is_refused_before_writing() {
-    let mut rows = Rows::new();
+    let mut rows = Rows::new().secret(LEAK);
     let m = moto();
     let p = unique_prefix();
     let long = "z".repeat(240);
@@ -2506,7 +2244,7 @@ fn a_file_name_too_long_for_its_temporary_name_is_refused_before_writing() {
 /// message should say which characters are allowed.
 #[test]
 fn a_tag_with_a_disallowed_character_says_which_characters_are_allowed() {
-    let mut rows = Rows::new();
+    let mut rows = Rows::new().secret(LEAK);
     let p = unique_prefix();
     let dir = workdir();
     let d = dir.path();
@@ -2555,7 +2293,7 @@ fn make_fifo(path: &Path) {
 /// opened: exit 2 naming it, nothing written, nothing started.
 #[test]
 fn a_device_fifo_socket_or_directory_at_out_is_never_replaced() {
-    let mut rows = Rows::new();
+    let mut rows = Rows::new().secret(LEAK);
     let p = unique_prefix();
     moto().put_secure(&format!("{p}/api/a"), LEAK);
     let dir = workdir();
@@ -2597,7 +2335,7 @@ fn a_device_fifo_socket_or_directory_at_out_is_never_replaced() {
 /// parameter and the path, before any file is written.
 #[test]
 fn a_device_fifo_or_directory_at_a_files_target_is_never_replaced() {
-    let mut rows = Rows::new();
+    let mut rows = Rows::new().secret(LEAK);
     let m = moto();
     let dir = workdir();
     let d = dir.path();
@@ -2641,7 +2379,7 @@ fn a_device_fifo_or_directory_at_a_files_target_is_never_replaced() {
 /// refused before anything is written, naming the parameter.
 #[test]
 fn files_colliding_with_out_are_refused_before_anything_is_written() {
-    let mut rows = Rows::new();
+    let mut rows = Rows::new().secret(LEAK);
     let m = moto();
     let dir = workdir();
     let d = dir.path();
@@ -2726,17 +2464,19 @@ fn files_colliding_with_out_are_refused_before_anything_is_written() {
 /// out now; everything else fails as without the flag, `.env` untouched.
 #[test]
 fn keep_on_error_rides_out_outages_only() {
-    let mut rows = Rows::new();
+    let mut rows = Rows::new().secret(LEAK);
     let m = moto();
-    let base = serve(|_, path| {
+    let srv = Server::start(|req| {
+        let path = req.target.as_str();
         if path.starts_with("/ok") {
-            answer(200, "hello\n")
+            Reply::new(200, "hello\n")
         } else if path.starts_with("/unavailable") {
-            answer(503, "")
+            Reply::new(503, "")
         } else {
-            answer(404, "")
+            Reply::new(404, "")
         }
     });
+    let base = srv.base();
     let dir = workdir();
     let d = dir.path();
     let watch = Watch::dirs(&[d]);
@@ -2948,7 +2688,7 @@ fn exec_with_an_environment_too_large_to_exec_writes_nothing() {
     let dir = workdir();
     let d = dir.path();
     let marker = d.join("started");
-    let mut rows = Rows::new();
+    let mut rows = Rows::new().secret(LEAK);
     let cmd = Ssmm::with_program("sh")
         .endpoint(&moto().endpoint())
         .current_dir(d)

@@ -23,7 +23,7 @@ use aws_sdk_ssm::types::{ParameterType, ResourceTypeForTagging, Tag};
 
 use super::mix64;
 
-/// The moto release the harness is written against (see shared FACTS.md for
+/// The moto release the harness is written against (see the README's notes on moto for
 /// how it differs from AWS).
 pub const MOTO_VERSION: &str = "5.2.5";
 
@@ -68,6 +68,17 @@ fn runtime() -> &'static tokio::runtime::Runtime {
 /// (synchronous) test code, not from inside another tokio runtime.
 pub fn block_on<F: Future>(fut: F) -> F::Output {
     runtime().block_on(fut)
+}
+
+/// Runs a future on a fresh single-threaded runtime, dropped afterwards with
+/// every task the future spawned (for calling ssmm's own async functions
+/// from plain `#[test]`s).
+pub fn block_on_fresh<F: Future>(fut: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("build a test runtime")
+        .block_on(fut)
 }
 
 /// An SSM client for `endpoint` with the harness's fixed identity (static
@@ -141,6 +152,14 @@ impl Moto {
             .send();
         if let Err(e) = block_on(call) {
             panic!("moto: PutParameter {name}: {}", DisplayErrorContext(&e));
+        }
+    }
+
+    /// Creates or overwrites `PREFIX/rel` with `value` for each `(rel, value)`
+    /// in order, all of type `ty`.
+    pub fn seed(&self, prefix: &str, ty: ParameterType, items: &[(&str, &str)]) {
+        for (rel, value) in items {
+            self.put_typed(&format!("{prefix}/{rel}"), value, ty.clone());
         }
     }
 
@@ -248,32 +267,36 @@ impl Moto {
             Err(e) => panic!("moto: GetParameter {name}: {}", DisplayErrorContext(&e)),
         };
         let ty = out.parameter()?.r#type()?.as_str().to_owned();
+        let tier = self
+            .described(name)
+            .and_then(|p| p.tier().map(|t| t.as_str().to_owned()))
+            .unwrap_or_else(|| "Standard".to_owned());
+        Some((ty, tier))
+    }
+
+    /// What DescribeParameters reports for exactly `name`, if anything.
+    pub fn described(&self, name: &str) -> Option<aws_sdk_ssm::types::ParameterMetadata> {
         let filter = aws_sdk_ssm::types::ParameterStringFilter::builder()
             .key("Name")
             .option("Equals")
             .values(name)
             .build()
             .expect("filter");
-        let described = block_on(
-            self.client
-                .describe_parameters()
-                .parameter_filters(filter)
-                .send(),
-        )
-        .unwrap_or_else(|e| {
+        let call = self
+            .client
+            .describe_parameters()
+            .parameter_filters(filter)
+            .send();
+        let out = block_on(call).unwrap_or_else(|e| {
             panic!(
                 "moto: DescribeParameters {name}: {}",
                 DisplayErrorContext(&e)
             )
         });
-        let tier = described
-            .parameters()
+        out.parameters()
             .iter()
             .find(|p| p.name() == Some(name))
-            .and_then(|p| p.tier())
-            .map(|t| t.as_str().to_owned())
-            .unwrap_or_else(|| "Standard".to_owned());
-        Some((ty, tier))
+            .cloned()
     }
 
     /// The parameter's tags, sorted by key.

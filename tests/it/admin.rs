@@ -4,15 +4,15 @@
 //! real binary. Every effect on SSM is checked independently through the
 //! harness's own SDK client, and no output may carry a value except `show`'s.
 
-mod support;
-
 use std::io::Write;
 use std::process::{Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use aws_sdk_ssm::types::ParameterStringFilter;
-use support::{Fault, FaultProxy, Outcome, Plan, Ssmm, block_on, moto, unique_prefix};
+use crate::support::expect::assert_no_raw_controls;
+use crate::support::sorted_pairs as tags;
+use crate::support::{Fault, FaultProxy, Outcome, Plan, Ssmm, moto, unique_prefix};
+use aws_sdk_ssm::types::ParameterType;
 
 const NO_PREFIX: &str = "Error: no prefix configured. Pass --prefix /<your-team> or set $SSMM_PREFIX_ROOT=/<your-team>.";
 
@@ -71,35 +71,10 @@ fn is_utc_seconds(s: &str) -> bool {
 
 /// The KMS key id DescribeParameters reports for `name`.
 fn key_id(name: &str) -> Option<String> {
-    let filter = ParameterStringFilter::builder()
-        .key("Name")
-        .option("Equals")
-        .values(name)
-        .build()
-        .unwrap();
-    let out = block_on(
-        moto()
-            .client()
-            .describe_parameters()
-            .parameter_filters(filter)
-            .send(),
-    )
-    .expect("DescribeParameters");
-    let p = out
-        .parameters()
-        .iter()
-        .find(|p| p.name() == Some(name))
+    let p = moto()
+        .described(name)
         .unwrap_or_else(|| panic!("{name} not described"));
     p.key_id().map(str::to_string)
-}
-
-fn tags(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-    let mut v: Vec<(String, String)> = pairs
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
-    v.sort();
-    v
 }
 
 fn kind(ty: &str, tier: &str) -> Option<(String, String)> {
@@ -1000,14 +975,24 @@ fn put_retries_a_throttled_write_in_the_default_adaptive_mode() {
 /// shared, and another app.
 fn seed_team(p: &str) {
     let m = moto();
-    m.put_secure(&format!("{p}/api/db-url"), "list-secret-1");
-    m.put(&format!("{p}/api/b-host"), "list-plain-2");
-    m.put(&format!("{p}/api/b-host"), "list-plain-2b");
-    m.put(&format!("{p}/api/files/tls/cert.pem"), "list-cert-3");
-    m.put(&format!("{p}/api2/k"), "list-api2");
-    m.put(&format!("{p}/api-x/k"), "list-apix");
-    m.put(&format!("{p}/shared/sentry-dsn"), "list-shared");
-    m.put(&format!("{p}/web/port"), "list-web");
+    m.seed(
+        p,
+        ParameterType::SecureString,
+        &[("api/db-url", "list-secret-1")],
+    );
+    m.seed(
+        p,
+        ParameterType::String,
+        &[
+            ("api/b-host", "list-plain-2"),
+            ("api/b-host", "list-plain-2b"),
+            ("api/files/tls/cert.pem", "list-cert-3"),
+            ("api2/k", "list-api2"),
+            ("api-x/k", "list-apix"),
+            ("shared/sentry-dsn", "list-shared"),
+            ("web/port", "list-web"),
+        ],
+    );
     m.add_tags(
         &format!("{p}/api/db-url"),
         &[("owner", "pay"), ("env", "prod")],
@@ -1619,18 +1604,6 @@ fn seed_control_names(p: &str) -> Vec<(String, String)> {
 /// How ssmm shows a name: control characters escaped as in Rust.
 fn escaped(name: &str) -> String {
     name.replace('\n', r"\n").replace(ESC, r"\u{1b}")
-}
-
-#[track_caller]
-fn assert_no_raw_controls(out: &Outcome) {
-    let all = out.combined();
-    assert!(!all.contains(ESC), "a raw ESC was printed\n{all:?}");
-    for line in out.stderr.lines() {
-        assert!(
-            line.starts_with("ssmm: "),
-            "a stderr line was split: {line:?}\n{out}"
-        );
-    }
 }
 
 /// The bug: a newline in a name split a `list` row in two and an ESC

@@ -14,13 +14,13 @@
 //! (e.g. `--retry-mode adaptive --max-attempts 15`), `SSMM_FLEET_BIN` another
 //! ssmm binary to run instead of this build's.
 
-mod support;
+use crate::support;
 
 use std::fs;
 use std::path::PathBuf;
 use std::time::{Duration, Instant, SystemTime};
 
-use support::{Fault, FaultProxy, Plan, Ssmm, moto, unique_prefix};
+use crate::support::{Fault, FaultProxy, Plan, Ssmm, moto, unique_prefix};
 
 /// Hosts started at once in the test suite (the issue asks for 200).
 const DEFAULT_HOSTS: usize = 200;

@@ -19,18 +19,16 @@
 //! each table prints what every case did and how long it took (visible with
 //! `--nocapture`, and on failure).
 
-mod support;
-
 use std::fmt::Write as _;
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
-use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, OnceLock};
 use std::thread;
 use std::time::Duration;
 
-use support::{Fault, FaultProxy, Outcome, Plan, Ssmm, moto, unique_prefix};
+use crate::support::fs::entries;
+use crate::support::{Fault, FaultProxy, Outcome, Plan, Run, Test, moto, unique_prefix};
 
 /// In every value seeded or put; never in ssmm's stdout or stderr.
 const MARK: &str = "CANARY-FM-91d2";
@@ -395,19 +393,24 @@ fn judge(label: &str, case: &Case, out: &Outcome, op: &str, prefix: &str) -> boo
     false
 }
 
-fn entries(dir: &Path) -> Vec<String> {
-    let mut names: Vec<String> = fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    names.sort();
-    names
+/// A fresh test (prefix, directory) whose ssmm talks through a proxy with
+/// `plan`.
+fn proxied(plan: &Plan) -> Test {
+    Test::new().faults(plan.clone())
 }
 
-fn proxied(plan: &Plan) -> FaultProxy {
-    let proxy = FaultProxy::start(&moto().endpoint());
-    proxy.set_plan(plan.clone());
-    proxy
+/// `ssmm --prefix PREFIX ARGS -vv` in `t`'s directory, through its proxy.
+fn ssmm(t: &Test, prefix: &str, args: &[&str]) -> Run {
+    t.bare(["--prefix", prefix]).args(args).arg("-vv")
+}
+
+/// `put --app api API_TOKEN=VALUE ARGS` under `t`'s prefix.
+fn put_token(t: &Test, value: &str, args: &[&str]) -> Outcome {
+    ssmm(t, t.prefix(), &["put", "--app", "api"])
+        .arg(format!("API_TOKEN={value}"))
+        .args(args)
+        .secret(value)
+        .go()
 }
 
 /// Checks that the case really met its fault, and the `at_most` bound.
@@ -506,15 +509,12 @@ fn reads() -> &'static Reads {
         }
         let r = Reads { prefix, params };
         // The expectations themselves, checked once without faults.
-        let dir = tempfile::tempdir().unwrap();
-        Ssmm::new()
-            .endpoint(&moto().endpoint())
-            .current_dir(dir.path())
-            .args(["--prefix", &r.prefix, "sync", "--app", "api"])
-            .run()
-            .success();
+        let t = Test::new();
+        t.bare(["--prefix", &r.prefix, "sync", "--app", "api"])
+            .success()
+            .go();
         assert_eq!(
-            fs::read_to_string(dir.path().join(".env")).unwrap(),
+            t.read(".env"),
             r.env_file(false),
             "the baseline sync without faults"
         );
@@ -524,19 +524,14 @@ fn reads() -> &'static Reads {
 
 fn sync_case(label: &str, case: &Case) -> Summary {
     let r = reads();
-    let proxy = proxied(&case.plan);
-    let dir = tempfile::tempdir().unwrap();
-    let env = dir.path().join(".env");
-    fs::write(&env, OLD_ENV).unwrap();
-    let out = Ssmm::new()
-        .endpoint(&proxy.endpoint())
-        .current_dir(dir.path())
-        .args(["--prefix", &r.prefix, "sync", "--app", "api", "-vv"])
+    let t = proxied(&case.plan).file_mode(".env", OLD_ENV, 0o644);
+    let (proxy, env) = (t.proxy(), t.path(".env"));
+    let out = ssmm(&t, &r.prefix, &["sync", "--app", "api"])
         .args(&case.args)
-        .run();
+        .go();
     let op = case.op.unwrap_or("GetParametersByPath");
     let ok = judge(label, case, &out, op, &r.prefix);
-    check_proxy(label, case, &proxy, op);
+    check_proxy(label, case, proxy, op);
     if ok {
         assert_eq!(
             fs::read_to_string(&env).unwrap(),
@@ -553,29 +548,27 @@ fn sync_case(label: &str, case: &Case) -> Summary {
         );
     }
     assert_eq!(
-        entries(dir.path()),
+        entries(t.dir()),
         [".env"],
         "{label}: something besides .env was left behind\n{out}"
     );
-    Summary::new(&out, &proxy, &r.prefix, String::new())
+    Summary::new(&out, proxy, &r.prefix, String::new())
 }
 
 fn exec_case(label: &str, case: &Case) -> Summary {
     let r = reads();
-    let proxy = proxied(&case.plan);
-    let dir = tempfile::tempdir().unwrap();
-    let out = Ssmm::new()
-        .endpoint(&proxy.endpoint())
-        .current_dir(dir.path())
-        .args(["--prefix", &r.prefix, "exec", "--app", "api", "-vv"])
+    let t = proxied(&case.plan);
+    let proxy = t.proxy();
+    let out = ssmm(&t, &r.prefix, &["exec", "--app", "api"])
         .args(&case.args)
         .args(["--", "sh", "-c", CHILD])
-        .run();
+        .not_ssmm("seen")
+        .go();
     let op = case.op.unwrap_or("GetParametersByPath");
     let ok = judge(label, case, &out, op, &r.prefix);
-    check_proxy(label, case, &proxy, op);
+    check_proxy(label, case, proxy, op);
     if ok {
-        let seen = fs::read_to_string(dir.path().join("seen"))
+        let seen = fs::read_to_string(t.path("seen"))
             .unwrap_or_else(|e| panic!("{label}: the child did not run: {e}\n{out}"));
         assert_eq!(
             seen,
@@ -584,12 +577,12 @@ fn exec_case(label: &str, case: &Case) -> Summary {
         );
     } else {
         assert_eq!(
-            entries(dir.path()),
+            entries(t.dir()),
             Vec::<String>::new(),
             "{label}: the command ran (or something was written) despite the failure\n{out}"
         );
     }
-    Summary::new(&out, &proxy, &r.prefix, String::new())
+    Summary::new(&out, proxy, &r.prefix, String::new())
 }
 
 #[test]
@@ -608,9 +601,10 @@ fn exec_rides_out_transient_faults_and_never_starts_the_command_on_permanent_one
 /// `put --app api API_TOKEN=... DB_HOST=...`: a SecureString and a String.
 /// With `overwrite`, DB_HOST exists beforehand and `--overwrite` is given.
 fn put_case(label: &str, case: &Case) -> Summary {
-    let prefix = unique_prefix();
-    let token = format!("{prefix}/api/api-token");
-    let host = format!("{prefix}/api/db-host");
+    let t = proxied(&case.plan);
+    let (prefix, proxy) = (t.prefix(), t.proxy());
+    let token = t.name("api/api-token");
+    let host = t.name("api/db-host");
     let new_token = format!("{MARK}-token-new");
     let new_host = format!("{MARK}-host-new");
     let old_host = format!("{MARK}-host-old");
@@ -619,22 +613,17 @@ fn put_case(label: &str, case: &Case) -> Summary {
     }
     let before_host = case.overwrite.then(|| old_host.clone());
 
-    let proxy = proxied(&case.plan);
-    let dir = tempfile::tempdir().unwrap();
-    let mut cmd = Ssmm::new()
-        .endpoint(&proxy.endpoint())
-        .current_dir(dir.path())
-        .args(["--prefix", &prefix, "put", "--app", "api", "-vv"])
-        .arg(format!("API_TOKEN={new_token}"))
-        .arg(format!("DB_HOST={new_host}"))
-        .args(&case.args);
-    if case.overwrite {
-        cmd = cmd.arg("--overwrite");
-    }
-    let out = cmd.run();
+    let host_arg = format!("DB_HOST={new_host}");
+    let args = [&[host_arg.as_str()][..], &case.args].concat();
+    let overwrite: &[&str] = if case.overwrite {
+        &["--overwrite"]
+    } else {
+        &[]
+    };
+    let out = put_token(&t, &new_token, &[&args[..], overwrite].concat());
     let op = case.op.unwrap_or("GetParameters");
-    let ok = judge(label, case, &out, op, &prefix);
-    check_proxy(label, case, &proxy, op);
+    let ok = judge(label, case, &out, op, prefix);
+    check_proxy(label, case, proxy, op);
 
     let got_token = moto().get(&token);
     let got_host = moto().get(&host);
@@ -672,7 +661,7 @@ fn put_case(label: &str, case: &Case) -> Summary {
         state(&got_token, &new_token, ""),
         state(&got_host, &new_host, &old_host)
     );
-    Summary::new(&out, &proxy, &prefix, note)
+    Summary::new(&out, proxy, prefix, note)
 }
 
 /// The writes' own retry settings: the default adaptive mode slows every
@@ -802,19 +791,12 @@ fn put_rides_out_transient_faults_and_never_half_writes() {
 /// tell the user to pass `--overwrite` for their own write.
 #[test]
 fn put_survives_a_cut_off_answer_to_its_own_create() {
-    let prefix = unique_prefix();
-    let name = format!("{prefix}/api/api-token");
+    let t = proxied(&Plan::first(Fault::Truncate, 1).only(&["PutParameter"]));
+    let name = t.name("api/api-token");
     let value = format!("{MARK}-token-cut");
-    let proxy = proxied(&Plan::first(Fault::Truncate, 1).only(&["PutParameter"]));
-    let dir = tempfile::tempdir().unwrap();
-    let out = Ssmm::new()
-        .endpoint(&proxy.endpoint())
-        .current_dir(dir.path())
-        .args(["--prefix", &prefix, "put", "--app", "api", "-vv"])
-        .arg(format!("API_TOKEN={value}"))
-        .run();
+    let out = put_token(&t, &value, &[]);
     assert!(!out.combined().contains(MARK), "a value leaked\n{out}");
-    assert_eq!(proxy.faults_injected(), 1);
+    assert_eq!(t.proxy().faults_injected(), 1);
     // The write went through, whole, with its tag.
     assert_eq!(moto().get(&name).as_deref(), Some(value.as_str()));
     assert_eq!(moto().tags(&name), [("app".to_string(), "api".to_string())]);
@@ -831,29 +813,14 @@ fn put_survives_a_cut_off_answer_to_its_own_create() {
 /// written" (the user would believe SSM still holds the old state).
 #[test]
 fn put_confirms_a_write_whose_answers_were_all_cut_off() {
-    let prefix = unique_prefix();
-    let name = format!("{prefix}/api/api-token");
+    let t = proxied(&Plan::always(Fault::Truncate).only(&["PutParameter"]));
+    let name = t.name("api/api-token");
     let value = format!("{MARK}-token-unconfirmed");
-    let proxy = proxied(&Plan::always(Fault::Truncate).only(&["PutParameter"]));
-    let dir = tempfile::tempdir().unwrap();
-    let out = Ssmm::new()
-        .endpoint(&proxy.endpoint())
-        .current_dir(dir.path())
-        .args([
-            "--prefix",
-            &prefix,
-            "put",
-            "--app",
-            "api",
-            "--max-attempts",
-            "3",
-        ])
-        .arg(format!("API_TOKEN={value}"))
-        .run();
+    let out = put_token(&t, &value, &["--max-attempts", "3"]);
     assert!(!out.combined().contains(MARK), "a value leaked\n{out}");
     out.success()
         .stdout_contains(&format!("{name}  SecureString"));
-    assert!(proxy.faults_injected() >= 1);
+    assert!(t.proxy().faults_injected() >= 1);
     // The first attempt's write went through whole.
     assert_eq!(moto().get(&name).as_deref(), Some(value.as_str()));
     assert!(
@@ -899,34 +866,32 @@ fn ninety_percent_throttling_fails_cleanly_on_the_default_budget_or_succeeds_wit
     let read = ["--no-shared"];
     let budget = ["--no-shared", "--max-attempts", "60"];
     let slow = Duration::from_secs(110);
+    // On the default budget: a clean failure or, rarely, success.
+    let default = |name, seed, why| case(name, plan(seed), Either(why));
     let reads = vec![
-        case(
+        default(
             "sync-seed2-default",
-            plan(2),
-            Either("ThrottlingException: Rate exceeded"),
+            2,
+            "ThrottlingException: Rate exceeded",
         )
         .args(&read)
         .within(Duration::from_secs(80)),
         case("sync-seed2-60", plan(2), Succeed)
             .args(&budget)
             .within(slow),
-        case(
+        default(
             "exec-seed4-default",
-            plan(4),
-            Either("ThrottlingException: Rate exceeded"),
+            4,
+            "ThrottlingException: Rate exceeded",
         )
         .args(&read)
         .within(Duration::from_secs(80)),
         case("exec-seed4-60", plan(4), Succeed)
             .args(&budget)
             .within(slow),
-        case(
-            "put-seed17-default",
-            plan(17),
-            Either("ThrottlingException"),
-        )
-        .args(&["--retry-mode", "standard"])
-        .within(slow),
+        default("put-seed17-default", 17, "ThrottlingException")
+            .args(&["--retry-mode", "standard"])
+            .within(slow),
         case("put-seed17-60", plan(17), Succeed)
             .args(&["--retry-mode", "standard", "--max-attempts", "60"])
             .within(slow),
@@ -945,21 +910,14 @@ fn ninety_percent_throttling_fails_cleanly_on_the_default_budget_or_succeeds_wit
 
 /// `put --app api API_TOKEN=...`: one parameter, so one request at a time.
 fn put_one_case(label: &str, case: &Case) -> Summary {
-    let prefix = unique_prefix();
-    let name = format!("{prefix}/api/api-token");
+    let t = proxied(&case.plan);
+    let (prefix, proxy) = (t.prefix(), t.proxy());
+    let name = t.name("api/api-token");
     let value = format!("{MARK}-token-90");
-    let proxy = proxied(&case.plan);
-    let dir = tempfile::tempdir().unwrap();
-    let out = Ssmm::new()
-        .endpoint(&proxy.endpoint())
-        .current_dir(dir.path())
-        .args(["--prefix", &prefix, "put", "--app", "api", "-vv"])
-        .arg(format!("API_TOKEN={value}"))
-        .args(&case.args)
-        .run();
+    let out = put_token(&t, &value, &case.args);
     let op = case.op.unwrap_or("GetParameters");
-    let ok = judge(label, case, &out, op, &prefix);
-    check_proxy(label, case, &proxy, op);
+    let ok = judge(label, case, &out, op, prefix);
+    check_proxy(label, case, proxy, op);
     let got = moto().get(&name);
     if ok {
         assert_eq!(got.as_deref(), Some(value.as_str()), "{label}: API_TOKEN");
@@ -969,5 +927,5 @@ fn put_one_case(label: &str, case: &Case) -> Summary {
             "{label}: API_TOKEN holds a wrong value after a failed put"
         );
     }
-    Summary::new(&out, &proxy, &prefix, String::new())
+    Summary::new(&out, proxy, prefix, String::new())
 }

@@ -360,40 +360,39 @@ impl Outcome {
     /// Asserts exit code `n`.
     #[track_caller]
     pub fn code(&self, n: i32) -> &Outcome {
-        assert!(
-            self.code == Some(n),
-            "expected exit code {n}, got {}\n{self}",
-            self.status()
-        );
-        self
+        self.status_is((Some(n), None), format!("exit code {n}"))
     }
 
     /// Asserts that signal `n` killed it.
     #[track_caller]
     pub fn killed_by(&self, n: i32) -> &Outcome {
-        assert!(
-            self.signal == Some(n),
-            "expected death by signal {n}, got {}\n{self}",
-            self.status()
-        );
+        self.status_is((None, Some(n)), format!("death by signal {n}"))
+    }
+
+    #[track_caller]
+    fn status_is(&self, want: (Option<i32>, Option<i32>), what: String) -> &Outcome {
+        let got = (self.code, self.signal);
+        let same = match want {
+            (Some(_), _) => got.0 == want.0,
+            _ => got.1 == want.1,
+        };
+        assert!(same, "expected {what}, got {}\n{self}", self.status());
         self
     }
 
     #[track_caller]
     pub fn stdout_contains(&self, needle: &str) -> &Outcome {
-        assert!(
-            self.stdout.contains(needle),
-            "stdout lacks {needle:?}\n{self}"
-        );
-        self
+        self.holds("stdout", &self.stdout, needle)
     }
 
     #[track_caller]
     pub fn stderr_contains(&self, needle: &str) -> &Outcome {
-        assert!(
-            self.stderr.contains(needle),
-            "stderr lacks {needle:?}\n{self}"
-        );
+        self.holds("stderr", &self.stderr, needle)
+    }
+
+    #[track_caller]
+    fn holds(&self, name: &str, text: &str, needle: &str) -> &Outcome {
+        assert!(text.contains(needle), "{name} lacks {needle:?}\n{self}");
         self
     }
 

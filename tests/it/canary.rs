@@ -3,11 +3,9 @@
 //! with `RUST_LOG=trace`, in every failure path, must keep that marker out
 //! of stdout and stderr; only `show` and `check --show-values` print it.
 
-mod support;
-
 use std::path::Path;
 
-use support::{Fault, FaultProxy, Outcome, Plan, Ssmm, moto, unique_prefix};
+use crate::support::{Fault, FaultProxy, Outcome, Plan, Ssmm, moto, unique_prefix};
 
 const MARK: &str = "CANARY-7f3a9c";
 
@@ -483,38 +481,33 @@ fn show_and_check_show_values_print_the_value() {
     let dir = tempfile::tempdir().unwrap();
     let ep = moto().endpoint();
     let full = format!("{p}/ops/flag");
-    let shows: Vec<(&str, Vec<&str>, String)> = vec![
-        (
-            "show var",
-            vec!["show", "TOKEN", "--app", "api"],
-            format!("{MARK}-token"),
-        ),
+    // show prints the value as it is, check --show-values quoted.
+    let bare = [
+        ("show var", vec!["show", "TOKEN", "--app", "api"], "-token"),
         (
             "show key json",
             vec!["show", "db-host", "--app", "web", "--json"],
-            format!("{MARK}-web-host"),
+            "-web-host",
         ),
-        (
-            "show full name",
-            vec!["show", &full],
-            format!("{MARK}-tagged"),
-        ),
-        (
-            "check show",
-            vec!["check", "--show-values"],
-            format!("\"{MARK}-token\""),
-        ),
-        (
-            "check show json",
-            vec!["check", "--show-values", "--json"],
-            format!("\"{MARK}-token\""),
-        ),
+        ("show full name", vec!["show", &full], "-tagged"),
+    ];
+    let quoted = [
+        ("check show", vec!["check", "--show-values"]),
+        ("check show json", vec!["check", "--show-values", "--json"]),
         (
             "check values show",
             vec!["check", "--values", "--show-values"],
-            format!("\"{MARK}-token\""),
         ),
     ];
+    let shows: Vec<(&str, Vec<&str>, String)> = bare
+        .into_iter()
+        .map(|(what, args, suffix)| (what, args, format!("{MARK}{suffix}")))
+        .chain(
+            quoted
+                .into_iter()
+                .map(|(what, args)| (what, args, format!("\"{MARK}-token\""))),
+        )
+        .collect();
     for loud in LOUDNESS {
         for (what, base, value) in &shows {
             let args = args_with(&[&["--prefix", &p][..], base].concat(), loud);

@@ -1,17 +1,15 @@
 //! Self-tests of the test harness: if moto, the fault proxy or the command
 //! builder lie, every end-to-end test built on them lies too.
 
-mod support;
-
 use std::panic;
 use std::time::{Duration, Instant};
 
+use crate::support::{Fault, FaultProxy, Plan, Ssmm, block_on, moto, sdk_client, unique_prefix};
 use aws_sdk_ssm::Client;
 use aws_sdk_ssm::config::retry::RetryConfig;
 use aws_sdk_ssm::config::timeout::TimeoutConfig;
 use aws_sdk_ssm::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_ssm::types::ParameterType;
-use support::{Fault, FaultProxy, Plan, Ssmm, block_on, moto, sdk_client, unique_prefix};
 
 /// A client through `proxy` that reports the first error as is.
 fn raw_client(proxy: &FaultProxy) -> Client {

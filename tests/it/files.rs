@@ -1,13 +1,14 @@
-//! File parameters (SPEC §2 "Files", §5): path rules and root confinement
+//! File parameters (docs/CONTRACT.md §2 "Files", §5): path rules and root confinement
 //! on a real filesystem, `base64:` decoding, and `url:` downloads against
 //! real servers — moto's S3 through boto3 pre-signed URLs, and a tiny local
 //! HTTP server for the failure modes (status, slowness, redirects, caps).
 //! Only loopback addresses are ever contacted.
 
-mod support;
+use crate::support;
+use crate::support::http::{Reply, Request, Server, closed_port};
 
+use crate::support::block_on_fresh as run;
 use std::fs;
-use std::future::Future;
 use std::os::unix::fs::{PermissionsExt, symlink};
 use std::path::Path;
 use std::process::Command;
@@ -17,7 +18,6 @@ use std::time::{Duration, Instant};
 use sha2::{Digest, Sha256};
 use ssmm::files::{self, FileError, FileSpec, Limits, Prepared, check_rel};
 use ssmm::secret::Secret;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// Planted in contents and in URL query strings; must never reach a message.
 const CANARY: &str = "CANARY-f1e5";
@@ -35,16 +35,6 @@ fn limits() -> Limits {
         max_size: 1 << 20,
         timeout: Duration::from_secs(10),
     }
-}
-
-/// Runs a future on a fresh runtime (moto's helpers use their own runtime,
-/// so tests stay plain `#[test]`s).
-fn run<F: Future>(f: F) -> F::Output {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
-        .block_on(f)
 }
 
 fn prepare(files: &[FileSpec], root: &Path, limits: &Limits) -> anyhow::Result<Vec<Prepared>> {
@@ -473,62 +463,29 @@ fn s3_missing_object_reports_the_status_without_the_query() {
 
 // ---------------------------------------------------------------- downloads: local server
 
-/// A tiny HTTP/1.1 server on 127.0.0.1 for failure modes S3 does not show.
-/// One per test process, on its own thread and runtime. Returns its base URL.
+/// A loopback HTTP server for failure modes S3 does not show, one per test
+/// process. Returns its base URL.
 fn server() -> &'static str {
-    static BASE: OnceLock<String> = OnceLock::new();
-    BASE.get_or_init(|| {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        listener.set_nonblocking(true).unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
-        std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(2)
-                .enable_all()
-                .build()
-                .unwrap();
-            rt.block_on(async move {
-                let listener = tokio::net::TcpListener::from_std(listener).unwrap();
-                loop {
-                    let (conn, _) = listener.accept().await.unwrap();
-                    tokio::spawn(serve(conn));
-                }
-            });
-        });
-        base
-    })
+    static BASE: OnceLock<(Server, String)> = OnceLock::new();
+    &BASE
+        .get_or_init(|| {
+            let srv = Server::start(route);
+            let base = srv.base();
+            (srv, base)
+        })
+        .1
 }
 
-async fn serve(mut conn: tokio::net::TcpStream) {
-    let mut head = Vec::new();
-    let mut buf = [0u8; 1024];
-    while !head.windows(4).any(|w| w == b"\r\n\r\n") {
-        match conn.read(&mut buf).await {
-            Ok(0) | Err(_) => return,
-            Ok(n) => head.extend_from_slice(&buf[..n]),
-        }
-    }
-    let head = String::from_utf8_lossy(&head).into_owned();
-    let target = head.split(' ').nth(1).unwrap_or("/").to_owned();
-    let path = target.split('?').next().unwrap_or("/");
-    let stall = || tokio::time::sleep(Duration::from_secs(60));
-    let reply = |s: &str| format!("{s}\r\nConnection: close\r\n");
-    let to = |location: &str| {
-        format!(
-            "{}Location: {location}\r\n\r\n",
-            reply("HTTP/1.1 302 Found")
-        )
-    };
-    if let Some(port) = path.strip_prefix("/redirect-to-port/") {
+fn route(req: &Request) -> Reply {
+    let stall = Duration::from_secs(60);
+    let to = |location: &str| Reply::redirect(302, location);
+    if let Some(port) = req.path().strip_prefix("/redirect-to-port/") {
         // User info and query both carry the canary: neither may be shown.
-        let out = to(&format!(
+        return to(&format!(
             "http://u:{CANARY}@127.0.0.1:{port}/gone?sig={CANARY}"
         ));
-        let _ = conn.write_all(out.as_bytes()).await;
-        let _ = conn.shutdown().await;
-        return;
     }
-    let out = match path {
+    match req.path() {
         // A redirect, then a hop that fails in each way a download can.
         "/redirect-to-404" => to(&format!("/404?sig={CANARY}")),
         "/redirect-to-500" => to(&format!("/second-hop?sig={CANARY}")),
@@ -536,91 +493,39 @@ async fn serve(mut conn: tokio::net::TcpStream) {
         "/redirect-to-slow" => to(&format!("/slow-head?sig={CANARY}")),
         "/redirect-twice" => to(&format!("/redirect-to-404?sig={CANARY}")),
         "/redirect-to-referer" => to("/referer"),
-        "/referer" => {
-            // The request's Referer header as the body, or "none".
-            let referer = head
-                .lines()
-                .filter_map(|l| l.split_once(':'))
-                .find(|(k, _)| k.eq_ignore_ascii_case("referer"))
-                .map_or("none", |(_, v)| v.trim());
-            format!(
-                "{}Content-Length: {}\r\n\r\n{referer}",
-                reply("HTTP/1.1 200 OK"),
-                referer.len()
-            )
-        }
-        "/ok" => format!("{}Content-Length: 5\r\n\r\nhello", reply("HTTP/1.1 200 OK")),
-        "/404" => format!(
-            "{}Content-Length: {}\r\n\r\n{CANARY}",
-            reply("HTTP/1.1 404 Not Found"),
-            CANARY.len()
-        ),
-        "/redirect-ok" => format!("{}Location: /ok\r\n\r\n", reply("HTTP/1.1 302 Found")),
-        "/redirect-out" => format!(
-            "{}Location: http://10.0.0.1/x?sig={CANARY}\r\n\r\n",
-            reply("HTTP/1.1 302 Found")
-        ),
-        "/redirect-ftp" => format!(
-            "{}Location: ftp://127.0.0.1/x\r\n\r\n",
-            reply("HTTP/1.1 301 Moved Permanently")
-        ),
-        "/redirect-loop" => format!(
-            "{}Location: {target}\r\n\r\n",
-            reply("HTTP/1.1 307 Temporary Redirect")
-        ),
-        "/slow-head" => {
-            stall().await;
-            return;
-        }
-        "/slow-body" => {
-            let _ = conn
-                .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nten bytes.")
-                .await;
-            stall().await;
-            return;
-        }
-        "/huge-length" => {
-            // Claims a gigabyte, sends a little, then stalls: the cap must
-            // act on the header, not wait for the body.
-            let _ = conn
-                .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 1000000000\r\n\r\nxxxx")
-                .await;
-            stall().await;
-            return;
-        }
+        // The request's Referer header as the body, or "none".
+        "/referer" => Reply::new(200, req.header("referer").unwrap_or("none")),
+        "/ok" => Reply::new(200, "hello"),
+        "/404" => Reply::new(404, CANARY),
+        "/redirect-ok" => to("/ok"),
+        "/redirect-out" => to(&format!("http://10.0.0.1/x?sig={CANARY}")),
+        "/redirect-ftp" => Reply::redirect(301, "ftp://127.0.0.1/x"),
+        "/redirect-loop" => Reply::redirect(307, &req.target),
+        "/slow-head" => Reply::stall(stall),
+        "/slow-body" => Reply::raw("HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nten bytes.")
+            .stall_after(stall),
+        // Claims a gigabyte, sends a little, then stalls: the cap must act
+        // on the header, not wait for the body.
+        "/huge-length" => Reply::raw("HTTP/1.1 200 OK\r\nContent-Length: 1000000000\r\n\r\nxxxx")
+            .stall_after(stall),
+        // 8 KiB in chunks, then stalls without the final chunk: the cap
+        // must act as soon as it is crossed.
         "/chunked-big" => {
-            // 8 KiB in chunks, then stalls without the final chunk: the cap
-            // must act as soon as it is crossed.
-            let _ = conn
-                .write_all(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n")
-                .await;
+            let mut raw = String::from("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n");
             for _ in 0..8 {
-                let chunk = format!("400\r\n{}\r\n", "y".repeat(1024));
-                let _ = conn.write_all(chunk.as_bytes()).await;
+                raw.push_str(&format!("400\r\n{}\r\n", "y".repeat(1024)));
             }
-            stall().await;
-            return;
+            Reply::raw(raw).stall_after(stall)
         }
+        // No length at all: the body ends when the connection closes.
         "/close-big" => {
-            // No length at all: the body ends when the connection closes.
-            let _ = conn
-                .write_all(b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n")
-                .await;
-            let _ = conn.write_all(&[b'z'; 8192]).await;
-            let _ = conn.shutdown().await;
-            return;
+            let mut raw = b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n".to_vec();
+            raw.extend_from_slice(&[b'z'; 8192]);
+            Reply::raw(raw)
         }
-        "/close-small" => {
-            let _ = conn
-                .write_all(b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\nsmall body")
-                .await;
-            let _ = conn.shutdown().await;
-            return;
-        }
-        _ => format!("{}Content-Length: 0\r\n\r\n", reply("HTTP/1.1 500 Oops")),
-    };
-    let _ = conn.write_all(out.as_bytes()).await;
-    let _ = conn.shutdown().await;
+        "/close-small" => Reply::raw("HTTP/1.1 200 OK\r\nConnection: close\r\n\r\nsmall body"),
+        _ => Reply::new(500, ""),
+    }
 }
 
 fn fetch_one(url: &str, limits: &Limits) -> anyhow::Result<Vec<u8>> {
@@ -760,15 +665,6 @@ fn refused_urls_fail_before_any_network_access() {
     }
 }
 
-/// A loopback port nothing listens on.
-fn closed_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 /// Regression: when a download redirected and a later hop failed, the
 /// message named only the first URL. It now names both, the hop that failed
 /// as scheme://host[:port]/path (no query, no user info).
@@ -839,24 +735,33 @@ fn a_redirect_sends_no_referer_to_the_next_hop() {
 #[test]
 fn sync_names_the_redirect_hop_that_failed() {
     let base = server();
-    let p = support::unique_prefix();
-    support::moto().put_secure(
-        &format!("{p}/api/files/f.bin"),
+    refused_file(
         &format!("url:{base}/redirect-to-500?sig={CANARY}"),
+        &format!(
+            "download from {base}/redirect-to-500 (redirected to {base}/second-hop): HTTP 500 Internal Server Error"
+        ),
     );
-    let dir = tempfile::tempdir().unwrap();
-    let out = support::Ssmm::new()
-        .endpoint(&support::moto().endpoint())
-        .current_dir(dir.path())
-        .args(["--prefix", &p, "sync", "--app", "api", "--root", "root"])
-        .run();
-    out.code(1);
+}
+
+/// `sync` of one file parameter holding `value` fails: its first stderr
+/// line names the parameter and says `why`, no canary is printed, nothing
+/// is written.
+#[track_caller]
+fn refused_file(value: &str, why: &str) {
+    let t = support::Test::new().param("api/files/f.bin", value);
+    let out = t
+        .ssmm(["sync", "--app", "api", "--root", "root"])
+        .code(1)
+        .stdout_lacks(CANARY)
+        .stderr_lacks(CANARY)
+        .writes_nothing()
+        .go();
     let msg = format!(
-        "ssmm: error: file parameter {p}/api/files/f.bin: download from {base}/redirect-to-500 (redirected to {base}/second-hop): HTTP 500 Internal Server Error"
+        "ssmm: error: file parameter {}: {why}",
+        t.name("api/files/f.bin")
     );
     assert_eq!(out.stderr.lines().next(), Some(msg.as_str()), "{out}");
-    assert!(!out.combined().contains(CANARY), "{out}");
-    assert!(tree(dir.path()).is_empty(), "{:?}", tree(dir.path()));
+    assert!(tree(t.dir()).is_empty(), "{:?}", tree(t.dir()));
 }
 
 /// Regression: `#sha256=` took `+` as a hex digit (`u8::from_str_radix`
@@ -892,21 +797,7 @@ fn sha256_with_a_plus_sign_is_refused_before_any_download() {
         "url:http://127.0.0.1:{}/f.bin?sig={CANARY}#sha256={plus}",
         closed_port()
     );
-    let p = support::unique_prefix();
-    support::moto().put_secure(&format!("{p}/api/files/f.bin"), &url);
-    let dir = tempfile::tempdir().unwrap();
-    let out = support::Ssmm::new()
-        .endpoint(&support::moto().endpoint())
-        .current_dir(dir.path())
-        .args(["--prefix", &p, "sync", "--app", "api", "--root", "root"])
-        .run();
-    out.code(1);
-    let msg = format!(
-        "ssmm: error: file parameter {p}/api/files/f.bin: url: #sha256= needs exactly 64 hex digits"
-    );
-    assert_eq!(out.stderr.lines().next(), Some(msg.as_str()), "{out}");
-    assert!(!out.combined().contains(CANARY), "{out}");
-    assert!(tree(dir.path()).is_empty(), "{:?}", tree(dir.path()));
+    refused_file(&url, "url: #sha256= needs exactly 64 hex digits");
 }
 
 #[test]
