@@ -28,6 +28,8 @@ pub enum Source {
     AssumeRole,
     WebIdentity,
     StaticKeys,
+    /// A profile named (not `default`) that neither file has.
+    Missing,
     /// Nothing in the profile: the rest of the default chain.
     Chain,
 }
@@ -88,6 +90,9 @@ fn message(err: &CredentialsError) -> String {
         (_, Source::WebIdentity) => format!(
             "cannot get AWS credentials for profile {p}: the web identity token could not be exchanged (check AWS_WEB_IDENTITY_TOKEN_FILE and AWS_ROLE_ARN)"
         ),
+        (_, Source::Missing) => format!(
+            "cannot get AWS credentials: profile {p} is in neither the shared config file nor the credentials file (check --profile / AWS_PROFILE, or AWS_CONFIG_FILE)"
+        ),
         (_, Source::StaticKeys) => format!(
             "cannot get AWS credentials for profile {p}: its aws_access_key_id / aws_secret_access_key are incomplete"
         ),
@@ -111,17 +116,21 @@ fn profile_source(profile: &str) -> Source {
             .filter(|v| !v.is_empty())
             .unwrap_or_else(|| format!("{home}/.aws/{default}"))
     };
-    let mut keys = profile_keys(
+    let config = profile_keys(
         &std::fs::read_to_string(file("AWS_CONFIG_FILE", "config")).unwrap_or_default(),
         profile,
         true,
     );
-    keys.extend(profile_keys(
+    let credentials = profile_keys(
         &std::fs::read_to_string(file("AWS_SHARED_CREDENTIALS_FILE", "credentials"))
             .unwrap_or_default(),
         profile,
         false,
-    ));
+    );
+    if config.is_none() && credentials.is_none() && profile != "default" {
+        return Source::Missing;
+    }
+    let keys: Vec<String> = config.into_iter().chain(credentials).flatten().collect();
     let has = |k: &str| keys.iter().any(|key| key == k);
     if has("sso_session") || has("sso_start_url") {
         Source::Sso
@@ -141,8 +150,9 @@ fn profile_source(profile: &str) -> Source {
 }
 
 /// The key names of `profile`'s section in an INI text: `[profile NAME]`
-/// (or `[default]`) in the config file, `[NAME]` in the credentials file.
-fn profile_keys(text: &str, profile: &str, config_file: bool) -> Vec<String> {
+/// (or `[default]`) in the config file, `[NAME]` in the credentials file;
+/// `None` when there is no such section.
+fn profile_keys(text: &str, profile: &str, config_file: bool) -> Option<Vec<String>> {
     let wanted = |header: &str| {
         let name = header.trim();
         if config_file {
@@ -152,11 +162,13 @@ fn profile_keys(text: &str, profile: &str, config_file: bool) -> Vec<String> {
         }
     };
     let mut inside = false;
+    let mut found = false;
     let mut keys = Vec::new();
     for line in text.lines() {
         let line = line.trim();
         if let Some(header) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
             inside = wanted(header);
+            found |= inside;
         } else if inside
             && !line.starts_with('#')
             && !line.starts_with(';')
@@ -165,7 +177,7 @@ fn profile_keys(text: &str, profile: &str, config_file: bool) -> Vec<String> {
             keys.push(key.trim().to_ascii_lowercase());
         }
     }
-    keys
+    found.then_some(keys)
 }
 
 #[cfg(test)]
@@ -175,10 +187,14 @@ mod tests {
     #[test]
     fn profile_sections_are_found_in_both_files() {
         let config = "[default]\nregion = x\n[profile dev]\nsso_session = s\n[sso-session s]\nsso_start_url = u\n";
-        assert_eq!(profile_keys(config, "dev", true), ["sso_session"]);
-        assert_eq!(profile_keys(config, "default", true), ["region"]);
+        assert_eq!(profile_keys(config, "dev", true).unwrap(), ["sso_session"]);
+        assert_eq!(profile_keys(config, "default", true).unwrap(), ["region"]);
         let creds = "[dev]\naws_access_key_id = A\n# comment = x\n";
-        assert_eq!(profile_keys(creds, "dev", false), ["aws_access_key_id"]);
-        assert!(profile_keys(creds, "other", false).is_empty());
+        assert_eq!(
+            profile_keys(creds, "dev", false).unwrap(),
+            ["aws_access_key_id"]
+        );
+        assert_eq!(profile_keys(creds, "other", false), None);
+        assert_eq!(profile_keys("[profile x]\n", "x", true), Some(vec![]));
     }
 }

@@ -2012,8 +2012,8 @@ fn aws_configuration_errors_fail_closed() {
     rows.check(
         "no-credentials",
         cmd,
-        1,
-        "the credential provider was not enabled: no credentials found in chain",
+        2,
+        "ssmm: error: no AWS credentials found (profile \"default\"): tried the environment",
         &watch,
     );
     rows.finish();
@@ -2546,8 +2546,8 @@ fn keep_on_error_rides_out_outages_only() {
     rows.check(
         "keep-no-credentials",
         cmd,
-        1,
-        "no credentials found in chain",
+        2,
+        "no AWS credentials found",
         &watch,
     );
     // A profile that does not exist (environment credentials would win
@@ -2557,7 +2557,13 @@ fn keep_on_error_rides_out_outages_only() {
         .env_remove("AWS_SECRET_ACCESS_KEY")
         .args(["--prefix", &p, "--profile", "does-not-exist"])
         .args(keep);
-    rows.check("keep-missing-profile", cmd, 1, "credentials", &watch);
+    rows.check(
+        "keep-missing-profile",
+        cmd,
+        2,
+        "profile \"does-not-exist\" is in neither the shared config file nor the credentials file",
+        &watch,
+    );
     fs::create_dir(d.join("sub")).unwrap();
     let watch_sub = Watch::dirs(&[d]);
     let cmd = ssmm(d)

@@ -8,6 +8,7 @@ mod bad_input;
 mod canary;
 mod check_diff_migrate;
 mod crash;
+mod credentials;
 mod ecs_discovery;
 mod encode_roundtrip;
 mod exec;
