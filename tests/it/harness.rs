@@ -271,10 +271,18 @@ fn delay_slows_requests_by_at_least_the_delay() {
     assert_eq!(get_code(&client, &name), Err("ThrottlingException".into()));
     assert!(t.elapsed() >= delay, "took only {:?}", t.elapsed());
 
+    // Without a plan no delay is added: the fastest of three requests is
+    // under it (one alone can be slowed by the load of other tests).
     proxy.set_plan(Plan::none());
-    let t = Instant::now();
-    assert_eq!(get_code(&client, &name), Ok("v".to_owned()));
-    assert!(t.elapsed() < delay, "no plan but took {:?}", t.elapsed());
+    let fastest = (0..3)
+        .map(|_| {
+            let t = Instant::now();
+            assert_eq!(get_code(&client, &name), Ok("v".to_owned()));
+            t.elapsed()
+        })
+        .min()
+        .unwrap();
+    assert!(fastest < delay, "no plan but the fastest took {fastest:?}");
 }
 
 #[test]
