@@ -109,50 +109,29 @@ fn put_types_names_and_tags_each_variable_and_prints_one_line_per_key_without_va
         .run();
     out.success();
     let n = |k: &str| format!("{p}/api/{k}");
-    let want = [
-        (
-            "slack-channel",
-            "String",
-            "auto: suffix",
-            "#ops-alerts-7731",
-        ),
-        (
-            "db-url",
-            "SecureString",
-            "auto: default",
-            "postgres://user:pw-9913@db/x",
-        ),
-        ("db.host", "String", "auto: suffix", "db-host-4410.internal"),
-        (
-            "api-token",
-            "SecureString",
-            "auto: default",
-            "tok-secret-5521",
-        ),
-        ("aws-region", "String", "auto: suffix", "eu-west-9"),
-        ("log-dir", "String", "auto: suffix", "/var/log/app-3321"),
-        (
-            "config-path",
-            "String",
-            "auto: suffix",
-            "/etc/app-8812.conf",
-        ),
-        ("app-name", "String", "auto: suffix", "name-value-2291"),
-        ("api-port", "String", "auto: suffix", "80443"),
-        (
-            "s3-endpoint",
-            "String",
-            "auto: suffix",
-            "https://s3-endpoint-1177",
-        ),
-        (
-            "hostname",
-            "SecureString",
-            "auto: default",
-            "hostname-value-6630",
-        ),
-        ("eq-token", "SecureString", "auto: default", "a=b=c "),
+    // Put as a String for a name suffix, as a SecureString by default.
+    let plain = vec![
+        ("slack-channel", "#ops-alerts-7731"),
+        ("db.host", "db-host-4410.internal"),
+        ("aws-region", "eu-west-9"),
+        ("log-dir", "/var/log/app-3321"),
+        ("config-path", "/etc/app-8812.conf"),
+        ("app-name", "name-value-2291"),
+        ("api-port", "80443"),
+        ("s3-endpoint", "https://s3-endpoint-1177"),
     ];
+    let secure = vec![
+        ("db-url", "postgres://user:pw-9913@db/x"),
+        ("api-token", "tok-secret-5521"),
+        ("hostname", "hostname-value-6630"),
+        ("eq-token", "a=b=c "),
+    ];
+    let typed = |list: Vec<(&'static str, &'static str)>, ty, why| {
+        list.into_iter().map(move |(k, v)| (k, ty, why, v))
+    };
+    let want: Vec<_> = typed(plain, "String", "auto: suffix")
+        .chain(typed(secure, "SecureString", "auto: default"))
+        .collect();
     let mut lines: Vec<String> = want
         .iter()
         .map(|(k, ty, why, v)| format!("{}  {ty}  {why}  len={}", n(k), v.len()))
@@ -163,7 +142,7 @@ fn put_types_names_and_tags_each_variable_and_prints_one_line_per_key_without_va
         out.stderr,
         format!("ssmm: put 12 parameters under {p}/api/ (12 created, 0 replaced)\n")
     );
-    for (k, ty, _, v) in want {
+    for &(k, ty, _, v) in &want {
         assert_eq!(moto().get(&n(k)).as_deref(), Some(v), "{k}");
         assert_eq!(moto().kind(&n(k)), kind(ty, "Standard"), "{k}");
         assert_eq!(moto().tags(&n(k)), tags(&[("app", "api")]), "{k}");

@@ -501,11 +501,13 @@ fn diff_reports_added_removed_and_changed_variables_sorted_and_exits_1() {
 #[test]
 fn diff_hashes_match_equal_values_within_one_run_only() {
     let p = unique_prefix();
-    let m = moto();
     // file: A=x B=x C=y; SSM: A=y B=z C=x
-    m.put_secure(&format!("{p}/api/a"), "value-y");
-    m.put_secure(&format!("{p}/api/b"), "value-z");
-    m.put_secure(&format!("{p}/api/c"), "value-x");
+    let ssm = [
+        ("api/a", "value-y"),
+        ("api/b", "value-z"),
+        ("api/c", "value-x"),
+    ];
+    moto().seed(&p, ParameterType::SecureString, &ssm);
     let dir = tempfile::tempdir().unwrap();
     fs::write(dir.path().join(".env"), "A=value-x\nB=value-x\nC=value-y\n").unwrap();
     let run = || {

@@ -139,44 +139,32 @@ fn read_cases() -> Vec<Case> {
     use Expect::*;
     use Fault::*;
     let few = ["--max-attempts", "3"];
+    // Ridden out: the first `n` requests meet the fault.
+    let rides = |name, fault, n| case(name, Plan::first(fault, n), Succeed);
+    // A clean failure on a small budget: every request meets the fault.
+    let fails = |name, fault, why| case(name, Plan::always(fault), Fail(why)).args(&few);
     vec![
         case("throttle-50%", Plan::share(Throttle, 0.5, SEED_50), Succeed),
-        case(
+        fails(
             "throttle-always",
-            Plan::always(Throttle),
-            Fail("ThrottlingException: Rate exceeded"),
-        )
-        .args(&few),
-        case("500-first-3", Plan::first(Status(500), 3), Succeed),
-        case(
-            "500-always",
-            Plan::always(Status(500)),
-            Fail("InternalServerError"),
-        )
-        .args(&few),
-        case("503-first-3", Plan::first(Status(503), 3), Succeed),
-        case(
-            "503-always",
-            Plan::always(Status(503)),
-            Fail("ServiceUnavailable"),
-        )
-        .args(&few),
-        case("reset-first-3", Plan::first(Reset, 3), Succeed),
-        case("reset-always", Plan::always(Reset), Fail("request failed")).args(&few),
-        case("stall-first-1", Plan::first(Stall, 1), Succeed).args(&["--timeout", "1s"]),
+            Throttle,
+            "ThrottlingException: Rate exceeded",
+        ),
+        rides("500-first-3", Status(500), 3),
+        fails("500-always", Status(500), "InternalServerError"),
+        rides("503-first-3", Status(503), 3),
+        fails("503-always", Status(503), "ServiceUnavailable"),
+        rides("reset-first-3", Reset, 3),
+        fails("reset-always", Reset, "request failed"),
+        rides("stall-first-1", Stall, 1).args(&["--timeout", "1s"]),
         case("stall-always", Plan::always(Stall), Fail("timed out")).args(&[
             "--timeout",
             "1s",
             "--max-attempts",
             "2",
         ]),
-        case("truncate-first-3", Plan::first(Truncate, 3), Succeed),
-        case(
-            "truncate-always",
-            Plan::always(Truncate),
-            Fail("the answer was cut off"),
-        )
-        .args(&few),
+        rides("truncate-first-3", Truncate, 3),
+        fails("truncate-always", Truncate, "the answer was cut off"),
         // The SDK does not retry a complete answer it cannot parse: a 200
         // with an HTML page is what a captive portal or a wrong endpoint
         // gives, and asking again would not help. So even one such answer
@@ -676,28 +664,22 @@ fn put_cases() -> Vec<Case> {
     use Fault::*;
     let put = &["PutParameter"];
     let few = ["--max-attempts", "3"];
+    let writes = "PutParameter";
+    // Only the writes meet the fault: the first `n` of them...
+    let rides = |name, fault, n| case(name, Plan::first(fault, n).only(put), Succeed);
+    // ...or all of them, on a small budget.
+    let fails = |name, fault, why| {
+        case(name, Plan::always(fault).only(put), Fail(why))
+            .args(&few)
+            .op(writes)
+    };
     vec![
         // Every operation: the GetParameters existence check and the writes.
         case("throttle-50%", Plan::share(Throttle, 0.5, SEED_50), Succeed).args(&PUT_THROTTLE),
-        case(
-            "throttle-always-writes",
-            Plan::always(Throttle).only(put),
-            Fail("ThrottlingException"),
-        )
-        .args(&["--retry-mode", "standard", "--max-attempts", "3"])
-        .op("PutParameter"),
-        case(
-            "500-first-2-writes",
-            Plan::first(Status(500), 2).only(put),
-            Succeed,
-        ),
-        case(
-            "500-always-writes",
-            Plan::always(Status(500)).only(put),
-            Fail("InternalServerError"),
-        )
-        .args(&few)
-        .op("PutParameter"),
+        fails("throttle-always-writes", Throttle, "ThrottlingException")
+            .args(&["--retry-mode", "standard"]),
+        rides("500-first-2-writes", Status(500), 2),
+        fails("500-always-writes", Status(500), "InternalServerError"),
         case("503-first-2", Plan::first(Status(503), 2), Succeed),
         case(
             "503-always",
@@ -705,39 +687,22 @@ fn put_cases() -> Vec<Case> {
             Fail("ServiceUnavailable"),
         )
         .args(&few),
-        case(
+        fails(
             "503-always-writes-overwrite",
-            Plan::always(Status(503)).only(put),
-            Fail("ServiceUnavailable"),
+            Status(503),
+            "ServiceUnavailable",
         )
-        .args(&few)
-        .op("PutParameter")
         .overwrite(),
-        case(
-            "reset-first-2-writes",
-            Plan::first(Reset, 2).only(put),
-            Succeed,
-        ),
-        case(
-            "reset-always-writes",
-            Plan::always(Reset).only(put),
-            Fail("request failed"),
-        )
-        .args(&few)
-        .op("PutParameter"),
-        case(
-            "stall-first-1-writes",
-            Plan::first(Stall, 1).only(put),
-            Succeed,
-        )
-        .args(&["--timeout", "1s"]),
+        rides("reset-first-2-writes", Reset, 2),
+        fails("reset-always-writes", Reset, "request failed"),
+        rides("stall-first-1-writes", Stall, 1).args(&["--timeout", "1s"]),
         case(
             "stall-always-writes",
             Plan::always(Stall).only(put),
             Fail("timed out"),
         )
         .args(&["--timeout", "1s", "--max-attempts", "2"])
-        .op("PutParameter"),
+        .op(writes),
         case("stall-always", Plan::always(Stall), Fail("timed out")).args(&[
             "--timeout",
             "1s",
@@ -746,12 +711,7 @@ fn put_cases() -> Vec<Case> {
         ]),
         // A cut-off answer to a write: the write happened. With --overwrite
         // the retry replaces it with the same value.
-        case(
-            "truncate-first-1-writes-overwrite",
-            Plan::first(Truncate, 1).only(put),
-            Succeed,
-        )
-        .overwrite(),
+        rides("truncate-first-1-writes-overwrite", Truncate, 1).overwrite(),
         case("truncate-first-2", Plan::first(Truncate, 2), Succeed),
         // Every answer cut off, but moto performed the first write: put
         // reads the parameter back, finds its value and counts it written.
@@ -761,14 +721,14 @@ fn put_cases() -> Vec<Case> {
             Succeed,
         )
         .args(&few)
-        .op("PutParameter"),
+        .op(writes),
         // Not retried (see read_cases): one such answer fails the write.
         case(
             "not-json-first-1-writes",
             Plan::first(NotJson, 1).only(put),
             Fail("not SSM's JSON"),
         )
-        .op("PutParameter")
+        .op(writes)
         .at_most(2),
         case(
             "not-json-always",
@@ -866,32 +826,30 @@ fn ninety_percent_throttling_fails_cleanly_on_the_default_budget_or_succeeds_wit
     let read = ["--no-shared"];
     let budget = ["--no-shared", "--max-attempts", "60"];
     let slow = Duration::from_secs(110);
-    // On the default budget: a clean failure or, rarely, success.
-    let default = |name, seed, why| case(name, plan(seed), Either(why));
+    // A read on the default budget: a clean failure or, rarely, success.
+    let default = |name, seed| {
+        case(
+            name,
+            plan(seed),
+            Either("ThrottlingException: Rate exceeded"),
+        )
+        .args(&read)
+        .within(Duration::from_secs(80))
+    };
+    // A read on 60 attempts: success.
+    let more = |name, seed| case(name, plan(seed), Succeed).args(&budget).within(slow);
     let reads = vec![
-        default(
-            "sync-seed2-default",
-            2,
-            "ThrottlingException: Rate exceeded",
+        default("sync-seed2-default", 2),
+        more("sync-seed2-60", 2),
+        default("exec-seed4-default", 4),
+        more("exec-seed4-60", 4),
+        case(
+            "put-seed17-default",
+            plan(17),
+            Either("ThrottlingException"),
         )
-        .args(&read)
-        .within(Duration::from_secs(80)),
-        case("sync-seed2-60", plan(2), Succeed)
-            .args(&budget)
-            .within(slow),
-        default(
-            "exec-seed4-default",
-            4,
-            "ThrottlingException: Rate exceeded",
-        )
-        .args(&read)
-        .within(Duration::from_secs(80)),
-        case("exec-seed4-60", plan(4), Succeed)
-            .args(&budget)
-            .within(slow),
-        default("put-seed17-default", 17, "ThrottlingException")
-            .args(&["--retry-mode", "standard"])
-            .within(slow),
+        .args(&["--retry-mode", "standard"])
+        .within(slow),
         case("put-seed17-60", plan(17), Succeed)
             .args(&["--retry-mode", "standard", "--max-attempts", "60"])
             .within(slow),

@@ -33,9 +33,9 @@ fn get_code(client: &Client, name: &str) -> Result<String, String> {
 
 #[test]
 fn moto_answers_through_the_sdk() {
-    let m = moto();
-    let p = unique_prefix();
-    m.put(&format!("{p}/app/plain"), "hello");
+    let (m, p) = (moto(), unique_prefix());
+    let plain = format!("{p}/app/plain");
+    m.put(&plain, "hello");
     m.put_secure(&format!("{p}/app/secret"), "s3cr=t value");
     m.put_typed(&format!("{p}/app/list"), "a,b", ParameterType::StringList);
     m.put(&format!("{p}/other"), "x");

@@ -256,6 +256,13 @@ struct Split {
     refused: Vec<(String, String, &'static str)>,
 }
 
+impl Split {
+    /// The accepted variables encoded together, which must succeed.
+    fn file(&self, format: Format) -> String {
+        encode(format, &refs(&self.accepted)).expect("accepted alone and together")
+    }
+}
+
 /// Encodes each variable alone (checking every refusal is clean and allowed),
 /// then the whole list, which must fail on the first refused variable for the
 /// same reason, or succeed when none is refused.
@@ -317,6 +324,13 @@ fn write_file(dir: &Path, contents: &str) -> PathBuf {
     path
 }
 
+/// `contents` in a file of a fresh directory (removed with the guard).
+fn written(contents: &str) -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_file(dir.path(), contents);
+    (dir, path)
+}
+
 /// A real reader's failure, as a failed case.
 fn reader(
     result: Result<Vec<(String, String)>, String>,
@@ -344,14 +358,13 @@ proptest! {
         for (k, v) in &s.accepted {
             prop_assert!(!has_noncharacter(v), "{} accepted with a noncharacter", k);
         }
-        let file = encode(Format::Systemd, &refs(&s.accepted)).expect("accepted alone and together");
+        let file = s.file(Format::Systemd);
         prop_assert_eq!(
             systemd_model::load_env_file(file.as_bytes()),
             Ok(s.accepted.clone()),
             "systemd's parser rules on {:?}", file
         );
-        let dir = tempfile::tempdir().unwrap();
-        let path = write_file(dir.path(), &file);
+        let (_dir, path) = written(&file);
         let want = sorted(&s.accepted);
         for shell in ["sh", "bash"] {
             prop_assert_eq!(
@@ -369,8 +382,7 @@ proptest! {
         let s = split(Format::Shell, &vars)?;
         prop_assert!(s.refused.is_empty(), "shell refused {:?}", s.refused);
         let file = encode(Format::Shell, &refs(&vars)).expect("no NUL");
-        let dir = tempfile::tempdir().unwrap();
-        let path = write_file(dir.path(), &file);
+        let (_dir, path) = written(&file);
         let want = sorted(&vars);
         for shell in ["sh", "bash"] {
             for load in ["eval \"$(cat \"$1\")\"", ". \"$1\""] {
@@ -382,14 +394,10 @@ proptest! {
             }
         }
     }
-}
 
-// ---------------------------------------------------------------------------
-// 2. dotenv and docker formats through their readers, or refused
-// ---------------------------------------------------------------------------
-
-proptest! {
-    #![proptest_config(cases(1.0))]
+    // -----------------------------------------------------------------------
+    // 2. dotenv and docker formats through their readers, or refused
+    // -----------------------------------------------------------------------
 
     /// Accepted values read back exactly in python-dotenv and npm dotenv;
     /// refusals are the documented ones (a `${` reference, or no quoting).
@@ -403,9 +411,8 @@ proptest! {
                 r => prop_assert!(false, "{} refused: {}", k, r),
             }
         }
-        let file = encode(Format::Dotenv, &refs(&s.accepted)).expect("accepted alone and together");
-        let dir = tempfile::tempdir().unwrap();
-        let path = write_file(dir.path(), &file);
+        let file = s.file(Format::Dotenv);
+        let (_dir, path) = written(&file);
         let want = as_map(&s.accepted);
         prop_assert_eq!(python_dotenv(&path), want.clone(), "python-dotenv on {:?}", file);
         prop_assert_eq!(npm_dotenv(&path), want, "npm dotenv on {:?}", file);
@@ -435,7 +442,7 @@ proptest! {
         for (k, v) in &s.accepted {
             prop_assert_eq!(why(k, v), None, "{} accepted", k);
         }
-        let file = encode(Format::Docker, &refs(&s.accepted)).expect("accepted alone and together");
+        let file = s.file(Format::Docker);
         let want = env_list(&s.accepted);
         prop_assert_eq!(docker_model(&file, false), Ok(want.clone()), "plain rules on {:?}", file);
         prop_assert_eq!(docker_model(&file, true), Ok(want), "quote-trimming rules on {:?}", file);
@@ -460,9 +467,8 @@ fn docker_cli_reads_back_every_accepted_value() {
     let mut runner = TestRunner::new(config);
     let result = runner.run(&test_vars(80), |vars| {
         let s = split(Format::Docker, &vars)?;
-        let file = encode(Format::Docker, &refs(&s.accepted)).expect("accepted alone and together");
-        let dir = tempfile::tempdir().unwrap();
-        let path = write_file(dir.path(), &file);
+        let file = s.file(Format::Docker);
+        let (_dir, path) = written(&file);
         let got = docker_cli(&[path]).remove(0);
         prop_assert_eq!(got, Ok(env_list(&s.accepted)), "docker CLI on {:?}", file);
         Ok(())
@@ -534,7 +540,7 @@ proptest! {
             (Format::Dotenv, Syntax::Dotenv),
         ] {
             let s = split(format, &vars)?;
-            let file = encode(format, &refs(&s.accepted)).expect("accepted alone and together");
+            let file = s.file(format);
             // Where each entry starts: after the lines of those before it.
             let mut want = Vec::new();
             let mut line = 1;
@@ -874,31 +880,12 @@ fn envish_bytes() -> impl Strategy<Value = Vec<u8>> {
         b"\\\n",
         b"\\\r\n",
     ];
+    // U+00E9 and U+2028 in UTF-8.
+    const U_E9: &[u8] = "\u{e9}".as_bytes();
+    const U_2028: &[u8] = "\u{2028}".as_bytes();
     const VALUE_PIECES: &[&[u8]] = &[
-        b"a",
-        b"b c",
-        b" ",
-        b"\t",
-        b"'",
-        b"\"",
-        b"\\",
-        b"\\n",
-        b"\\$",
-        b"\\`",
-        b"\\'",
-        b"\\\"",
-        b"\n",
-        b"\r",
-        b"\r\n",
-        b"#",
-        b" #",
-        b"$",
-        b"${A}",
-        b"`",
-        b"=",
-        b"\xc3\xa9",
-        b"\xe2\x80\xa8",
-        b"\\\n",
+        b"a", b"b c", b" ", b"\t", b"'", b"\"", b"\\", b"\\n", b"\\$", b"\\`", b"\\'", b"\\\"",
+        b"\n", b"\r", b"\r\n", b"#", b" #", b"$", b"${A}", b"`", b"=", U_E9, U_2028, b"\\\n",
         b"\\\r\n",
     ];
     // Lines shaped like entries: [blanks][export ]NAME[blanks]=[value pieces].

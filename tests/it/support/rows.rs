@@ -108,3 +108,21 @@ impl Rows {
         );
     }
 }
+
+/// The rows of a text table, one a line: `id | arguments | message`, the
+/// arguments split on whitespace and `\n` in the message standing for a
+/// newline. Blank lines are skipped.
+pub fn table(text: &str) -> Vec<(&str, Vec<&str>, String)> {
+    text.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(|line| {
+            let cols: Vec<&str> = line.splitn(3, '|').map(str::trim).collect();
+            let [id, args, msg] = cols[..] else {
+                panic!("not `id | arguments | message`: {line:?}");
+            };
+            let args = args.split_whitespace().collect();
+            (id, args, msg.replace("\\n", "\n"))
+        })
+        .collect()
+}
