@@ -148,12 +148,24 @@ async fn resolve_refs(
     if refs.is_empty() {
         return Ok(Vec::new());
     }
-    let names: Vec<String> = refs.iter().map(|(_, n)| n.clone()).collect();
+    // Each parameter once, however many variables refer to it: SSM answers
+    // a name asked twice in one request only once.
+    let mut names: Vec<String> = Vec::new();
+    for (_, name) in refs {
+        if !names.contains(name) {
+            names.push(name.clone());
+        }
+    }
     let got = client.get_many(&names).await?;
+    let by_name: std::collections::HashMap<&String, Option<Secret>> = names
+        .iter()
+        .zip(got)
+        .map(|(name, slot)| (name, slot.map(|p| p.value)))
+        .collect();
     let mut out = Vec::with_capacity(refs.len());
-    for ((var, name), slot) in refs.iter().zip(got) {
-        match slot {
-            Some(p) => out.push((var.clone(), p.value)),
+    for (var, name) in refs {
+        match by_name.get(name).cloned().flatten() {
+            Some(value) => out.push((var.clone(), value)),
             None => {
                 return Err(anyhow!(
                     "${var} refers to {}, which does not exist or cannot be read",

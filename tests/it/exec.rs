@@ -113,6 +113,30 @@ fn ssm_references_in_inherited_variables_are_resolved() {
     assert_eq!(env["A"], "1");
 }
 
+/// Regression: two variables referring to one parameter failed with "the
+/// answer does not match the request" (SSM answers a name asked twice in
+/// one request once). Each parameter is now asked for once.
+#[test]
+fn the_same_parameter_referenced_by_several_variables_is_fetched_once() {
+    let t = Test::new()
+        .plain("api/a", "1")
+        .param("secrets/token", "tok-3f9")
+        .plain("secrets/other", "other-value");
+    let token = format!("ssm://{}", t.name("secrets/token"));
+    let out = exec_env(&t, &[])
+        .env("TOKEN", &token)
+        .env("TOKEN_AGAIN", &token)
+        .env("TOKEN_THIRD", format!("ssm:{}", t.name("secrets/token")))
+        .env("OTHER", format!("ssm:{}", t.name("secrets/other")))
+        .success()
+        .go();
+    let env = env_of(&out);
+    assert_eq!(env["TOKEN"], "tok-3f9");
+    assert_eq!(env["TOKEN_AGAIN"], "tok-3f9");
+    assert_eq!(env["TOKEN_THIRD"], "tok-3f9");
+    assert_eq!(env["OTHER"], "other-value");
+}
+
 #[test]
 fn more_than_ten_references_are_fetched_in_batches() {
     let t = Test::new()
