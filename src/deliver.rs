@@ -61,10 +61,7 @@ impl Out {
     /// Whether a file is already there to keep (`--keep-on-error`): a
     /// regular file, or a symlink to one.
     pub fn exists_as_file(&self) -> bool {
-        self.path().is_some_and(|p| {
-            std::fs::symlink_metadata(p).is_ok_and(|m| write::irreplaceable(&m).is_none())
-                && p.is_file()
-        })
+        self.path().is_some_and(Path::is_file)
     }
 }
 
@@ -85,10 +82,9 @@ fn writing(out: &Out, e: &dyn std::fmt::Display) -> String {
 /// (creating its missing parent directories, 0700), and `files/` targets
 /// that collide with it.
 pub fn check(out: Option<&Out>, files: &[Prepared]) -> Result<()> {
-    let Some(path) = out.and_then(Out::path) else {
+    let Some((out, path)) = out.and_then(|o| Some((o, o.path()?))) else {
         return Ok(());
     };
-    let out = out.expect("a path comes from an Out");
     collisions(out, path, files)?;
     write::preflight(path).map_err(|e| out_error(out, e))
 }

@@ -93,7 +93,7 @@ pub fn deferred<T>(f: impl FnOnce() -> T) -> T {
 }
 
 /// End the process now if a stop signal was recorded.
-pub fn check() {
+fn check() {
     let sig = PENDING.swap(0, Ordering::SeqCst);
     if sig != 0 {
         die(sig);
