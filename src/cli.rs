@@ -327,6 +327,16 @@ pub struct SelectArgs {
     /// Accept an app layer with no parameters
     #[arg(long)]
     pub allow_empty: bool,
+
+    /// Fail (exit 1, nothing written or started) unless VAR is delivered:
+    /// in the env file for sync, in CMD's environment for exec (repeatable)
+    #[arg(long, value_name = "VAR")]
+    pub require: Vec<String>,
+
+    /// Require every variable named in this env file, such as .env.example
+    /// (its values are ignored; repeatable)
+    #[arg(long, value_name = "FILE")]
+    pub require_from: Vec<PathBuf>,
 }
 
 #[derive(Debug, Args)]

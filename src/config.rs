@@ -93,6 +93,8 @@ pub struct Selection {
     pub key_case: KeyCase,
     pub strict: bool,
     pub allow_empty: bool,
+    /// `--require` and `--require-from`: what must be delivered.
+    pub required: Vec<String>,
 }
 
 /// Everything a command needs from the flags and the environment, resolved
@@ -558,6 +560,7 @@ pub fn selection(
         key_case: g.key_case,
         strict: sel.strict,
         allow_empty: sel.allow_empty,
+        required: crate::require::names(&sel.require, &sel.require_from, cwd)?,
     })
 }
 

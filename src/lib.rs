@@ -23,6 +23,7 @@ pub mod names;
 pub mod output;
 pub mod pending;
 pub mod progress;
+pub mod require;
 pub mod secret;
 pub mod ssm;
 pub mod stop;

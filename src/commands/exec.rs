@@ -39,6 +39,18 @@ pub fn run(cfg: &Config, args: &ExecArgs) -> Result<i32> {
         &gathered.merged.pairs(),
         args.no_override,
     )?;
+    crate::require::check(
+        &cfg.selection().required,
+        |name| {
+            env.iter()
+                .any(|(k, _)| k.as_encoded_bytes() == name.as_bytes())
+        },
+        &format!(
+            "the environment of {}",
+            crate::names::printable(&args.cmd[0].to_string_lossy())
+        ),
+        "nothing written or started",
+    )?;
 
     // Encode --out before writing anything: a value its format cannot hold
     // must leave the files untouched too.

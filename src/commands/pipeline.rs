@@ -13,6 +13,7 @@ use crate::error::Outage;
 use crate::config::{Config, LayerKind, Selection};
 use crate::encode::{self, Format};
 use crate::error::{Error, Result};
+use crate::exec::{self, Reference};
 use crate::fetch::{self, Fetched};
 use crate::files::{self, FileError, FileSpec, Limits, Prepared};
 use crate::layers::{self, Issue, Merged};
@@ -47,9 +48,9 @@ pub fn is_outage(e: &Error) -> bool {
 
 /// Fetch and merge what `cfg` selects, the `files/` parameters prepared
 /// for `cfg.files_root` (none with `--no-files`), and resolve `refs`
-/// (inherited variables holding `ssm:` references: variable, parameter).
+/// (the inherited variables holding `ssm:` references).
 /// Nothing is written.
-pub fn gather(cfg: &Config, refs: &[(String, String)]) -> Result<Gathered> {
+pub fn gather(cfg: &Config, refs: &[Reference]) -> Result<Gathered> {
     let sel = cfg.selection();
     ssm::block_on_within(cfg.aws.total_timeout, async {
         let client = ssm::connect(&cfg.aws, Purpose::Read).await?;
@@ -141,19 +142,16 @@ fn strict_kinds(issues: &[Issue]) -> String {
     kinds.join(", ")
 }
 
-async fn resolve_refs(
-    client: &Ssm,
-    refs: &[(String, String)],
-) -> anyhow::Result<Vec<(String, Secret)>> {
+async fn resolve_refs(client: &Ssm, refs: &[Reference]) -> anyhow::Result<Vec<(String, Secret)>> {
     if refs.is_empty() {
         return Ok(Vec::new());
     }
-    // Each parameter once, however many variables refer to it: SSM answers
-    // a name asked twice in one request only once.
+    // Each parameter (with its version or label) once, however many
+    // variables refer to it.
     let mut names: Vec<String> = Vec::new();
-    for (_, name) in refs {
-        if !names.contains(name) {
-            names.push(name.clone());
+    for r in refs {
+        if !names.contains(&r.param) {
+            names.push(r.param.clone());
         }
     }
     let got = client.get_many(&names).await?;
@@ -163,16 +161,18 @@ async fn resolve_refs(
         .map(|(name, slot)| (name, slot.map(|p| p.value)))
         .collect();
     let mut out = Vec::with_capacity(refs.len());
-    for (var, name) in refs {
-        match by_name.get(name).cloned().flatten() {
-            Some(value) => out.push((var.clone(), value)),
-            None => {
-                return Err(anyhow!(
-                    "${var} refers to {}, which does not exist or cannot be read",
-                    names::printable(name)
-                ));
-            }
-        }
+    for r in refs {
+        let Some(value) = by_name.get(&r.param).cloned().flatten() else {
+            return Err(anyhow!(
+                "${} refers to {}, which does not exist or cannot be read",
+                r.var,
+                names::printable(&r.param)
+            ));
+        };
+        out.push((
+            r.var.clone(),
+            exec::select(r, value).map_err(|e| anyhow!(e))?,
+        ));
     }
     log::info!("resolved {} ssm: references", out.len());
     Ok(out)

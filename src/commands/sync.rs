@@ -30,6 +30,13 @@ pub fn run(cfg: &Config, args: &SyncArgs) -> Result<()> {
         Err(e) => return Err(e),
     };
 
+    let merged = &gathered.merged;
+    crate::require::check(
+        &cfg.selection().required,
+        |name| merged.vars.contains_key(name),
+        &out.shown(),
+        "nothing written",
+    )?;
     let content = pipeline::encode_env(&gathered.merged, args.format)?;
     deliver::check(Some(&out), &gathered.files)?;
     let done = deliver::deliver(Some((&out, &content)), &gathered.files, root)?;

@@ -11,17 +11,30 @@ use crate::error::{Error, Result};
 use crate::names;
 use crate::secret::Secret;
 
-/// The inherited variables whose value is an `ssm:` reference, as
-/// (variable, parameter name), in the order found. A reference to an
-/// invalid name is a usage error naming the variable.
-pub fn references(inherited: &[(OsString, OsString)]) -> Result<Vec<(String, String)>> {
+/// One inherited variable holding an `ssm:` reference
+/// (`docs/CONTRACT.md` §3 "References").
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reference {
+    /// The variable that holds it.
+    pub var: String,
+    /// The parameter as GetParameters takes it: the name, then `:version`
+    /// or `:label` when one was given.
+    pub param: String,
+    /// `#KEY`: the top-level key of the JSON value to deliver instead of
+    /// the whole value.
+    pub key: Option<String>,
+}
+
+/// The inherited variables whose value is an `ssm:` reference, in the
+/// order found. A reference to an invalid name, version, label or key is a
+/// usage error naming the variable.
+pub fn references(inherited: &[(OsString, OsString)]) -> Result<Vec<Reference>> {
     let mut refs = Vec::new();
     for (k, v) in inherited {
         if let (Some(k), Some(v)) = (k.to_str(), v.to_str())
-            && let Some(name) = parse_ref(v)
+            && let Some(rest) = parse_ref(v)
         {
-            check_ref_name(k, name)?;
-            refs.push((k.to_string(), name.to_string()));
+            refs.push(parse_target(k, rest)?);
         }
     }
     Ok(refs)
@@ -77,23 +90,118 @@ fn parse_ref(value: &str) -> Option<&str> {
     }
 }
 
-/// Checks a referenced name before asking SSM: a clear error beats SSM's
-/// validation message.
-fn check_ref_name(var: &str, name: &str) -> Result<()> {
-    let ok = name.len() <= 2048
+/// `NAME[:SELECTOR][#KEY]` of the reference held by `var`, checked before
+/// SSM is asked: a clear error beats SSM's validation message. Parameter
+/// names hold neither `:` nor `#`, so the first `#` starts the key and the
+/// last `:` before it the selector.
+fn parse_target(var: &str, target: &str) -> Result<Reference> {
+    let invalid = |what: &str, shown: &str| {
+        Error::usage(format!(
+            "${var} holds an ssm: reference to an invalid {what} {}",
+            names::quoted(shown)
+        ))
+    };
+    let (spec, key) = match target.split_once('#') {
+        Some((_, "")) => return Err(invalid("JSON key", "")),
+        Some((spec, key)) => (spec, Some(key.to_string())),
+        None => (target, None),
+    };
+    let (name, selector) = match spec.rsplit_once(':') {
+        Some((name, selector)) => (name, Some(selector)),
+        None => (spec, None),
+    };
+    if !is_valid_ref_name(name) {
+        return Err(invalid("parameter name", name));
+    }
+    if let Some(selector) = selector
+        && !is_valid_selector(selector)
+    {
+        return Err(invalid("version or label", selector));
+    }
+    Ok(Reference {
+        var: var.to_string(),
+        param: spec.to_string(),
+        key,
+    })
+}
+
+fn is_valid_ref_name(name: &str) -> bool {
+    name.len() <= 2048
         && name.len() > 1
         && !name.ends_with('/')
         && name[1..]
             .split('/')
-            .all(|s| !s.is_empty() && s.chars().all(names::is_segment_char));
-    if ok {
-        Ok(())
-    } else {
-        Err(Error::usage(format!(
-            "${var} holds an ssm: reference to an invalid parameter name {}",
-            names::quoted(name)
-        )))
+            .all(|s| !s.is_empty() && s.chars().all(names::is_segment_char))
+}
+
+/// A version (a positive number) or a label as SSM allows them: up to 100
+/// letters, digits, `.`, `-` and `_`, not starting with a digit (that would
+/// be a version) nor with `aws` or `ssm`.
+fn is_valid_selector(s: &str) -> bool {
+    if s.bytes().all(|b| b.is_ascii_digit()) {
+        return !s.is_empty() && !s.starts_with('0') && s.len() <= 19;
     }
+    let lower = s.to_ascii_lowercase();
+    s.len() <= 100
+        && !s.starts_with(|c: char| c.is_ascii_digit())
+        && !lower.starts_with("aws")
+        && !lower.starts_with("ssm")
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
+}
+
+/// The part of `value` a reference delivers: all of it, or with `#KEY` the
+/// key of the JSON object it holds (a string as is, any other JSON as
+/// compact JSON text with its numbers exactly as written). Errors name the
+/// variable and the key, never the value.
+pub fn select(reference: &Reference, value: Secret) -> std::result::Result<Secret, String> {
+    use serde_json::value::RawValue;
+    let Some(key) = &reference.key else {
+        return Ok(value);
+    };
+    let fail = |why: &str| {
+        format!(
+            "${} selects key {} of {}, {why}",
+            reference.var,
+            names::quoted(key),
+            names::printable(&reference.param)
+        )
+    };
+    let text = value.expose();
+    if serde_json::from_str::<&RawValue>(text).is_err() {
+        return Err(fail("whose value is not JSON"));
+    }
+    // Of a key given twice the last wins, as JavaScript's JSON.parse has it.
+    let object: std::collections::HashMap<String, &RawValue> =
+        serde_json::from_str(text).map_err(|_| fail("whose value is not a JSON object"))?;
+    let raw = object
+        .get(key.as_str())
+        .ok_or_else(|| fail("which has no such key"))?;
+    match serde_json::from_str::<String>(raw.get()) {
+        Ok(s) => Ok(Secret::new(s)),
+        Err(_) => Ok(Secret::new(compact(raw.get()))),
+    }
+}
+
+/// Valid JSON text without the whitespace between its tokens.
+fn compact(json: &str) -> String {
+    let mut out = String::with_capacity(json.len());
+    let (mut in_string, mut escaped) = (false, false);
+    for c in json.chars() {
+        if in_string {
+            out.push(c);
+            match (escaped, c) {
+                (true, _) => escaped = false,
+                (false, '\\') => escaped = true,
+                (false, '"') => in_string = false,
+                _ => {}
+            }
+        } else if !matches!(c, ' ' | '\t' | '\n' | '\r') {
+            in_string = c == '"';
+            out.push(c);
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -104,14 +212,32 @@ mod tests {
         pairs.iter().map(|(k, v)| (k.into(), v.into())).collect()
     }
 
+    fn reference(var: &str, param: &str, key: Option<&str>) -> Reference {
+        Reference {
+            var: var.into(),
+            param: param.into(),
+            key: key.map(Into::into),
+        }
+    }
+
     #[test]
     fn references_are_found_in_the_inherited_environment() {
-        let inherited = os(&[("A", "ssm:/t/a"), ("B", "plain"), ("C", "ssm:///t/c")]);
+        let inherited = os(&[
+            ("A", "ssm:/t/a"),
+            ("B", "plain"),
+            ("C", "ssm:///t/c"),
+            ("D", "ssm:/t/d:3"),
+            ("E", "ssm:/t/e:live#password"),
+            ("F", "ssm:///aws/reference/secretsmanager/db#user name"),
+        ]);
         assert_eq!(
             references(&inherited).unwrap(),
             [
-                ("A".to_string(), "/t/a".to_string()),
-                ("C".into(), "/t/c".into())
+                reference("A", "/t/a", None),
+                reference("C", "/t/c", None),
+                reference("D", "/t/d:3", None),
+                reference("E", "/t/e:live", Some("password")),
+                reference("F", "/aws/reference/secretsmanager/db", Some("user name")),
             ]
         );
         assert_eq!(
@@ -119,6 +245,78 @@ mod tests {
                 .unwrap_err()
                 .exit_code(),
             2
+        );
+    }
+
+    #[test]
+    fn versions_labels_and_keys_are_checked_before_ssm_is_asked() {
+        for ok in [
+            "/a:1",
+            "/a:42",
+            "/a:live",
+            "/a:blue-2.x_y",
+            "/a#k",
+            "/a:3#k:#x",
+        ] {
+            assert!(parse_target("X", ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "/a:",
+            "/a:0",
+            "/a:01",
+            "/a:1a",
+            "/a:aws-x",
+            "/a:SSMlabel",
+            "/a:b c",
+            "/a:x:y",
+            "/a#",
+            "/a:#k",
+        ] {
+            let err = parse_target("X", bad).unwrap_err();
+            assert_eq!(err.exit_code(), 2, "{bad}");
+            assert!(
+                err.to_string().contains("$X holds an ssm: reference"),
+                "{err}"
+            );
+        }
+        let long = format!("/a:{}", "l".repeat(101));
+        assert!(parse_target("X", &long).is_err());
+        assert!(parse_target("X", "/a:99999999999999999999").is_err());
+    }
+
+    #[test]
+    fn a_json_key_is_selected_as_text_or_compact_json_never_showing_the_value() {
+        let r = reference("DB", "/t/db", Some("password"));
+        let pick = |json: &str| select(&r, Secret::new(json)).map(|s| s.expose().to_string());
+        assert_eq!(
+            pick(r#"{"password":"s3cr\"et","user":"u"}"#).unwrap(),
+            "s3cr\"et"
+        );
+        assert_eq!(
+            pick(r#"{"password": 12345678901234567890.50}"#).unwrap(),
+            "12345678901234567890.50"
+        );
+        assert_eq!(
+            pick("{\"password\": { \"a\" : [1, \" x \\\" y \"],\n \"b\": null } }").unwrap(),
+            r#"{"a":[1," x \" y "],"b":null}"#
+        );
+        assert_eq!(pick(r#"{"password":"a","password":"b"}"#).unwrap(), "b");
+        for (value, why) in [
+            ("not json hunter2", "whose value is not JSON"),
+            ("[\"hunter2\"]", "whose value is not a JSON object"),
+            (r#"{"other":"hunter2"}"#, "which has no such key"),
+        ] {
+            let err = pick(value).unwrap_err();
+            assert_eq!(
+                err,
+                format!("$DB selects key \"password\" of /t/db, {why}"),
+                "{value}"
+            );
+        }
+        let whole = reference("DB", "/t/db", None);
+        assert_eq!(
+            select(&whole, Secret::new("not json")).unwrap().expose(),
+            "not json"
         );
     }
 
@@ -180,9 +378,9 @@ mod tests {
 
     #[test]
     fn referenced_names_are_validated() {
-        assert!(check_ref_name("X", "/a/b-c_d.e").is_ok());
+        assert!(is_valid_ref_name("/a/b-c_d.e"));
         for bad in ["/", "/a/", "/a//b", "/a b", "/a\n"] {
-            let err = check_ref_name("X", bad).unwrap_err();
+            let err = parse_target("X", bad).unwrap_err();
             assert_eq!(err.exit_code(), 2, "{bad}");
         }
     }

@@ -7,7 +7,7 @@
 mod env;
 mod supervise;
 
-pub use env::{child_env, references};
+pub use env::{Reference, child_env, references, select};
 
 pub use supervise::supervise;
 

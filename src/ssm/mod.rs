@@ -346,9 +346,19 @@ impl Ssm {
     /// names do not match (SSM answers `/aws/reference/secretsmanager/x`
     /// with `x`) falls back to matching by position.
     pub async fn get_many(&self, names: &[String]) -> anyhow::Result<Vec<Option<Param>>> {
-        let batches = names.chunks(BATCH).map(|batch| self.get_batch(batch));
-        let results = futures_util::future::try_join_all(batches).await?;
-        Ok(results.into_iter().flatten().collect())
+        let batches = batches(names);
+        let requests = batches.iter().map(|batch| async move {
+            let batch: Vec<String> = batch.iter().map(|&i| names[i].clone()).collect();
+            self.get_batch(&batch).await
+        });
+        let results = futures_util::future::try_join_all(requests).await?;
+        let mut slots: Vec<Option<Param>> = names.iter().map(|_| None).collect();
+        for (batch, result) in batches.iter().zip(results) {
+            for (&i, param) in batch.iter().zip(result) {
+                slots[i] = param;
+            }
+        }
+        Ok(slots)
     }
 
     async fn get_batch(&self, batch: &[String]) -> anyhow::Result<Vec<Option<Param>>> {
@@ -378,7 +388,7 @@ impl Ssm {
         for (i, name) in batch.iter().enumerate() {
             if invalid.iter().any(|n| n == name) {
                 slots.push(None);
-            } else if let Some(pos) = answered.iter().position(|p| &p.name == name) {
+            } else if let Some(pos) = answered.iter().position(|p| p.name == unselected(name)) {
                 slots.push(Some(answered.swap_remove(pos)));
             } else {
                 slots.push(None);
@@ -401,6 +411,34 @@ impl Ssm {
         }
         Ok(slots)
     }
+}
+
+/// `names` in GetParameters batches (indexes into `names`): at most
+/// [`BATCH`] each, in order, and no two in one batch for the same parameter
+/// (a name and its `:version` or `:label` forms): SSM answers with the
+/// plain name, so within a batch each answer then has one request.
+fn batches(names: &[String]) -> Vec<Vec<usize>> {
+    let mut batches: Vec<Vec<usize>> = Vec::new();
+    for (i, name) in names.iter().enumerate() {
+        let base = unselected(name);
+        let free = batches
+            .iter_mut()
+            .find(|b| b.len() < BATCH && !b.iter().any(|&j| unselected(&names[j]) == base));
+        match free {
+            Some(batch) => batch.push(i),
+            None => batches.push(vec![i]),
+        }
+    }
+    batches
+}
+
+/// The parameter a GetParameters name asks for, without its `:version` or
+/// `:label` (an ARN is left whole).
+fn unselected(name: &str) -> &str {
+    if name.starts_with("arn:") {
+        return name;
+    }
+    name.rsplit_once(':').map_or(name, |(base, _)| base)
 }
 
 /// DescribeParameters filters for the parameters below `path` (recursively,
@@ -464,4 +502,37 @@ pub fn block_on<F: std::future::Future>(fut: F) -> anyhow::Result<F::Output> {
         .build()
         .context("starting the async runtime")?;
     Ok(rt.block_on(fut))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_batch_never_asks_for_one_parameter_twice() {
+        let names: Vec<String> = ["/a", "/a:3", "/b", "/a:live", "/c:2"]
+            .iter()
+            .map(|s| s.to_string())
+            .chain((0..12).map(|i| format!("/n{i}")))
+            .collect();
+        let batches = batches(&names);
+        let mut seen: Vec<usize> = batches.iter().flatten().copied().collect();
+        seen.sort();
+        assert_eq!(seen, (0..names.len()).collect::<Vec<_>>());
+        for batch in &batches {
+            assert!(batch.len() <= BATCH);
+            let mut bases: Vec<&str> = batch.iter().map(|&i| unselected(&names[i])).collect();
+            bases.sort();
+            let n = bases.len();
+            bases.dedup();
+            assert_eq!(bases.len(), n, "{batch:?}");
+        }
+        assert_eq!(batches.len(), 3);
+        assert_eq!(unselected("/a/b:3"), "/a/b");
+        assert_eq!(unselected("/a/b"), "/a/b");
+        assert_eq!(
+            unselected("arn:aws:ssm:r:1:parameter/a"),
+            "arn:aws:ssm:r:1:parameter/a"
+        );
+    }
 }

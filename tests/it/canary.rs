@@ -850,3 +850,67 @@ fn admin_write_failures_leak_nothing() {
     }
     assert!(m.names_under(&format!("{p}/api")).is_empty());
 }
+
+/// References with versions, labels and `#KEY`, and `--require`, in every
+/// outcome at the highest verbosity: a JSON value holding the marker never
+/// shows, whether its key is found, missing, or the value is not JSON; nor
+/// does a `--require-from` file's values.
+#[test]
+fn references_and_required_variables_leak_nothing() {
+    let p = seed();
+    let m = moto();
+    m.put_secure(
+        &format!("{p}/refs/db"),
+        &format!(r#"{{"password":"{MARK}-json","user":"{MARK}-user"}}"#),
+    );
+    m.put_secure(&format!("{p}/refs/db"), &format!("{MARK}-not-json-v2"));
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join(".env.example"),
+        format!("TOKEN={MARK}-example\nMISSING_ONE='{MARK}'\n"),
+    )
+    .unwrap();
+    let ep = moto().endpoint();
+    let cases: [(&str, &str, i32); 6] = [
+        ("key found", ":1#password", 0),
+        ("label missing", ":blue#password", 1),
+        ("version missing", ":9", 1),
+        ("not JSON", "#password", 1),
+        ("no such key", ":1#nope", 1),
+        ("whole value", ":2", 0),
+    ];
+    for (what, selector, code) in cases {
+        for cmd in [
+            &["exec", "--app", "api"][..],
+            &["exec", "--init", "--app", "api"],
+        ] {
+            let args = [&["--prefix", &p][..], cmd, &["-vvv", "--", "true"]].concat();
+            let out = Ssmm::new()
+                .endpoint(&ep)
+                .current_dir(dir.path())
+                .env("RUST_LOG", "trace")
+                .env("DB", format!("ssm:{p}/refs/db{selector}"))
+                .args(&args)
+                .run();
+            assert_clean(what, &out);
+            out.code(code);
+        }
+    }
+    for cmd in [&["sync"][..], &["exec"]] {
+        let tail: &[&str] = if cmd == ["exec"] {
+            &["--", "true"]
+        } else {
+            &[]
+        };
+        let args = [
+            &["--prefix", &p][..],
+            cmd,
+            &["--app", "api", "-vvv", "--require", "TOKEN"],
+            &["--require-from", ".env.example"],
+            tail,
+        ]
+        .concat();
+        let out = run("required", &ep, dir.path(), &args, &[("RUST_LOG", "trace")]);
+        out.code(1).stderr_contains("missing from");
+    }
+}
