@@ -3,6 +3,7 @@
 //! `config.rs`.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
@@ -11,7 +12,8 @@ use crate::envfile::Syntax;
 use crate::layout::Layout;
 use crate::names::KeyCase;
 use crate::ssm::{FetchStrategy, RetryMode};
-use crate::units::{parse_duration, parse_size, parse_timeout};
+use crate::units::{parse_duration, parse_signal, parse_size, parse_timeout};
+use crate::watch::{OnChange, parse_interval, parse_on_change};
 
 /// AWS SSM Parameter Store as the source of truth for a service's
 /// environment and files.
@@ -355,9 +357,26 @@ pub struct SyncArgs {
     /// If SSM cannot be read and --out exists, keep it, warn and exit 0
     #[arg(long)]
     pub keep_on_error: bool,
+
+    /// After the first sync, check again every INTERVAL and rewrite what
+    /// changed, until stopped (a sidecar); a failed check keeps the old
+    /// files
+    #[arg(long, value_name = "INTERVAL", value_parser = parse_interval)]
+    pub watch: Option<Duration>,
+
+    /// Wait a random 0..D before the first fetch (a fleet spreading its
+    /// start); with --watch, also before each check, on top of INTERVAL
+    /// [default with --watch: INTERVAL/10]
+    #[arg(long, value_name = "D", value_parser = parse_duration)]
+    pub splay: Option<Duration>,
+
+    /// After a write that changed anything, run CMD with /bin/sh -c (its
+    /// failure is exit 1, or a warning under --watch)
+    #[arg(long, value_name = "CMD")]
+    pub on_change: Option<String>,
 }
 
-#[derive(Debug, Args)]
+#[derive(Debug, Args, Clone)]
 pub struct ExecArgs {
     #[command(flatten)]
     pub select: SelectArgs,
@@ -382,6 +401,34 @@ pub struct ExecArgs {
     /// Inherited variables win over parameters of the same name
     #[arg(long)]
     pub no_override: bool,
+
+    /// With --init: check again every INTERVAL and, on a change, rewrite
+    /// the files and --out, then restart or signal CMD (--on-change)
+    #[arg(long, value_name = "INTERVAL", value_parser = parse_interval)]
+    pub watch: Option<Duration>,
+
+    /// Wait a random 0..D before the first fetch; with --watch, also before
+    /// each check, on top of INTERVAL [default with --watch: INTERVAL/10]
+    #[arg(long, value_name = "D", value_parser = parse_duration)]
+    pub splay: Option<Duration>,
+
+    /// What a change does under --watch: restart (stop CMD, start it with
+    /// the new environment) or signal:SIG (send SIG, e.g. signal:HUP; the
+    /// environment stays)
+    #[arg(long, value_name = "MODE", default_value = "restart",
+          value_parser = parse_on_change, requires = "watch")]
+    pub on_change: OnChange,
+
+    /// The signal that stops CMD for a restart or when ssmm is stopped
+    /// under --watch
+    #[arg(long, value_name = "SIG", default_value = "TERM",
+          value_parser = parse_signal, requires = "watch")]
+    pub stop_signal: i32,
+
+    /// How long CMD has to exit after --stop-signal before SIGKILL
+    #[arg(long, value_name = "D", default_value = "10s",
+          value_parser = parse_duration, requires = "watch")]
+    pub stop_timeout: Duration,
 
     /// The command to run, after `--`
     #[arg(required = true, last = true, value_name = "CMD",

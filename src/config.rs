@@ -100,7 +100,7 @@ pub struct Selection {
 /// Everything a command needs from the flags and the environment, resolved
 /// once by [`Config::resolve`] before any command runs. Commands receive
 /// this and their own subcommand's options, never the global flags.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Config {
     /// `None` when the working directory cannot be read; [`Config::cwd`]
     /// says so to the commands that need it.
@@ -121,7 +121,7 @@ pub struct Config {
 /// The admin commands' view: the team prefix and the apps named. Resolved
 /// on use, so a command that needs neither (`migrate /a/b /c/d`, `dirs`
 /// without `--app`) is not refused for what it does not use.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Team {
     layout: Option<Layout>,
     cluster_given: bool,

@@ -163,6 +163,8 @@ fn resolved(path: &Path) -> PathBuf {
 #[derive(Debug, Default)]
 pub struct Delivered {
     pub files_written: usize,
+    /// The `files/` paths written (relative to the root), in order.
+    pub written: Vec<String>,
     pub files_unchanged: usize,
     /// `None`: no `--out`, or standard output.
     pub out: Option<Outcome>,
@@ -179,7 +181,8 @@ pub fn deliver(
         let mut done = Delivered::default();
         if let Some(root) = root {
             let (written, unchanged) = files::write_all(files, root).map_err(file_error)?;
-            done.files_written = written;
+            done.files_written = written.len();
+            done.written = written;
             done.files_unchanged = unchanged;
         }
         match out {

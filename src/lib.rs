@@ -28,6 +28,7 @@ pub mod secret;
 pub mod ssm;
 pub mod stop;
 pub mod units;
+pub mod watch;
 pub mod write;
 
 use cli::{Cli, Command, LogFormat};
@@ -58,9 +59,11 @@ fn dispatch(cfg: &Config, command: &Command) -> error::Result<i32> {
 pub fn run(cli: Cli) -> i32 {
     let g = &cli.global;
     log::init(g.verbose, g.quiet, g.log_format == LogFormat::Json);
-    if matches!(cli.command, Command::Sync(_) | Command::Exec(_)) {
-        // Before anything slow: a stop signal must end ssmm even as PID 1.
-        stop::install();
+    // Before anything slow: a stop signal must end ssmm even as PID 1.
+    match cli.command {
+        Command::Sync(_) => stop::install(stop::Phase::Sync),
+        Command::Exec(_) => stop::install(stop::Phase::BeforeCommand),
+        _ => {}
     }
     let select = match &cli.command {
         Command::Sync(args) => Some(&args.select),

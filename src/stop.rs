@@ -17,7 +17,7 @@
 //! with the dispositions it expects; `--init` blocks them before it forks
 //! and forwards what arrives from then on.
 
-use std::sync::OnceLock;
+use std::sync::{Mutex, OnceLock};
 use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 
 use nix::libc;
@@ -28,24 +28,54 @@ pub const STOP_SIGNALS: [Signal; 3] = [Signal::SIGTERM, Signal::SIGINT, Signal::
 
 static DEFER: AtomicBool = AtomicBool::new(false);
 static PENDING: AtomicI32 = AtomicI32::new(0);
-/// The line printed by the handler, per signal, rendered before the handler
-/// is installed (formatting is not async-signal-safe).
-static LINES: OnceLock<[(i32, Vec<u8>); 3]> = OnceLock::new();
+/// Set by [`watching`]: a stop ends the watch, which is success.
+static WATCHING: AtomicBool = AtomicBool::new(false);
+/// The lines printed by the handler, per signal (before the command, and
+/// ending a watch), rendered before the handler is installed (formatting
+/// is not async-signal-safe).
+static LINES: OnceLock<[(i32, Vec<u8>, Vec<u8>); 3]> = OnceLock::new();
 
-fn line_for(sig: Signal) -> Vec<u8> {
-    let msg = format!("stopped by {sig} before the command started; nothing was started");
+/// What the handler says: `sync` has no command to start.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    BeforeCommand,
+    Sync,
+}
+
+fn line_for(sig: Signal, phase: Phase) -> Vec<u8> {
+    let msg = match phase {
+        Phase::BeforeCommand => {
+            format!("stopped by {sig} before the command started; nothing was started")
+        }
+        Phase::Sync => format!("stopped by {sig}; no file was left half-written"),
+    };
+    render("error", &msg)
+}
+
+fn render(level: &str, msg: &str) -> Vec<u8> {
     let line = if crate::log::is_json() {
-        serde_json::json!({"level": "error", "msg": msg}).to_string()
-    } else {
+        serde_json::json!({"level": level, "msg": msg}).to_string()
+    } else if level == "error" {
         format!("ssmm: error: {msg}")
+    } else {
+        format!("ssmm: {msg}")
     };
     format!("{line}\n").into_bytes()
 }
 
 /// Install the handlers. Called once at the start of `sync` and `exec`,
 /// after logging is set up.
-pub fn install() {
-    LINES.get_or_init(|| STOP_SIGNALS.map(|s| (s as i32, line_for(s))));
+pub fn install(phase: Phase) {
+    LINES.get_or_init(|| {
+        STOP_SIGNALS.map(|s| {
+            let ended = if crate::log::enabled(crate::log::Level::Notice) {
+                render("notice", &format!("stopped by {s}; the watch ended"))
+            } else {
+                Vec::new()
+            };
+            (s as i32, line_for(s, phase), ended)
+        })
+    });
     let action = SigAction::new(
         SigHandler::Handler(on_stop),
         SaFlags::SA_RESTART,
@@ -70,26 +100,47 @@ extern "C" fn on_stop(sig: libc::c_int) {
 }
 
 fn die(sig: libc::c_int) -> ! {
+    let watching = WATCHING.load(Ordering::SeqCst);
     if let Some(lines) = LINES.get()
-        && let Some((_, line)) = lines.iter().find(|(s, _)| *s == sig)
+        && let Some((_, line, ended)) = lines.iter().find(|(s, _, _)| *s == sig)
     {
+        let line = if watching { ended } else { line };
         // SAFETY: write(2) and _exit(2) are async-signal-safe.
         unsafe {
             libc::write(2, line.as_ptr().cast(), line.len());
         }
     }
+    let code = if watching { 0 } else { 128 + sig };
     // SAFETY: ends the process without running any Rust code.
-    unsafe { libc::_exit(128 + sig) }
+    unsafe { libc::_exit(code) }
+}
+
+/// From now on a stop signal ends a `sync --watch` that did its first
+/// sync: exit 0, as a service asked to stop (the files are whole).
+pub fn watching() {
+    WATCHING.store(true, Ordering::SeqCst);
 }
 
 /// Run `f` (the writes) with stop signals recorded instead of acted on,
 /// then act on one that arrived: the writes are never cut half-way.
 pub fn deferred<T>(f: impl FnOnce() -> T) -> T {
+    let writing = WRITES.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
     DEFER.store(true, Ordering::SeqCst);
     let out = f();
     DEFER.store(false, Ordering::SeqCst);
+    drop(writing);
     check();
     out
+}
+
+/// Held while [`deferred`] writes; see [`hold_writes`].
+static WRITES: Mutex<()> = Mutex::new(());
+
+/// Waits for writes in progress on another thread (a `--watch` check) to
+/// finish, and lets no other start: called just before ssmm exits.
+pub fn hold_writes() {
+    let held = WRITES.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    std::mem::forget(held);
 }
 
 /// End the process now if a stop signal was recorded.

@@ -1,6 +1,7 @@
 //! Units on the command line and in messages: durations (`10s`, `500ms`,
 //! `2m`), sizes (`64MiB`), and the one way a duration is shown, which reads
-//! back as a flag value. A leaf: it imports nothing of ssmm but `names`.
+//! back as a flag value, and signal names. A leaf: it imports nothing of
+//! ssmm but `names`.
 
 use crate::names;
 
@@ -40,6 +41,37 @@ pub fn parse_timeout(s: &str) -> Result<std::time::Duration, String> {
         return Err(format!("timeout {} must be more than 0", names::quoted(s)));
     }
     Ok(d)
+}
+
+/// A signal by name: `TERM`, `SIGTERM` or `term`; real-time signals as
+/// `RTMIN+N`. Returned as its number.
+pub fn parse_signal(s: &str) -> Result<i32, String> {
+    let upper = s.to_ascii_uppercase();
+    let bare = upper.strip_prefix("SIG").unwrap_or(&upper);
+    if let Some(n) = bare.strip_prefix("RTMIN+").and_then(|n| n.parse::<i32>().ok()) {
+        let sig = nix::libc::SIGRTMIN() + n;
+        if (nix::libc::SIGRTMIN()..=nix::libc::SIGRTMAX()).contains(&sig) {
+            return Ok(sig);
+        }
+    }
+    format!("SIG{bare}")
+        .parse::<nix::sys::signal::Signal>()
+        .map(|sig| sig as i32)
+        .map_err(|_| {
+            format!(
+                "invalid signal {}: expected a name such as TERM, HUP, USR1, QUIT",
+                names::quoted(s)
+            )
+        })
+}
+
+/// A signal's name for messages: `SIGHUP`, `SIGRTMIN+2`.
+pub fn signal_name(sig: i32) -> String {
+    match nix::sys::signal::Signal::try_from(sig) {
+        Ok(s) => s.as_str().to_string(),
+        Err(_) if sig >= nix::libc::SIGRTMIN() => format!("SIGRTMIN+{}", sig - nix::libc::SIGRTMIN()),
+        Err(_) => format!("signal {sig}"),
+    }
 }
 
 /// `1.5s`, `250ms`, `5m` for messages.
@@ -88,6 +120,24 @@ pub fn parse_size(s: &str) -> Result<u64, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn signals_are_named_with_or_without_sig_in_any_case() {
+        for (given, sig) in [
+            ("TERM", nix::libc::SIGTERM),
+            ("SIGHUP", nix::libc::SIGHUP),
+            ("usr1", nix::libc::SIGUSR1),
+            ("sigquit", nix::libc::SIGQUIT),
+            ("RTMIN+2", nix::libc::SIGRTMIN() + 2),
+        ] {
+            assert_eq!(parse_signal(given), Ok(sig), "{given}");
+        }
+        for bad in ["", "FOO", "SIG", "15", "RTMIN+99", "HUP\n"] {
+            assert!(parse_signal(bad).is_err(), "{bad}");
+        }
+        assert_eq!(signal_name(nix::libc::SIGHUP), "SIGHUP");
+        assert_eq!(signal_name(nix::libc::SIGRTMIN() + 1), "SIGRTMIN+1");
+    }
 
     #[test]
     fn durations_and_sizes_parse() {

@@ -1,7 +1,8 @@
 //! The part `sync` and `exec` share: resolve (flags, environment, ECS
 //! metadata when needed) -> fetch (layers, `ssm:` references, `url:` files)
 //! -> merge, all before anything is written or started. Everything async
-//! happens here, on one current-thread runtime dropped before returning.
+//! happens here, on the current-thread runtime of a [`Session`]: dropped
+//! before a command starts, kept from check to check by `--watch`.
 
 use std::time::Duration;
 
@@ -46,49 +47,78 @@ pub fn is_outage(e: &Error) -> bool {
     }
 }
 
-/// Fetch and merge what `cfg` selects, the `files/` parameters prepared
-/// for `cfg.files_root` (none with `--no-files`), and resolve `refs`
-/// (the inherited variables holding `ssm:` references).
-/// Nothing is written.
-pub fn gather(cfg: &Config, refs: &[Reference]) -> Result<Gathered> {
-    let sel = cfg.selection();
-    ssm::block_on_within(cfg.aws.total_timeout, async {
-        let client = ssm::connect(&cfg.aws, Purpose::Read).await?;
-        let (fetched, refs) = futures_util::future::try_join(
-            fetch::fetch_layers(&client, sel, cfg.files_root.is_some()),
-            resolve_refs(&client, refs),
-        )
-        .await?;
+/// One runtime and one SSM client kept for every gathering of a command:
+/// a `--watch` reuses them check after check, with their connections and
+/// the credentials they cached, so a check costs the SSM calls of a start
+/// and nothing more.
+pub struct Session {
+    rt: tokio::runtime::Runtime,
+    client: Option<Ssm>,
+}
 
-        let merged = check(sel, &fetched)?;
-        let files = match &cfg.files_root {
-            Some(root) => {
-                let specs: Vec<FileSpec> = merged
-                    .files
-                    .iter()
-                    .map(|(rel, e)| FileSpec {
-                        rel: rel.clone(),
-                        param: e.origin.param.clone(),
-                        value: e.value.clone(),
-                    })
-                    .collect();
-                let limits = Limits {
-                    max_size: cfg.max_file_size,
-                    timeout: DOWNLOAD_TIMEOUT,
-                };
-                files::prepare(&specs, root, &limits)
-                    .await
-                    .map_err(deliver::file_error)?
-            }
-            None => Vec::new(),
-        };
-        log::debug!("API calls: {}", client.stats.summary());
-        Ok::<Gathered, Error>(Gathered {
-            merged,
-            files,
-            refs,
+impl Session {
+    pub fn new() -> Result<Session> {
+        Ok(Session {
+            rt: ssm::runtime()?,
+            client: None,
         })
-    })?
+    }
+
+    /// Fetch and merge what `cfg` selects, the `files/` parameters prepared
+    /// for `cfg.files_root` (none with `--no-files`), and resolve `refs`
+    /// (the inherited variables holding `ssm:` references). Nothing is
+    /// written. The client is connected on first use (and again after a
+    /// failure to connect).
+    pub fn gather(&mut self, cfg: &Config, refs: &[Reference]) -> Result<Gathered> {
+        let Session { rt, client } = self;
+        rt.block_on(ssm::within(cfg.aws.total_timeout, async {
+            let client = match client {
+                Some(c) => c,
+                None => client.insert(ssm::connect(&cfg.aws, Purpose::Read).await?),
+            };
+            client.stats.reset();
+            let gathered = gather_with(cfg, client, refs).await;
+            log::debug!("API calls: {}", client.stats.summary());
+            gathered
+        }))?
+    }
+}
+
+async fn gather_with(cfg: &Config, client: &Ssm, refs: &[Reference]) -> Result<Gathered> {
+    let sel = cfg.selection();
+    let (fetched, refs) = futures_util::future::try_join(
+        fetch::fetch_layers(client, sel, cfg.files_root.is_some()),
+        resolve_refs(client, refs),
+    )
+    .await?;
+
+    let merged = check(sel, &fetched)?;
+    let files = match &cfg.files_root {
+        Some(root) => {
+            let specs: Vec<FileSpec> = merged
+                .files
+                .iter()
+                .map(|(rel, e)| FileSpec {
+                    rel: rel.clone(),
+                    param: e.origin.param.clone(),
+                    value: e.value.clone(),
+                })
+                .collect();
+            let limits = Limits {
+                max_size: cfg.max_file_size,
+                timeout: DOWNLOAD_TIMEOUT,
+            };
+            files::prepare(&specs, root, &limits)
+                .await
+                .map_err(deliver::file_error)?
+        }
+        None => Vec::new(),
+    };
+    Ok(Gathered {
+        merged,
+        files,
+        refs,
+    })
 }
 
 /// The env file's content; done before anything is written, so a value the

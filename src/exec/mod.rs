@@ -9,7 +9,7 @@ mod supervise;
 
 pub use env::{Reference, child_env, references, select};
 
-pub use supervise::supervise;
+pub use supervise::{Supervision, Update, supervise, supervise_watching};
 
 use std::ffi::{CString, OsStr, OsString};
 use std::io::Write;
@@ -191,7 +191,7 @@ pub fn exec_replace(argv: &[OsString], env: &[(OsString, OsString)]) -> Error {
 
 /// Everything execve needs, built before any fork so that the child only
 /// makes async-signal-safe calls (no allocation) between fork and exec.
-struct ExecImage {
+pub(crate) struct ExecImage {
     /// `argv[0]` as given, for messages.
     shown: String,
     program: CString,
@@ -203,8 +203,13 @@ struct ExecImage {
     envp_ptrs: Vec<*const libc::c_char>,
 }
 
+// SAFETY: the pointer arrays point only into the CStrings this struct owns
+// and moves with it; nothing else refers to them, so the whole image may be
+// built on one thread and used on another.
+unsafe impl Send for ExecImage {}
+
 impl ExecImage {
-    fn new(argv: &[OsString], env: &[(OsString, OsString)]) -> Result<ExecImage, Error> {
+    pub(crate) fn new(argv: &[OsString], env: &[(OsString, OsString)]) -> Result<ExecImage, Error> {
         let resolved = find_program(argv, env)?;
         let program = CString::new(resolved.into_os_string().into_vec())
             .map_err(|_| Error::runtime("argument 0 of the command contains a NUL byte"))?;

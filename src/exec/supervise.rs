@@ -17,9 +17,13 @@ use nix::sys::signal::{
 };
 use nix::unistd::{ForkResult, Pid};
 
+use std::time::{Duration, Instant};
+
 use super::ExecImage;
 use crate::error::Error;
 use crate::log;
+use crate::units;
+use crate::watch::{Changes, OnChange, Schedule};
 
 /// Signals the kernel raises for a fault in ssmm itself; blocking them would
 /// hide a crash (tini leaves them alone too).
@@ -51,6 +55,211 @@ const IDLE_WAKEUP: libc::timespec = libc::timespec {
 /// after, and a late signal must not change the exit status it reports.
 pub fn supervise(argv: &[OsString], env: &[(OsString, OsString)]) -> Result<i32, Error> {
     let prepared = ExecImage::new(argv, env)?;
+    let (saved, terminal) = match take_over()? {
+        TakeOver::Stopped(code) => return Ok(code),
+        TakeOver::Ready(saved, terminal) => (saved, terminal),
+    };
+    let child = start(&prepared, &saved, terminal)?;
+    let code = forward_and_reap(child, &saved.blocked);
+    give_back_terminal(terminal);
+    code
+}
+
+/// What `exec --init --watch` does on a change, and how it stops the
+/// command.
+#[derive(Debug, Clone, Copy)]
+pub struct Supervision {
+    pub on_change: OnChange,
+    pub stop_signal: i32,
+    pub stop_timeout: Duration,
+}
+
+/// A change a check found and has already written to disk: what changed,
+/// and the environment the command is to be restarted with.
+pub struct Update {
+    pub changes: Changes,
+    pub env: Vec<(OsString, OsString)>,
+}
+
+/// [`supervise`], checking for changes meanwhile (`docs/CONTRACT.md` §3
+/// "Running services"): `check` runs on a thread of its own every
+/// `schedule` wait, writes the files and `--out` when they change, and
+/// returns what changed. This thread applies it: a restart (the stop
+/// signal, up to `stop_timeout`, SIGKILL, then the command again with the
+/// new environment; never two at once) or a signal. Signals go on being
+/// forwarded and zombies reaped throughout; a check that fails returns
+/// `None` and touches nothing. SIGTERM and SIGINT stop the command the same
+/// way and end the watch with its exit code.
+pub fn supervise_watching(
+    argv: &[OsString],
+    env: &[(OsString, OsString)],
+    how: Supervision,
+    schedule: Schedule,
+    mut check: impl FnMut() -> Option<Update> + Send + 'static,
+) -> Result<i32, Error> {
+    let prepared = ExecImage::new(argv, env)?;
+    let (saved, terminal) = match take_over()? {
+        TakeOver::Stopped(code) => return Ok(code),
+        TakeOver::Ready(saved, terminal) => (saved, terminal),
+    };
+    let mut child = start(&prepared, &saved, terminal)?;
+    let shown = prepared.shown.clone();
+    drop(prepared);
+
+    // Started after the mask went up, so the thread (and every thread it
+    // starts) leaves all signals to this one.
+    let (tx, updates) = std::sync::mpsc::channel::<Update>();
+    std::thread::Builder::new()
+        .name("ssmm-watch".into())
+        .spawn(move || {
+            loop {
+                std::thread::sleep(schedule.next_wait());
+                if let Some(update) = check()
+                    && tx.send(update).is_err()
+                {
+                    return;
+                }
+            }
+        })
+        .map_err(|e| Error::runtime(format!("starting the watch: {e}")))?;
+
+    let argv = argv.to_vec();
+    let mut stopping: Option<Stopping> = None;
+    let mut restart_with: Option<ExecImage> = None;
+    let mut ending = false;
+    let code = loop {
+        // SAFETY: siginfo_t is plain data; all pointers are valid.
+        let sig = unsafe {
+            let mut info: libc::siginfo_t = std::mem::zeroed();
+            libc::sigtimedwait(saved.blocked.as_ref(), &mut info, &WATCH_WAKEUP)
+        };
+        if sig == -1 {
+            match Errno::last() {
+                Errno::EAGAIN | Errno::EINTR => {}
+                e => break Err(Error::runtime(format!("waiting for signals: {e}"))),
+            }
+        } else if (sig == libc::SIGTERM || sig == libc::SIGINT) && !ending {
+            ending = true;
+            restart_with = None;
+            log::notice!(
+                "stopped by {}: stopping {shown} (pid {child}) and ending the watch",
+                units::signal_name(sig)
+            );
+            if stopping.is_none() {
+                stopping = Some(Stopping::begin(child, how));
+            }
+        } else if sig != libc::SIGCHLD {
+            forward(child, sig);
+        }
+
+        while let Ok(update) = updates.try_recv() {
+            if ending {
+                continue;
+            }
+            let what = update.changes.describe();
+            match how.on_change {
+                OnChange::Restart => match ExecImage::new(&argv, &update.env) {
+                    Ok(image) => {
+                        log::notice!("change: {what}; restarting {shown} (pid {child})");
+                        restart_with = Some(image);
+                        if stopping.is_none() {
+                            stopping = Some(Stopping::begin(child, how));
+                        }
+                    }
+                    Err(e) => log::warning!(
+                        "change: {what}; {shown} keeps running: cannot restart it: {e}"
+                    ),
+                },
+                OnChange::Signal(s) => {
+                    let env_note = if update.changes.env_changed() {
+                        "; the running command keeps its environment (--on-change signal)"
+                    } else {
+                        ""
+                    };
+                    log::notice!(
+                        "change: {what}; sending {} to {shown} (pid {child}){env_note}",
+                        units::signal_name(s)
+                    );
+                    forward(child, s);
+                }
+            }
+        }
+
+        if let Some(stop) = &mut stopping {
+            stop.kill_when_late(child, &shown);
+        }
+
+        match reap(child) {
+            Err(e) => break Err(e),
+            Ok(None) => {}
+            Ok(Some(code)) => match restart_with.take() {
+                Some(image) if !ending => {
+                    stopping = None;
+                    match start(&image, &saved, terminal) {
+                        Ok(pid) => {
+                            log::info!("restarted {shown} as pid {pid}");
+                            child = pid;
+                        }
+                        Err(e) => break Err(e),
+                    }
+                }
+                _ => break Ok(code),
+            },
+        }
+    };
+    // A check may be writing: let it finish, and start no other.
+    crate::stop::hold_writes();
+    give_back_terminal(terminal);
+    code
+}
+
+/// How often the watching loop wakes to look for a check's result.
+const WATCH_WAKEUP: libc::timespec = libc::timespec {
+    tv_sec: 0,
+    tv_nsec: 50_000_000,
+};
+
+/// A stop in progress: the stop signal was sent; SIGKILL follows once
+/// `--stop-timeout` has passed.
+struct Stopping {
+    deadline: Instant,
+    timeout: Duration,
+    killed: bool,
+}
+
+impl Stopping {
+    fn begin(child: Pid, how: Supervision) -> Stopping {
+        forward(child, how.stop_signal);
+        Stopping {
+            deadline: Instant::now() + how.stop_timeout,
+            timeout: how.stop_timeout,
+            killed: false,
+        }
+    }
+
+    fn kill_when_late(&mut self, child: Pid, shown: &str) {
+        if !self.killed && Instant::now() >= self.deadline {
+            log::warning!(
+                "{shown} (pid {child}) did not exit within {} (--stop-timeout): sending SIGKILL",
+                units::format_duration(self.timeout)
+            );
+            forward(child, libc::SIGKILL);
+            self.killed = true;
+        }
+    }
+}
+
+enum TakeOver {
+    /// A stop signal was already pending: ssmm ends with this code.
+    Stopped(i32),
+    /// Signals are ssmm's to collect; the terminal's process group, if ssmm
+    /// had it.
+    Ready(Saved, Option<Pid>),
+}
+
+/// Everything before the first fork: stdout flushed, the signal mask up, a
+/// pending stop honoured, the subreaper flag, the terminal noted.
+fn take_over() -> Result<TakeOver, Error> {
     // The child would inherit anything still buffered and print it again.
     let _ = std::io::stdout().flush();
     let saved = Saved::take_over()
@@ -62,33 +271,41 @@ pub fn supervise(argv: &[OsString], env: &[(OsString, OsString)]) -> Result<i32,
         // Handled as if it had come a moment earlier: the stop handler
         // says so and ends ssmm with 128+N.
         let _ = nix::sys::signal::raise(sig);
-        return Ok(128 + sig as i32);
+        return Ok(TakeOver::Stopped(128 + sig as i32));
     }
     become_subreaper();
     let terminal = foreground_terminal();
+    Ok(TakeOver::Ready(saved, terminal))
+}
 
-    // SAFETY: no other threads exist (see above), and the child makes only
-    // async-signal-safe calls (no allocation) before execve or _exit.
-    let child = match unsafe { nix::unistd::fork() } {
-        Ok(ForkResult::Child) => start_child(&prepared, &saved, terminal.is_some()),
-        Ok(ForkResult::Parent { child }) => child,
+/// Forks and starts `image` in the child.
+fn start(image: &ExecImage, saved: &Saved, terminal: Option<Pid>) -> Result<Pid, Error> {
+    // SAFETY: the child makes only async-signal-safe calls (no allocation)
+    // before execve or _exit, so other threads (the watch's) holding locks
+    // at the moment of the fork cannot block it.
+    match unsafe { nix::unistd::fork() } {
+        Ok(ForkResult::Child) => start_child(image, saved, terminal.is_some()),
+        Ok(ForkResult::Parent { child }) => {
+            log::debug!("started {} as pid {child} under --init", image.shown);
+            Ok(child)
+        }
         Err(e) => {
             saved.restore();
-            return Err(Error::runtime(format!(
+            Err(Error::runtime(format!(
                 "cannot start {}: fork: {e}",
-                prepared.shown
-            )));
+                image.shown
+            )))
         }
-    };
-    log::debug!("started {} as pid {child} under --init", prepared.shown);
-    let code = forward_and_reap(child, &saved.blocked);
+    }
+}
+
+/// Takes the terminal back from the child's (now empty) process group, so
+/// a shell that started ssmm can read from it again. SIGTTOU is ignored, so
+/// this works from the background.
+fn give_back_terminal(terminal: Option<Pid>) {
     if let Some(ours) = terminal {
-        // Take the terminal back from the child's (now empty) process group,
-        // so a shell that started ssmm can read from it again. SIGTTOU is
-        // ignored, so this works from the background.
         let _ = nix::unistd::tcsetpgrp(stdin_fd(), ours);
     }
-    code
 }
 
 /// A stop signal (SIGTERM, SIGINT, SIGHUP) that is pending, taken off the
@@ -301,7 +518,6 @@ pub(super) mod tests {
     //! single-threaded there, and its children are its own.
 
     use super::*;
-    use std::time::{Duration, Instant};
 
     /// Runs `f` in a forked child and returns the child's exit code.
     pub(in crate::exec) fn in_fork(f: impl FnOnce() -> i32) -> i32 {

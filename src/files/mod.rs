@@ -193,12 +193,12 @@ pub async fn prepare(
 }
 
 /// Write prepared files atomically (0600, missing parents 0700) under
-/// `root`, re-checking confinement right before each write. Returns
-/// `(written, unchanged)`.
-pub fn write_all(prepared: &[Prepared], root: &Path) -> anyhow::Result<(usize, usize)> {
-    let (mut written, mut unchanged) = (0, 0);
+/// `root`, re-checking confinement right before each write. Returns the
+/// paths written (relative to the root) and how many were unchanged.
+pub fn write_all(prepared: &[Prepared], root: &Path) -> anyhow::Result<(Vec<String>, usize)> {
+    let (mut written, mut unchanged) = (Vec::new(), 0);
     if prepared.is_empty() {
-        return Ok((0, 0));
+        return Ok((written, 0));
     }
     if fs::symlink_metadata(root).is_err() {
         // The root itself is the user's choice; only what is under it is
@@ -221,7 +221,7 @@ pub fn write_all(prepared: &[Prepared], root: &Path) -> anyhow::Result<(usize, u
             )
         })?;
         match outcome {
-            Outcome::Written => written += 1,
+            Outcome::Written => written.push(p.rel.clone()),
             Outcome::Unchanged => unchanged += 1,
         }
     }

@@ -474,34 +474,44 @@ pub fn block_on_within<T, F>(limit: Duration, fut: F) -> anyhow::Result<T>
 where
     F: std::future::Future<Output = T>,
 {
-    block_on(async {
-        // Pinned here, so that what is still in flight is still tracked
-        // when the limit passes and can be named.
-        let mut fut = std::pin::pin!(fut);
-        tokio::time::timeout(limit, fut.as_mut()).await.map_err(|_| {
-            let shown = crate::units::format_duration(limit);
-            let text = match crate::pending::summary() {
-                Some(what) => format!(
-                    "gave up after {shown} (--total-timeout): SSM or a download did not finish in time; still pending: {what}"
-                ),
-                None => format!(
-                    "gave up after {shown} (--total-timeout): SSM or a download did not finish in time"
-                ),
-            };
-            anyhow::Error::new(crate::error::Outage(text))
-        })
-    })?
+    block_on(within(limit, fut))?
+}
+
+/// `fut`, or an outage naming what was still pending when `limit` passed.
+pub async fn within<T, F>(limit: Duration, fut: F) -> anyhow::Result<T>
+where
+    F: std::future::Future<Output = T>,
+{
+    // Pinned here, so that what is still in flight is still tracked when
+    // the limit passes and can be named.
+    let mut fut = std::pin::pin!(fut);
+    tokio::time::timeout(limit, fut.as_mut()).await.map_err(|_| {
+        let shown = crate::units::format_duration(limit);
+        let text = match crate::pending::summary() {
+            Some(what) => format!(
+                "gave up after {shown} (--total-timeout): SSM or a download did not finish in time; still pending: {what}"
+            ),
+            None => format!(
+                "gave up after {shown} (--total-timeout): SSM or a download did not finish in time"
+            ),
+        };
+        anyhow::Error::new(crate::error::Outage(text))
+    })
 }
 
 /// Run `fut` on a current-thread runtime that is dropped before returning,
 /// so nothing async outlives fetching (STYLE: async is an implementation
 /// detail).
 pub fn block_on<F: std::future::Future>(fut: F) -> anyhow::Result<F::Output> {
-    let rt = tokio::runtime::Builder::new_current_thread()
+    Ok(runtime()?.block_on(fut))
+}
+
+/// A current-thread runtime with timers and I/O.
+pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-        .context("starting the async runtime")?;
-    Ok(rt.block_on(fut))
+        .context("starting the async runtime")
 }
 
 #[cfg(test)]

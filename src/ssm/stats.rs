@@ -35,6 +35,14 @@ impl Stats {
         }
     }
 
+    /// Starts counting again from nothing (each `--watch` check counts its
+    /// own calls).
+    pub fn reset(&self) {
+        if let Ok(mut ops) = self.ops.lock() {
+            ops.clear();
+        }
+    }
+
     pub fn snapshot(&self) -> BTreeMap<String, OpStats> {
         self.ops.lock().map(|o| o.clone()).unwrap_or_default()
     }

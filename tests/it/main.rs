@@ -22,3 +22,4 @@ mod properties;
 mod references;
 mod sync;
 mod timeouts;
+mod watch;
