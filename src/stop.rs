@@ -17,8 +17,8 @@
 //! with the dispositions it expects; `--init` blocks them before it forks
 //! and forwards what arrives from then on.
 
-use std::sync::{Mutex, OnceLock};
 use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
+use std::sync::{Mutex, OnceLock};
 
 use nix::libc;
 use nix::sys::signal::{SaFlags, SigAction, SigHandler, SigSet, Signal, sigaction};
@@ -124,7 +124,9 @@ pub fn watching() {
 /// Run `f` (the writes) with stop signals recorded instead of acted on,
 /// then act on one that arrived: the writes are never cut half-way.
 pub fn deferred<T>(f: impl FnOnce() -> T) -> T {
-    let writing = WRITES.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let writing = WRITES
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     DEFER.store(true, Ordering::SeqCst);
     let out = f();
     DEFER.store(false, Ordering::SeqCst);
@@ -139,7 +141,9 @@ static WRITES: Mutex<()> = Mutex::new(());
 /// Waits for writes in progress on another thread (a `--watch` check) to
 /// finish, and lets no other start: called just before ssmm exits.
 pub fn hold_writes() {
-    let held = WRITES.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let held = WRITES
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     std::mem::forget(held);
 }
 

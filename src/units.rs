@@ -48,7 +48,10 @@ pub fn parse_timeout(s: &str) -> Result<std::time::Duration, String> {
 pub fn parse_signal(s: &str) -> Result<i32, String> {
     let upper = s.to_ascii_uppercase();
     let bare = upper.strip_prefix("SIG").unwrap_or(&upper);
-    if let Some(n) = bare.strip_prefix("RTMIN+").and_then(|n| n.parse::<i32>().ok()) {
+    if let Some(n) = bare
+        .strip_prefix("RTMIN+")
+        .and_then(|n| n.parse::<i32>().ok())
+    {
         let sig = nix::libc::SIGRTMIN() + n;
         if (nix::libc::SIGRTMIN()..=nix::libc::SIGRTMAX()).contains(&sig) {
             return Ok(sig);
@@ -69,7 +72,9 @@ pub fn parse_signal(s: &str) -> Result<i32, String> {
 pub fn signal_name(sig: i32) -> String {
     match nix::sys::signal::Signal::try_from(sig) {
         Ok(s) => s.as_str().to_string(),
-        Err(_) if sig >= nix::libc::SIGRTMIN() => format!("SIGRTMIN+{}", sig - nix::libc::SIGRTMIN()),
+        Err(_) if sig >= nix::libc::SIGRTMIN() => {
+            format!("SIGRTMIN+{}", sig - nix::libc::SIGRTMIN())
+        }
         Err(_) => format!("signal {sig}"),
     }
 }

@@ -217,7 +217,10 @@ mod tests {
         assert_eq!(s.splay, Duration::from_secs(1));
         for _ in 0..100 {
             let w = s.next_wait();
-            assert!(w >= Duration::from_secs(10) && w <= Duration::from_secs(11), "{w:?}");
+            assert!(
+                w >= Duration::from_secs(10) && w <= Duration::from_secs(11),
+                "{w:?}"
+            );
         }
         assert_eq!(
             Schedule::new(Duration::from_secs(1), Some(Duration::ZERO)).next_wait(),

@@ -49,7 +49,7 @@ pub fn run(cfg: &Config, args: &ExecArgs) -> Result<i32> {
         inherited,
         refs,
         out,
-        session: None,
+        session: Session::new(),
         last: Fingerprint::new(),
         failures: Failures::default(),
     };
@@ -68,7 +68,7 @@ pub fn run(cfg: &Config, args: &ExecArgs) -> Result<i32> {
     );
     // Nothing async may outlive the start: the command is started from a
     // process with no other threads.
-    run.session = None;
+    run.session.release();
     match args.watch {
         None if args.init => exec::supervise(&args.cmd, &env),
         None => Err(exec::exec_replace(&args.cmd, &env)),
@@ -98,7 +98,7 @@ struct Run {
     out: Option<Out>,
     /// Kept from check to check under `--watch` (its connections and
     /// credentials with it).
-    session: Option<Session>,
+    session: Session,
     /// The command's environment as last delivered.
     last: Fingerprint,
     failures: Failures,
@@ -111,11 +111,7 @@ impl Run {
     fn prepare_and_deliver(&mut self) -> Result<(Vec<(OsString, OsString)>, Delivered, String)> {
         let cfg = &self.cfg;
         let args = &self.args;
-        let session = match &mut self.session {
-            Some(s) => s,
-            None => self.session.insert(Session::new()?),
-        };
-        let gathered = session.gather(cfg, &self.refs)?;
+        let gathered = self.session.gather(cfg, &self.refs)?;
         let env = exec::child_env(
             self.inherited.clone(),
             &gathered.refs,

@@ -51,40 +51,57 @@ pub fn is_outage(e: &Error) -> bool {
 /// a `--watch` reuses them check after check, with their connections and
 /// the credentials they cached, so a check costs the SSM calls of a start
 /// and nothing more.
+#[derive(Default)]
 pub struct Session {
-    rt: tokio::runtime::Runtime,
+    rt: Option<tokio::runtime::Runtime>,
     client: Option<Ssm>,
+    /// The merge's warnings as last said: a check that finds the same ones
+    /// says them only with `-vv`.
+    said: Option<Vec<String>>,
 }
 
 impl Session {
-    pub fn new() -> Result<Session> {
-        Ok(Session {
-            rt: ssm::runtime()?,
-            client: None,
-        })
+    pub fn new() -> Session {
+        Session::default()
+    }
+
+    /// Drops the runtime and the client (nothing async may outlive a
+    /// command's start), keeping what was said.
+    pub fn release(&mut self) {
+        self.client = None;
+        self.rt = None;
     }
 
     /// Fetch and merge what `cfg` selects, the `files/` parameters prepared
     /// for `cfg.files_root` (none with `--no-files`), and resolve `refs`
     /// (the inherited variables holding `ssm:` references). Nothing is
-    /// written. The client is connected on first use (and again after a
-    /// failure to connect).
+    /// written. The runtime and the client are made on first use (the
+    /// client again after a failure to connect).
     pub fn gather(&mut self, cfg: &Config, refs: &[Reference]) -> Result<Gathered> {
-        let Session { rt, client } = self;
+        let rt = match &mut self.rt {
+            Some(rt) => rt,
+            None => self.rt.insert(ssm::runtime()?),
+        };
+        let Session { client, said, .. } = self;
         rt.block_on(ssm::within(cfg.aws.total_timeout, async {
             let client = match client {
                 Some(c) => c,
                 None => client.insert(ssm::connect(&cfg.aws, Purpose::Read).await?),
             };
             client.stats.reset();
-            let gathered = gather_with(cfg, client, refs).await;
+            let gathered = gather_with(cfg, client, refs, said).await;
             log::debug!("API calls: {}", client.stats.summary());
             gathered
         }))?
     }
 }
 
-async fn gather_with(cfg: &Config, client: &Ssm, refs: &[Reference]) -> Result<Gathered> {
+async fn gather_with(
+    cfg: &Config,
+    client: &Ssm,
+    refs: &[Reference],
+    said: &mut Option<Vec<String>>,
+) -> Result<Gathered> {
     let sel = cfg.selection();
     let (fetched, refs) = futures_util::future::try_join(
         fetch::fetch_layers(client, sel, cfg.files_root.is_some()),
@@ -92,7 +109,7 @@ async fn gather_with(cfg: &Config, client: &Ssm, refs: &[Reference]) -> Result<G
     )
     .await?;
 
-    let merged = check(sel, &fetched)?;
+    let merged = check(sel, &fetched, said)?;
     let files = match &cfg.files_root {
         Some(root) => {
             let specs: Vec<FileSpec> = merged
@@ -129,20 +146,26 @@ pub fn encode_env(merged: &Merged, format: Format) -> Result<String> {
 
 /// Merge, then apply the rules that decide whether the result may be used:
 /// `--strict` and empty app layers.
-fn check(sel: &Selection, fetched: &[Fetched]) -> Result<Merged> {
+fn check(sel: &Selection, fetched: &[Fetched], said: &mut Option<Vec<String>>) -> Result<Merged> {
     let merged = layers::merge(fetched, sel.key_case);
+    let messages: Vec<String> = merged.issues.iter().map(Issue::message).collect();
+    let level = if said.as_ref() == Some(&messages) {
+        log::Level::Debug
+    } else if sel.strict {
+        log::Level::Error
+    } else {
+        log::Level::Warn
+    };
+    for message in &messages {
+        log::emit(level, message);
+    }
+    *said = Some(messages);
     if sel.strict && !merged.issues.is_empty() {
-        for issue in &merged.issues {
-            log::emit(log::Level::Error, &issue.message());
-        }
         return Err(Error::Strict(format!(
             "--strict: {} problem(s) found ({}); nothing written or started",
             merged.issues.len(),
             strict_kinds(&merged.issues)
         )));
-    }
-    for issue in &merged.issues {
-        log::warning!("{}", issue.message());
     }
     if !sel.allow_empty {
         for (spec, count) in sel.layers.iter().zip(&merged.raw_counts) {

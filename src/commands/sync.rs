@@ -30,7 +30,7 @@ pub fn run(cfg: &Config, args: &SyncArgs) -> Result<()> {
     if let Some(splay) = args.splay {
         std::thread::sleep(watch::random_upto(splay));
     }
-    let mut session = Session::new()?;
+    let mut session = Session::new();
     let mut last: Option<Fingerprint> = None;
     let changed = match once(cfg, args, &out, &mut session, &mut last) {
         Ok(changed) => changed,
@@ -173,7 +173,10 @@ fn on_change(args: &SyncArgs, cwd: &Path) -> Result<()> {
     if status.success() {
         return Ok(());
     }
-    let how = match (status.code(), std::os::unix::process::ExitStatusExt::signal(&status)) {
+    let how = match (
+        status.code(),
+        std::os::unix::process::ExitStatusExt::signal(&status),
+    ) {
         (Some(code), _) => format!("exited with {code}"),
         (None, Some(sig)) => format!("was killed by {}", crate::units::signal_name(sig)),
         _ => "failed".to_string(),

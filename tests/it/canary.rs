@@ -914,3 +914,80 @@ fn references_and_required_variables_leak_nothing() {
         out.code(1).stderr_contains("missing from");
     }
 }
+
+/// `--watch` and `--on-change` at the highest verbosity: change lines name
+/// variables and files, never their old or new values; failed checks
+/// neither.
+#[test]
+fn watching_leaks_nothing() {
+    let p = seed();
+    let m = moto();
+    m.put_secure(
+        &format!("{p}/api/files/conf/app.conf"),
+        &format!("{MARK}-file-v1"),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let ep = moto().endpoint();
+    let log = dir.path().join("log");
+    let script = format!(
+        "echo start >> {}; trap 'exit 0' TERM; trap : HUP; while :; do sleep 0.05; done",
+        log.display()
+    );
+    let watchers = [
+        vec![
+            "exec", "--init", "--app", "api", "--watch", "200ms", "--out", "app.env",
+        ],
+        vec![
+            "exec",
+            "--init",
+            "--app",
+            "api",
+            "--watch",
+            "200ms",
+            "--on-change",
+            "signal:HUP",
+        ],
+        vec![
+            "sync",
+            "--app",
+            "api",
+            "--watch",
+            "200ms",
+            "--on-change",
+            "true",
+        ],
+    ];
+    for (i, watcher) in watchers.iter().enumerate() {
+        let mut args = vec!["--prefix", &p, "-vvv"];
+        args.extend(watcher);
+        if watcher[0] == "exec" {
+            args.extend(["--", "sh", "-c", &script]);
+        }
+        let running = Ssmm::new()
+            .endpoint(&ep)
+            .current_dir(dir.path())
+            .env("RUST_LOG", "trace")
+            .args(&args)
+            .spawn();
+        std::thread::sleep(std::time::Duration::from_millis(700));
+        // A change of a variable and of a file, then a value sync's format
+        // refuses (a failed check).
+        m.put_secure(&format!("{p}/api/token"), &format!("{MARK}-token-v{i}"));
+        m.put_secure(
+            &format!("{p}/api/files/conf/app.conf"),
+            &format!("{MARK}-file-v2-{i}"),
+        );
+        std::thread::sleep(std::time::Duration::from_millis(900));
+        m.put_secure(&format!("{p}/api/nul"), &format!("{MARK}-\u{0}-nul"));
+        std::thread::sleep(std::time::Duration::from_millis(900));
+        m.delete(&format!("{p}/api/nul"));
+        running.signal(15);
+        let out = running.wait();
+        assert_clean(&format!("watch {watcher:?}"), &out);
+        assert!(
+            out.stderr.contains("change: changed TOKEN") && out.stderr.contains("check failed"),
+            "{watcher:?}: {}",
+            out.stderr
+        );
+    }
+}

@@ -162,7 +162,12 @@ fn plain_and_base64_contents_are_written_0600_in_0700_dirs_and_then_unchanged() 
     assert_eq!(prepared[0].content(), b"plain = \"text\"\nline2\n");
     assert_eq!(prepared[1].path, root.path().join("keys/der/padded.der"));
 
-    assert_eq!(files::write_all(&prepared, root.path()).map(|(w, u)| (w.len(), u)).unwrap(), (5, 0));
+    assert_eq!(
+        files::write_all(&prepared, root.path())
+            .map(|(w, u)| (w.len(), u))
+            .unwrap(),
+        (5, 0)
+    );
     let r = root.path();
     assert_eq!(
         fs::read(r.join("app.conf")).unwrap(),
@@ -195,7 +200,12 @@ fn plain_and_base64_contents_are_written_0600_in_0700_dirs_and_then_unchanged() 
     );
 
     let again = prepare(&files, r, &limits()).unwrap();
-    assert_eq!(files::write_all(&again, r).map(|(w, u)| (w.len(), u)).unwrap(), (0, 5));
+    assert_eq!(
+        files::write_all(&again, r)
+            .map(|(w, u)| (w.len(), u))
+            .unwrap(),
+        (0, 5)
+    );
 }
 
 #[test]
@@ -204,7 +214,12 @@ fn a_missing_root_is_created_by_write_all_not_by_prepare() {
     let root = base.path().join("new/root");
     let prepared = prepare(&[spec("d/f", "x")], &root, &limits()).unwrap();
     assert!(!root.exists());
-    assert_eq!(files::write_all(&prepared, &root).map(|(w, u)| (w.len(), u)).unwrap(), (1, 0));
+    assert_eq!(
+        files::write_all(&prepared, &root)
+            .map(|(w, u)| (w.len(), u))
+            .unwrap(),
+        (1, 0)
+    );
     assert_eq!(fs::read(root.join("d/f")).unwrap(), b"x");
     assert_eq!(mode(&root.join("d")), 0o700);
 }
@@ -246,7 +261,12 @@ fn a_symlinked_directory_inside_the_root_is_followed() {
     symlink("real", r.join("rel-link")).unwrap();
     let files = [spec("link/a", "1"), spec("rel-link/sub/b", "2")];
     let prepared = prepare(&files, r, &limits()).unwrap();
-    assert_eq!(files::write_all(&prepared, r).map(|(w, u)| (w.len(), u)).unwrap(), (2, 0));
+    assert_eq!(
+        files::write_all(&prepared, r)
+            .map(|(w, u)| (w.len(), u))
+            .unwrap(),
+        (2, 0)
+    );
     assert_eq!(fs::read(r.join("real/a")).unwrap(), b"1");
     assert_eq!(fs::read(r.join("real/sub/b")).unwrap(), b"2");
     assert!(fs::symlink_metadata(r.join("link")).unwrap().is_symlink());
@@ -311,7 +331,12 @@ fn a_final_symlink_inside_the_root_is_replaced_not_followed() {
     fs::write(r.join("other"), b"keep").unwrap();
     symlink("other", r.join("f")).unwrap();
     let prepared = prepare(&[spec("f", "new")], r, &limits()).unwrap();
-    assert_eq!(files::write_all(&prepared, r).map(|(w, u)| (w.len(), u)).unwrap(), (1, 0));
+    assert_eq!(
+        files::write_all(&prepared, r)
+            .map(|(w, u)| (w.len(), u))
+            .unwrap(),
+        (1, 0)
+    );
     assert!(fs::symlink_metadata(r.join("f")).unwrap().is_file());
     assert_eq!(fs::read(r.join("f")).unwrap(), b"new");
     assert_eq!(fs::read(r.join("other")).unwrap(), b"keep");
@@ -403,7 +428,12 @@ fn s3_presigned_download_is_exact_and_verified() {
     ];
     let prepared = prepare(&files, r, &limits()).unwrap();
     assert!(tree(r).is_empty(), "prepare must not write");
-    assert_eq!(files::write_all(&prepared, r).map(|(w, u)| (w.len(), u)).unwrap(), (3, 0));
+    assert_eq!(
+        files::write_all(&prepared, r)
+            .map(|(w, u)| (w.len(), u))
+            .unwrap(),
+        (3, 0)
+    );
     for rel in ["plain.bin", "hashed/obj.bin", "upper.bin"] {
         assert_eq!(fs::read(r.join(rel)).unwrap(), content, "{rel}");
         assert_eq!(mode(&r.join(rel)), 0o600);

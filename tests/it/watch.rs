@@ -139,7 +139,8 @@ fn a_change_restarts_the_child_with_the_new_environment_never_two_at_once() {
 fn a_child_that_ignores_the_stop_signal_is_killed_after_the_stop_timeout() {
     let t = Test::new().param("api/db-password", "one");
     t.secret("two");
-    let script = r#"trap '' TERM; echo "start $$ $DB_PASSWORD" >> "$1/log"; while :; do sleep 0.05; done"#;
+    let script =
+        r#"trap '' TERM; echo "start $$ $DB_PASSWORD" >> "$1/log"; while :; do sleep 0.05; done"#;
     let mut running = watch_exec(&t, &["--stop-timeout", "700ms"], script);
     let first = wait_log(&t, &mut running, "start ");
     t.put_secure("api/db-password", "two");
@@ -149,8 +150,14 @@ fn a_child_that_ignores_the_stop_signal_is_killed_after_the_stop_timeout() {
         c.lines().count() == 2
     });
     let waited = changed.elapsed();
-    assert!(waited >= Duration::from_millis(700), "restarted after {waited:?}");
-    assert!(stat(pid_of(&first)).is_none(), "the old child is still there");
+    assert!(
+        waited >= Duration::from_millis(700),
+        "restarted after {waited:?}"
+    );
+    assert!(
+        stat(pid_of(&first)).is_none(),
+        "the old child is still there"
+    );
     assert!(log(&t)[1].ends_with(" two"));
     let running_pid = running.pid();
     // The orphaned `sleep` of the killed shell is reaped too.
@@ -175,7 +182,10 @@ fn signal_mode_writes_the_file_first_and_keeps_the_child() {
     let pid = pid_of(&first);
     // The file had its new content when the signal arrived; same child.
     assert_eq!(hup, format!("hup {pid} new-config"));
-    assert_eq!(log(&t).iter().filter(|l| l.starts_with("start ")).count(), 1);
+    assert_eq!(
+        log(&t).iter().filter(|l| l.starts_with("start ")).count(),
+        1
+    );
 
     // A variable cannot reach the running child: the line says so.
     t.put_secure("api/db-password", "pw2");
@@ -197,6 +207,7 @@ fn signal_mode_writes_the_file_first_and_keeps_the_child() {
 #[test]
 fn no_change_for_many_checks_touches_nothing() {
     let t = Test::new()
+        .param("shared/db-password", "shared-steady")
         .param("api/db-password", "steady")
         .param("api/files/conf/app.conf", "steady-config");
     let mut running = watch_exec(&t, &["--out", "app.env", "-v"], CHILD);
@@ -214,6 +225,13 @@ fn no_change_for_many_checks_touches_nothing() {
     let checks = out.stderr.matches("check: no change").count();
     assert!(checks >= 5, "only {checks} checks in 3s:\n{}", out.stderr);
     assert!(!out.stderr.contains("change: "), "{}", out.stderr);
+    // The merge's warning is said once, not at every check.
+    assert_eq!(
+        out.stderr.matches("DB_PASSWORD: app:api").count(),
+        1,
+        "{}",
+        out.stderr
+    );
 }
 
 #[test]
@@ -224,7 +242,14 @@ fn an_outage_leaves_the_child_alone_and_the_change_applies_after_recovery() {
     t.secret("after");
     let mut running = watch_exec(
         &t,
-        &["--out", "app.env", "--max-attempts", "2", "--timeout", "500ms"],
+        &[
+            "--out",
+            "app.env",
+            "--max-attempts",
+            "2",
+            "--timeout",
+            "500ms",
+        ],
         CHILD,
     );
     let first = wait_log(&t, &mut running, "start ");
@@ -234,7 +259,11 @@ fn an_outage_leaves_the_child_alone_and_the_change_applies_after_recovery() {
         t.proxy().set_plan(Plan::always(fault));
         t.put_secure("api/db-password", "after");
         thread::sleep(Duration::from_millis(1200));
-        assert_eq!(log(&t), [first.clone()], "the child was touched during {shown}");
+        assert_eq!(
+            log(&t),
+            [first.clone()],
+            "the child was touched during {shown}"
+        );
         assert_eq!(t.read("app.env"), env_before);
     }
     t.proxy().set_plan(Plan::none());
@@ -253,7 +282,14 @@ fn failed_checks_of_every_kind_leave_the_child_alone() {
     let t = Test::new().param("api/db-password", "ok-value");
     let mut running = watch_exec(
         &t,
-        &["--out", "app.env", "--format", "docker", "--require", "DB_PASSWORD"],
+        &[
+            "--out",
+            "app.env",
+            "--format",
+            "docker",
+            "--require",
+            "DB_PASSWORD",
+        ],
         CHILD,
     );
     let first = wait_log(&t, &mut running, "start ");
@@ -267,7 +303,8 @@ fn failed_checks_of_every_kind_leave_the_child_alone() {
     assert_eq!(log(&t), [first]);
     let out = stop(running);
     out.code(0);
-    let docker = "check failed; sh keeps running unchanged: cannot write DB_PASSWORD in docker format";
+    let docker =
+        "check failed; sh keeps running unchanged: cannot write DB_PASSWORD in docker format";
     out.stderr_contains(docker);
     // Each failure said once, however many checks it lasted.
     assert_eq!(out.stderr.matches(docker).count(), 1, "{}", out.stderr);
@@ -340,8 +377,14 @@ fn watch_options_are_checked_before_anything_starts() {
         (&["--init", "--on-change", "signal:HUP"], "--watch"),
         (&["--init", "--stop-timeout", "1s"], "--watch"),
         (&["--init", "--watch", "0"], "must be more than 0"),
-        (&["--init", "--watch", "1s", "--on-change", "reload"], "invalid --on-change \"reload\""),
-        (&["--init", "--watch", "1s", "--stop-signal", "NOPE"], "invalid signal \"NOPE\""),
+        (
+            &["--init", "--watch", "1s", "--on-change", "reload"],
+            "invalid --on-change \"reload\"",
+        ),
+        (
+            &["--init", "--watch", "1s", "--stop-signal", "NOPE"],
+            "invalid signal \"NOPE\"",
+        ),
     ];
     for (args, message) in cases {
         t.ssmm(["exec", "--app", "api"])
@@ -363,7 +406,15 @@ fn sync_watch_rewrites_what_changed_runs_on_change_and_keeps_files_through_outag
         .param("api/db-password", "v1-5eed");
     t.secret("v2-5eed");
     let mut running = t
-        .ssmm(["sync", "--app", "api", "--watch", "200ms", "--max-attempts", "2"])
+        .ssmm([
+            "sync",
+            "--app",
+            "api",
+            "--watch",
+            "200ms",
+            "--max-attempts",
+            "2",
+        ])
         .args(["--on-change", "echo changed >> changes"])
         .spawn();
     wait_for_line(&t.path("changes"), "changed", &mut running);
@@ -374,7 +425,10 @@ fn sync_watch_rewrites_what_changed_runs_on_change_and_keeps_files_through_outag
     t.proxy().set_plan(Plan::always(Fault::Status(500)));
     t.put_secure("api/db-password", "v2-5eed");
     thread::sleep(Duration::from_millis(1000));
-    assert!(t.read(".env").contains("v1-5eed"), "an outage changed the file");
+    assert!(
+        t.read(".env").contains("v1-5eed"),
+        "an outage changed the file"
+    );
     t.proxy().set_plan(Plan::none());
     wait_for(&t.path("changes"), &mut running, "a second run", |c| {
         c.lines().count() == 2
@@ -392,12 +446,13 @@ fn sync_watch_rewrites_what_changed_runs_on_change_and_keeps_files_through_outag
 #[test]
 fn sync_on_change_runs_only_after_a_write_and_its_failure_is_exit_1() {
     let t = Test::new().param("api/x", "1");
-    let sync = |cmd: &str| {
-        t.ssmm(["sync", "--app", "api", "--on-change"]).arg(cmd)
-    };
+    let sync = |cmd: &str| t.ssmm(["sync", "--app", "api", "--on-change"]).arg(cmd);
     sync("umask 077; echo ran >> ran").success().go();
     assert_eq!(t.read("ran"), "ran\n");
-    sync("umask 077; echo ran >> ran").success().stderr_has("no change").go();
+    sync("umask 077; echo ran >> ran")
+        .success()
+        .stderr_has("no change")
+        .go();
     assert_eq!(t.read("ran"), "ran\n", "ran without a change");
     t.put("api/x", "2");
     sync("exit 4")
@@ -420,17 +475,27 @@ fn sync_watch_refuses_standard_output() {
 fn an_explicit_splay_delays_the_first_fetch() {
     let t = Test::new().param("api/x", "1");
     let started = Instant::now();
-    t.ssmm(["sync", "--app", "api", "--splay", "0"]).success().go();
+    t.ssmm(["sync", "--app", "api", "--splay", "0"])
+        .success()
+        .go();
     let fast = started.elapsed();
     // A random wait of up to 3s: over many runs some must be slow; one run
     // must never exceed the bound.
     let mut slowest = Duration::ZERO;
     for _ in 0..4 {
         let started = Instant::now();
-        t.ssmm(["sync", "--app", "api", "--splay", "3s"]).success().go();
+        t.ssmm(["sync", "--app", "api", "--splay", "3s"])
+            .success()
+            .go();
         let took = started.elapsed();
-        assert!(took < fast + Duration::from_secs(3) + MARKER_WAIT / 20, "{took:?}");
+        assert!(
+            took < fast + Duration::from_secs(3) + MARKER_WAIT / 20,
+            "{took:?}"
+        );
         slowest = slowest.max(took);
     }
-    assert!(slowest > fast + Duration::from_millis(300), "never waited: {slowest:?}");
+    assert!(
+        slowest > fast + Duration::from_millis(300),
+        "never waited: {slowest:?}"
+    );
 }
