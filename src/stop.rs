@@ -33,7 +33,11 @@ static WATCHING: AtomicBool = AtomicBool::new(false);
 /// The lines printed by the handler, per signal (before the command, and
 /// ending a watch), rendered before the handler is installed (formatting
 /// is not async-signal-safe).
-static LINES: OnceLock<[(i32, Vec<u8>, Vec<u8>); 3]> = OnceLock::new();
+static LINES: OnceLock<[Lines; 3]> = OnceLock::new();
+
+/// A signal's number, the line for a stop before the command (or during a
+/// sync), and the line for a stop that ends a watch.
+type Lines = (i32, Vec<u8>, Vec<u8>);
 
 /// What the handler says: `sync` has no command to start.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

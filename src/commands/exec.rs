@@ -53,7 +53,11 @@ pub fn run(cfg: &Config, args: &ExecArgs) -> Result<i32> {
         last: Fingerprint::new(),
         failures: Failures::default(),
     };
-    let (env, done, merged_count) = run.prepare_and_deliver()?;
+    let Delivery {
+        env,
+        done,
+        count: merged_count,
+    } = run.prepare_and_deliver()?;
     if let Some(root) = &root {
         log::info!(
             "files under {}: {} written, {} unchanged",
@@ -89,6 +93,14 @@ pub fn run(cfg: &Config, args: &ExecArgs) -> Result<i32> {
     }
 }
 
+/// What one start or check delivered: the command's environment, what was
+/// written, and the parameter count line for the log.
+struct Delivery {
+    env: Vec<(OsString, OsString)>,
+    done: Delivered,
+    count: String,
+}
+
 /// What every start and every check of one `exec` share.
 struct Run {
     cfg: Config,
@@ -108,7 +120,7 @@ impl Run {
     /// Resolve, fetch, merge, build the environment, check it all, then
     /// write the files and `--out`. Returns the environment, what was
     /// written, and the parameter count line for the log.
-    fn prepare_and_deliver(&mut self) -> Result<(Vec<(OsString, OsString)>, Delivered, String)> {
+    fn prepare_and_deliver(&mut self) -> Result<Delivery> {
         let cfg = &self.cfg;
         let args = &self.args;
         let gathered = self.session.gather(cfg, &self.refs)?;
@@ -152,7 +164,7 @@ impl Run {
             gathered.merged.vars.len()
         );
         self.last = fingerprint(&env);
-        Ok((env, done, count))
+        Ok(Delivery { env, done, count })
     }
 
     /// One `--watch` check: `Some` when anything changed (already written),
@@ -161,7 +173,7 @@ impl Run {
     fn check(&mut self) -> Option<Update> {
         let before = std::mem::take(&mut self.last);
         match self.prepare_and_deliver() {
-            Ok((env, done, _)) => {
+            Ok(Delivery { env, done, .. }) => {
                 self.failures.succeeded();
                 let mut changes = Changes::of_vars(&before, &self.last);
                 changes.files = done.written;

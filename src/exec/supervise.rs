@@ -254,7 +254,7 @@ enum TakeOver {
     Stopped(i32),
     /// Signals are ssmm's to collect; the terminal's process group, if ssmm
     /// had it.
-    Ready(Saved, Option<Pid>),
+    Ready(Box<Saved>, Option<Pid>),
 }
 
 /// Everything before the first fork: stdout flushed, the signal mask up, a
@@ -275,7 +275,7 @@ fn take_over() -> Result<TakeOver, Error> {
     }
     become_subreaper();
     let terminal = foreground_terminal();
-    Ok(TakeOver::Ready(saved, terminal))
+    Ok(TakeOver::Ready(Box::new(saved), terminal))
 }
 
 /// Forks and starts `image` in the child.
