@@ -557,6 +557,9 @@ fn a_stop_signal_during_the_fetch_ends_ssmm_with_128_plus_n_and_starts_nothing()
             (&["sync"][..], true),
             (&["exec", "--init"][..], false),
             (&["exec"][..], false),
+            // A watch that has not started yet is stopped the same way.
+            (&["exec", "--init", "--watch", "1s"][..], true),
+            (&["sync", "--watch", "1s"][..], false),
         ] {
             let dir = tempfile::tempdir().unwrap();
             let d = dir.path();

@@ -497,3 +497,25 @@ fn an_explicit_splay_delays_the_first_fetch() {
         "never waited: {slowest:?}"
     );
 }
+
+#[test]
+fn a_target_turned_into_a_directory_while_watching_fails_the_check_only() {
+    let t = Test::new().param("api/db-password", "one");
+    t.secret("two");
+    let mut running = watch_exec(&t, &["--out", "app.env"], CHILD);
+    let first = wait_log(&t, &mut running, "start ");
+    fs::remove_file(t.path("app.env")).unwrap();
+    fs::create_dir(t.path("app.env")).unwrap();
+    t.put_secure("api/db-password", "two");
+    thread::sleep(Duration::from_millis(1000));
+    assert_eq!(log(&t), std::slice::from_ref(&first));
+    assert!(t.path("app.env").is_dir());
+    // Put right, the pending change applies.
+    fs::remove_dir(t.path("app.env")).unwrap();
+    wait_for(&t.path("log"), &mut running, "a restart", |c| {
+        c.lines().any(|l| l.ends_with(" two"))
+    });
+    let out = stop(running);
+    out.code(0);
+    out.stderr_contains("check failed; sh keeps running unchanged: writing app.env:");
+}
