@@ -519,3 +519,25 @@ fn a_target_turned_into_a_directory_while_watching_fails_the_check_only() {
     out.code(0);
     out.stderr_contains("check failed; sh keeps running unchanged: writing app.env:");
 }
+
+#[test]
+fn a_strict_violation_found_by_a_check_leaves_the_child_alone() {
+    let t = Test::new().param("api/db-password", "app-value");
+    let mut running = watch_exec(&t, &["--strict"], CHILD);
+    let first = wait_log(&t, &mut running, "start ");
+    // An override appears: --strict refuses the merge at every check.
+    t.put_secure("shared/db-password", "shared-value");
+    thread::sleep(Duration::from_millis(1000));
+    assert_eq!(log(&t), std::slice::from_ref(&first));
+    let out = stop(running);
+    out.code(0);
+    out.stderr_contains(
+        "check failed; sh keeps running unchanged: --strict: 1 problem(s) found (overrides)",
+    );
+    assert_eq!(
+        out.stderr.matches("DB_PASSWORD: app:api").count(),
+        1,
+        "{}",
+        out.stderr
+    );
+}
