@@ -7,8 +7,8 @@
 use std::time::Duration;
 
 use crate::support::expect::assert_no_raw_controls;
-use crate::support::sorted_pairs as tags;
 use crate::support::pty::Pty;
+use crate::support::sorted_pairs as tags;
 use crate::support::{Fault, FaultProxy, Outcome, Plan, Ssmm, moto, unique_prefix};
 use aws_sdk_ssm::types::ParameterType;
 

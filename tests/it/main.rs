@@ -19,5 +19,6 @@ mod fleet;
 mod harness;
 mod init;
 mod properties;
+mod set;
 mod sync;
 mod timeouts;

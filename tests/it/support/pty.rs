@@ -169,8 +169,8 @@ impl Pty {
         let pid = nix::unistd::Pid::from_raw(self.child.id() as i32);
         let until = Instant::now() + Duration::from_secs(10);
         loop {
-            let flags = nix::sys::wait::WaitPidFlag::WUNTRACED
-                | nix::sys::wait::WaitPidFlag::WNOHANG;
+            let flags =
+                nix::sys::wait::WaitPidFlag::WUNTRACED | nix::sys::wait::WaitPidFlag::WNOHANG;
             match nix::sys::wait::waitpid(pid, Some(flags)) {
                 Ok(nix::sys::wait::WaitStatus::Stopped(..)) => return true,
                 Ok(nix::sys::wait::WaitStatus::StillAlive) if Instant::now() < until => {
