@@ -17,6 +17,7 @@ mod fetch_strategy;
 mod files;
 mod fleet;
 mod harness;
+mod history;
 mod init;
 mod properties;
 mod set;
