@@ -196,6 +196,10 @@ Exit codes: CMD's own; 1 fetch or write failure (CMD not started); 2 usage; 3 --
     #[command(after_help = PUT_HELP)]
     Put(PutArgs),
 
+    /// Write parameters whose values are typed on the terminal, not echoed
+    #[command(after_help = SET_HELP)]
+    Set(SetArgs),
+
     /// List parameter names, types and dates (never values)
     #[command(after_help = "Examples:\n  \
 ssmm --prefix /acme list --app api\n  \
@@ -212,10 +216,6 @@ ssmm --prefix /acme show DB_URL --app api\n  \
 ssmm --prefix /acme show /acme/shared/sentry-dsn --json"
     )]
     Show(ShowArgs),
-
-    /// Write parameters whose values are typed on the terminal, not echoed
-    #[command(after_help = SET_HELP)]
-    Set(SetArgs),
 
     /// Every version of a parameter: number, date, who wrote it, type, tier,
     /// labels (never values)
@@ -312,8 +312,9 @@ path below the app (files/tls/key.pem) or a full name (/acme/shared/db-url). Eac
 read from the terminal (/dev/tty) with echo off, after a prompt naming the parameter; \
 every value is asked for before anything is written. An empty answer (or end of input) \
 aborts with nothing written (exit 1), and so does Ctrl-C (exit 130, the terminal restored). \
-A typed value is one line of at most 4094 bytes (the terminal's line limit); for longer \
-or multi-line values use put --env -. With no terminal to ask on, set exits 2: use \
+A typed value is one line of at most 4094 bytes (the terminal's line limit); a pasted \
+multi-line value is refused and its other lines discarded. For longer or multi-line \
+values use put --env -. With no terminal to ask on, set exits 2: use \
 `ssmm put --env -` instead.\n\n\
 Then it writes like put: SecureString unless the key's last segment has a String suffix \
 (_PATH _DIR _CHANNEL _NAME _HOST _PORT _REGION _ENDPOINT) or a type flag names it; \
@@ -323,15 +324,16 @@ unless a type flag names it. One line per key: name, type, why, len=N (never the
 Examples:\n  \
 ssmm --prefix /acme set DB_PASSWORD --app api\n  \
 ssmm --prefix /acme set API_TOKEN /acme/shared/sentry-dsn --app api --overwrite\n  \
-ssmm --prefix /acme set SLACK_WEBHOOK --app api --secure SLACK_WEBHOOK --tag owner=ops";
+ssmm --prefix /acme set SENTRY_DSN --app api --plain-key SENTRY_DSN --tag owner=ops";
 
 const ROLLBACK_HELP: &str = "KEY takes the forms show takes. Version N's value (read \
-decrypted, never printed), type, tier and KMS key are written with \
-PutParameter as a new version; earlier versions and their labels stay as they are. An \
-Advanced parameter stays Advanced (SSM cannot move one back to Standard). Rolling back \
-to the current version is allowed: it writes the same value again as a new version. \
-Prints `rolled back NAME to version N: now version M`. A version that does not exist \
-exits 1.\n\n\
+decrypted, never printed), type, tier and KMS key are written with PutParameter as a new \
+version; earlier versions, their labels and the parameter's tags stay as they are. An \
+Advanced parameter stays Advanced (SSM cannot move one back to Standard); when version N's \
+type differs from the current one, the new version takes N's type, with a warning. Rolling \
+back to the current version is allowed: it writes the same value again as a new version. \
+Prints `rolled back NAME to version N's value (TYPE, TIER): now version M`. A version that \
+does not exist exits 1.\n\n\
 Examples:\n  \
 ssmm --prefix /acme history DB_URL --app api\n  \
 ssmm --prefix /acme rollback DB_URL --app api --to-version 3";

@@ -7,6 +7,11 @@
 //! the settings and end ssmm at once with 128+N (nothing has been written
 //! yet: `set` writes only after every value is read); SIGTSTP (Ctrl-Z)
 //! restores them, stops, and turns echo off again when continued.
+//!
+//! Input that was not read is discarded whenever the settings are
+//! restored (TCSAFLUSH), and a line with more input right behind it (a
+//! pasted multi-line value) is refused: the rest of a pasted secret never
+//! reaches the shell, which would run its lines and keep them in history.
 
 use std::fs::File;
 use std::io::{self, Read, Write};
@@ -51,7 +56,16 @@ pub enum Answer {
     Line(Vec<u8>),
     /// End of input (Ctrl-D) before anything was typed.
     End,
+    /// A line with more input right behind it: a paste of several lines.
+    /// The rest was discarded, so it cannot reach what reads the terminal
+    /// next (the shell, which would run the lines and keep them in its
+    /// history).
+    MoreLines,
 }
+
+/// How long to wait, after a line, for input that follows it: a paste
+/// arrives at once or in quick pieces, a human types slower.
+const PASTE_GAP_MS: libc::c_int = 50;
 
 /// The controlling terminal, open, with the stop signals handled until it
 /// is dropped.
@@ -117,17 +131,21 @@ impl Tty {
         let hidden = Hidden::new(self)?;
         hidden.tty.file.write_all(prompt.as_bytes())?;
         hidden.tty.file.flush()?;
-        let answer = read_line(&mut hidden.tty.file);
+        let answer = match read_line(&mut hidden.tty.file)? {
+            Answer::Line(_) if hidden.more_pending() => Answer::MoreLines,
+            answer => answer,
+        };
+        // Restores echo and discards whatever input is left.
         drop(hidden);
         // The newline the user typed was not echoed either.
         let _ = self.file.write_all(b"\n");
-        answer
+        Ok(answer)
     }
 }
 
 impl Drop for Tty {
     fn drop(&mut self) {
-        let _ = termios::tcsetattr(&self.file, SetArg::TCSANOW, &self.normal);
+        let _ = termios::tcsetattr(&self.file, SetArg::TCSAFLUSH, &self.normal);
         for (sig, old) in self.previous.drain(..) {
             // SAFETY: puts back the action that was there before `open`.
             let _ = unsafe { sigaction(sig, &old) };
@@ -151,9 +169,42 @@ impl<'a> Hidden<'a> {
     }
 }
 
+impl Hidden<'_> {
+    /// Whether input follows the line just read, now or within
+    /// `PASTE_GAP_MS`. Canonical mode counts complete lines only, so this
+    /// looks in non-canonical mode (echo still off), where a partial line
+    /// counts too.
+    fn more_pending(&self) -> bool {
+        let fd = self.tty.file.as_raw_fd();
+        let Some(saved) = SAVED.get() else {
+            return false;
+        };
+        let mut raw = saved.hidden;
+        raw.c_lflag &= !libc::ICANON;
+        raw.c_cc[libc::VMIN] = 0;
+        raw.c_cc[libc::VTIME] = 0;
+        let mut poll = libc::pollfd {
+            fd,
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: plain system calls on our own open descriptor, with
+        // pointers to locals that outlive them.
+        unsafe {
+            if libc::tcsetattr(fd, libc::TCSANOW, &raw) != 0 {
+                return false;
+            }
+            let ready = libc::poll(&mut poll, 1, PASTE_GAP_MS);
+            ready > 0 && poll.revents & libc::POLLIN != 0
+        }
+    }
+}
+
 impl Drop for Hidden<'_> {
     fn drop(&mut self) {
-        let _ = termios::tcsetattr(&self.tty.file, SetArg::TCSANOW, &self.tty.normal);
+        // TCSAFLUSH: input not read (the rest of a paste, type-ahead) is
+        // discarded rather than left for the shell.
+        let _ = termios::tcsetattr(&self.tty.file, SetArg::TCSAFLUSH, &self.tty.normal);
         HIDDEN.store(false, Ordering::SeqCst);
     }
 }
@@ -201,12 +252,16 @@ extern "C" fn on_signal(sig: libc::c_int) {
     // SAFETY: tcsetattr, raise, write and _exit are async-signal-safe, and
     // `saved` was fully written before the handler was installed.
     unsafe {
-        libc::tcsetattr(saved.fd, libc::TCSANOW, &saved.normal);
+        // Input not read goes too: a half-typed value must not reach the
+        // shell.
+        libc::tcsetattr(saved.fd, libc::TCSAFLUSH, &saved.normal);
         if sig == libc::SIGTSTP {
             // Stop as Ctrl-Z would, with echo on; hide again on `fg`.
             libc::raise(libc::SIGSTOP);
             if HIDDEN.load(Ordering::SeqCst) {
                 libc::tcsetattr(saved.fd, libc::TCSANOW, &saved.hidden);
+                let again = b"\r\n(continued: type the value again) ";
+                libc::write(saved.fd, again.as_ptr().cast(), again.len());
             }
             return;
         }

@@ -113,6 +113,11 @@ fn check_answer(answer: Answer, shown: &str) -> Result<Secret> {
                 "no value for {shown} (end of input): nothing written"
             )));
         }
+        Answer::MoreLines => {
+            return Err(Error::runtime(format!(
+                "the value typed for {shown} was followed by more lines (a pasted multi-line value?): nothing written, the rest discarded (use `ssmm put --env -` for multi-line values)"
+            )));
+        }
         Answer::Line(line) => line,
     };
     if line.is_empty() {

@@ -331,6 +331,8 @@ fn set_ctrl_z_at_a_prompt_echoes_while_stopped_and_hides_again_when_continued() 
     let mut pty = Pty::spawn(set(&p, &["TOKEN", "--app", "api"]));
     pty.wait_for(&prompt(&name));
     assert!(!pty.echo());
+    // Half a value, then Ctrl-Z: the terminal discards the half.
+    pty.send(b"typed-before-stop");
     pty.send(b"\x1a");
     assert!(pty.stopped(), "Ctrl-Z did not stop ssmm");
     assert!(pty.echo(), "echo still off while ssmm is stopped");
@@ -340,10 +342,78 @@ fn set_ctrl_z_at_a_prompt_echoes_while_stopped_and_hides_again_when_continued() 
         std::thread::sleep(std::time::Duration::from_millis(10));
     }
     assert!(!pty.echo(), "echo on again after the shell's `fg`");
+    pty.wait_for("(continued: type the value again) ");
     pty.send(b"typed-after-resume\n");
     let out = pty.wait();
-    ended(&out, 0, &["typed-after-resume"]);
+    ended(&out, 0, &["typed-after-resume", "typed-before-stop"]);
     assert_eq!(moto().get(&name).as_deref(), Some("typed-after-resume"));
+}
+
+/// `ssmm --prefix P set ARGS` run by a shell that then reads the terminal
+/// for a second, as the interactive shell would read its next command.
+fn set_then_read_the_terminal(prefix: &str, args: &[&str]) -> Ssmm {
+    let script = r#""$0" "$@"; echo "code=$?"; timeout --foreground 1 cat; echo "read-done""#;
+    Ssmm::with_program("sh")
+        .endpoint(&moto().endpoint())
+        .current_dir(std::env::temp_dir())
+        .args([
+            "-c",
+            script,
+            env!("CARGO_BIN_EXE_ssmm"),
+            "--prefix",
+            prefix,
+            "set",
+        ])
+        .args(args)
+}
+
+#[test]
+fn set_refuses_a_pasted_multi_line_value_and_leaves_none_of_it_for_the_shell() {
+    let p = unique_prefix();
+    let name = format!("{p}/api/tls-key");
+    let pastes: [&[u8]; 2] = [
+        b"-----BEGIN KEY-----\npaste-line-two\n-----END KEY-----\n",
+        b"first-pasted-line\nsecond-line-without-newline",
+    ];
+    for paste in pastes {
+        let mut pty = Pty::spawn(set_then_read_the_terminal(&p, &["TLS_KEY", "--app", "api"]));
+        pty.wait_for(&prompt(&name));
+        pty.send(paste);
+        pty.wait_for("read-done");
+        let out = pty.wait();
+        assert!(out.text.contains("code=1"), "{:?}", out.text);
+        assert!(
+            out.text.contains(&format!(
+                "ssmm: error: the value typed for {name} was followed by more lines (a pasted multi-line value?): nothing written, the rest discarded (use `ssmm put --env -` for multi-line values)"
+            )),
+            "{:?}",
+            out.text
+        );
+        // The shell read none of the pasted lines: they would be commands.
+        for piece in [
+            "BEGIN",
+            "paste-line-two",
+            "END",
+            "first-pasted",
+            "second-line",
+        ] {
+            assert!(
+                !out.text.contains(piece),
+                "{piece:?} shown:\n{:?}",
+                out.text
+            );
+        }
+        assert!(out.echo_after);
+        assert!(moto().names_under(&p).is_empty());
+    }
+
+    // Two answers typed ahead at once are a paste too.
+    let mut pty = Pty::spawn(set(&p, &["A_TOKEN", "B_TOKEN", "--app", "api"]));
+    pty.wait_for(&prompt(&format!("{p}/api/a-token")));
+    pty.send(b"ahead-one\nahead-two\n");
+    let out = pty.wait();
+    ended(&out, 1, &["ahead-one", "ahead-two"]);
+    assert!(moto().names_under(&p).is_empty());
 }
 
 #[test]
