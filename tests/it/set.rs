@@ -181,6 +181,21 @@ fn set_empty_answer_or_end_of_input_aborts_with_nothing_written() {
         out.text
     );
     assert!(moto().names_under(&p).is_empty());
+
+    // Bytes that are not UTF-8 (a terminal in another encoding).
+    let mut pty = Pty::spawn(set(&p, &["A_TOKEN", "--app", "api"]));
+    pty.wait_for(&prompt(&a));
+    pty.send(b"caf\xe9-latin1\n");
+    let out = pty.wait();
+    ended(&out, 1, &["-latin1"]);
+    assert!(
+        out.text.contains(&format!(
+            "ssmm: error: the value typed for {a} is not valid UTF-8: nothing written"
+        )),
+        "{:?}",
+        out.text
+    );
+    assert!(moto().names_under(&p).is_empty());
 }
 
 #[test]
@@ -304,7 +319,7 @@ fn set_ctrl_c_at_a_prompt_restores_echo_exits_130_and_writes_nothing() {
 }
 
 #[test]
-fn set_sigterm_or_sighup_at_a_prompt_restores_echo_and_writes_nothing() {
+fn set_sigterm_sighup_or_ctrl_backslash_at_a_prompt_restores_echo_and_writes_nothing() {
     let p = unique_prefix();
     let name = format!("{p}/api/token");
     for (sig, code) in [(Signal::SIGTERM, 143), (Signal::SIGHUP, 129)] {
@@ -321,6 +336,17 @@ fn set_sigterm_or_sighup_at_a_prompt_restores_echo_and_writes_nothing() {
             out.text
         );
     }
+    // Ctrl-\ (SIGQUIT, which would dump core) ends it the same way.
+    let mut pty = Pty::spawn(set(&p, &["TOKEN", "--app", "api"]));
+    pty.wait_for(&prompt(&name));
+    pty.send(b"partly-typed\x1c");
+    let out = pty.wait();
+    ended(&out, 131, &["partly-typed"]);
+    assert!(
+        out.text.contains("interrupted by SIGQUIT"),
+        "{:?}",
+        out.text
+    );
     assert!(moto().names_under(&p).is_empty());
 }
 
