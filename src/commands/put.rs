@@ -3,6 +3,8 @@
 //! `app=<app>`. Everything is checked before the first write; existing
 //! parameters are only replaced with `--overwrite`, and keep their type
 //! unless a flag names the key. One line per key, never the value.
+//!
+//! `Writer` is that write path from the type flags on; `set` uses it too.
 
 use std::collections::{HashMap, HashSet};
 use std::io::Read;
@@ -190,7 +192,7 @@ pub fn run(cfg: &Config, args: &PutArgs) -> Result<()> {
             value,
         })
         .collect();
-    let (created, replaced) = writer.write(cfg, "put", entries)?;
+    let (created, replaced) = writer.write(cfg, entries)?;
     log::notice!(
         "put {} under {prefix}/{app}/ ({created} created, {replaced} replaced)",
         crate::output::count(created + replaced, "parameter")
@@ -202,6 +204,8 @@ pub fn run(cfg: &Config, args: &PutArgs) -> Result<()> {
 /// tag options, checked before any value is read, and the write itself.
 pub struct Writer<'a> {
     opts: &'a WriteArgs,
+    /// The command, for messages and the progress bar.
+    verb: &'static str,
     flags: TypeFlags,
     /// The `--tag`s; `app=<app>` is added per parameter.
     tags: Vec<(String, String)>,
@@ -211,9 +215,15 @@ impl<'a> Writer<'a> {
     /// `vars`: every variable to be written (the type flags must name one
     /// of them); `verb`: the command, for messages; `app`: how messages name
     /// the app tag.
-    pub fn new(opts: &'a WriteArgs, verb: &str, vars: &[&str], app: &str) -> Result<Writer<'a>> {
+    pub fn new(
+        opts: &'a WriteArgs,
+        verb: &'static str,
+        vars: &[&str],
+        app: &str,
+    ) -> Result<Writer<'a>> {
         Ok(Writer {
             opts,
+            verb,
             flags: TypeFlags::new(opts, verb, vars)?,
             tags: extra_tags(opts, app)?,
         })
@@ -232,11 +242,9 @@ impl<'a> Writer<'a> {
     /// Checks every value against the tier's size limit, then writes them
     /// all (nothing when a target exists without `--overwrite`), one line
     /// per key. Returns how many were created and replaced.
-    pub fn write(&self, cfg: &Config, verb: &str, entries: Vec<Entry>) -> Result<(usize, usize)> {
+    pub fn write(&self, cfg: &Config, entries: Vec<Entry>) -> Result<(usize, usize)> {
         let items = plan_items(self.opts, &self.flags, entries)?;
-        let outcome = admin::on_ssm(cfg, Purpose::Write, |client| {
-            write_all(client, self, verb, items)
-        })?;
+        let outcome = admin::on_ssm(cfg, Purpose::Write, |client| write_all(client, self, items))?;
         let failed = outcome.iter().filter(|r| r.is_err()).count();
         let replaced = outcome.iter().filter(|r| matches!(r, Ok(true))).count();
         let created = outcome.len() - failed - replaced;
@@ -359,7 +367,6 @@ fn plan_items(args: &WriteArgs, flags: &TypeFlags, entries: Vec<Entry>) -> Resul
 async fn write_all(
     client: Ssm,
     writer: &Writer<'_>,
-    verb: &str,
     mut items: Vec<Item>,
 ) -> Result<Vec<std::result::Result<bool, String>>> {
     let args = writer.opts;
@@ -387,7 +394,7 @@ async fn write_all(
             )
         }
     });
-    let results = progress::run_all(items.len(), verb, writes, |bar, (item, result)| {
+    let results = progress::run_all(items.len(), writer.verb, writes, |bar, (item, result)| {
         bar.inc();
         match result {
             Ok(replaced) => bar.line(&format!(

@@ -70,7 +70,7 @@ pub fn run(cfg: &Config, args: &SetArgs) -> Result<()> {
     // Echo and the signals' default actions are back before any write.
     drop(tty);
 
-    let (created, replaced) = writer.write(cfg, "set", entries)?;
+    let (created, replaced) = writer.write(cfg, entries)?;
     log::notice!(
         "set {} ({created} created, {replaced} replaced)",
         crate::output::count(created + replaced, "parameter")
