@@ -21,9 +21,10 @@ use crate::watch::{OnChange, parse_interval, parse_on_change};
 /// Parameters live under a team prefix: /<team>/shared/<key> for every app,
 /// /<team>/<app>/<key> for one app. `ssmm sync` merges them into an env file
 /// for systemd's EnvironmentFile= (or docker, dotenv, shell, json); `ssmm
-/// exec` runs a command with them (a Docker/ECS entrypoint); put, list, show,
-/// delete, tag, dirs, check, diff and migrate manage them. Values are never
-/// printed, except by `show` and `check --show-values`.
+/// exec` runs a command with them (a Docker/ECS entrypoint); put, set, list,
+/// show, history, rollback, delete, tag, dirs, check, diff and migrate manage
+/// them. Values are never printed, except by `show` and `check
+/// --show-values`.
 #[derive(Debug, Parser)]
 #[command(name = "ssmm", version, about, long_about)]
 #[command(after_help = "Examples:\n  \
@@ -197,6 +198,10 @@ Exit codes: CMD's own; 1 fetch or write failure (CMD not started); 2 usage; 3 --
     #[command(after_help = PUT_HELP)]
     Put(PutArgs),
 
+    /// Write parameters whose values are typed on the terminal, not echoed
+    #[command(after_help = SET_HELP)]
+    Set(SetArgs),
+
     /// List parameter names, types and dates (never values)
     #[command(after_help = "Examples:\n  \
 ssmm --prefix /acme list --app api\n  \
@@ -213,6 +218,21 @@ ssmm --prefix /acme show DB_URL --app api\n  \
 ssmm --prefix /acme show /acme/shared/sentry-dsn --json"
     )]
     Show(ShowArgs),
+
+    /// Every version of a parameter: number, date, who wrote it, type, tier,
+    /// labels (never values)
+    #[command(
+        after_help = "KEY takes the forms show takes. The values are not even \
+fetched decrypted (GetParameterHistory without decryption), and never printed.\n\n\
+Examples:\n  \
+ssmm --prefix /acme history DB_URL --app api\n  \
+ssmm --prefix /acme history /acme/shared/sentry-dsn --json"
+    )]
+    History(HistoryArgs),
+
+    /// Write an earlier version's value, type and tier again as a new version
+    #[command(after_help = ROLLBACK_HELP)]
+    Rollback(RollbackArgs),
 
     /// Delete one parameter, or every parameter of an app
     #[command(
@@ -288,6 +308,37 @@ ssmm --prefix /acme put --app api --env api.env\n  \
 ssmm --prefix /acme put --app api SLACK_CHANNEL=#ops --tag owner=payments\n  \
 ssmm --prefix /acme put --app api --env - --overwrite < api.env\n  \
 ssmm --prefix /acme put --app shared SENTRY_DSN=https://... --plain-key SENTRY_DSN";
+
+const SET_HELP: &str = "KEY takes the forms show takes: a variable (DB_URL), a key (db-url), a \
+path below the app (files/tls/key.pem) or a full name (/acme/shared/db-url). Each value is \
+read from the terminal (/dev/tty) with echo off, after a prompt naming the parameter; \
+every value is asked for before anything is written. An empty answer (or end of input) \
+aborts with nothing written (exit 1), and so does Ctrl-C (exit 130, the terminal restored). \
+A typed value is one line of at most 4094 bytes (the terminal's line limit); a pasted \
+multi-line value is refused and its other lines discarded. For longer or multi-line \
+values use put --env -. With no terminal to ask on, set exits 2: use \
+`ssmm put --env -` instead.\n\n\
+Then it writes like put: SecureString unless the key's last segment has a String suffix \
+(_PATH _DIR _CHANNEL _NAME _HOST _PORT _REGION _ENDPOINT) or a type flag names it; \
+tagged app=<app> (the namespace the parameter is in) and each --tag; an existing \
+parameter is refused before the first prompt unless --overwrite, and then keeps its type \
+unless a type flag names it. One line per key: name, type, why, len=N (never the value).\n\n\
+Examples:\n  \
+ssmm --prefix /acme set DB_PASSWORD --app api\n  \
+ssmm --prefix /acme set API_TOKEN /acme/shared/sentry-dsn --app api --overwrite\n  \
+ssmm --prefix /acme set SENTRY_DSN --app api --plain-key SENTRY_DSN --tag owner=ops";
+
+const ROLLBACK_HELP: &str = "KEY takes the forms show takes. Version N's value (read \
+decrypted, never printed), type, tier and KMS key are written with PutParameter as a new \
+version; earlier versions, their labels and the parameter's tags stay as they are. An \
+Advanced parameter stays Advanced (SSM cannot move one back to Standard); when version N's \
+type differs from the current one, the new version takes N's type, with a warning. Rolling \
+back to the current version is allowed: it writes the same value again as a new version. \
+Prints `rolled back NAME to version N's value (TYPE, TIER): now version M`. A version that \
+does not exist exits 1.\n\n\
+Examples:\n  \
+ssmm --prefix /acme history DB_URL --app api\n  \
+ssmm --prefix /acme rollback DB_URL --app api --to-version 3";
 
 const CHECK_HELP: &str = "--duplicates: the same key in several apps. --values: parameters \
 holding identical values, grouped by a hash prefix (SHA-256 keyed with a random per-run salt, \
@@ -452,6 +503,13 @@ pub struct PutArgs {
     #[arg(long, value_enum, default_value_t = Syntax::Shell, value_name = "SYNTAX")]
     pub env_syntax: Syntax,
 
+    #[command(flatten)]
+    pub write: WriteArgs,
+}
+
+/// How `put` and `set` type, tag and store what they write.
+#[derive(Debug, Args)]
+pub struct WriteArgs {
     /// Store this variable as String (repeatable)
     #[arg(long, value_name = "KEY")]
     pub plain_key: Vec<String>,
@@ -480,6 +538,39 @@ pub struct PutArgs {
     /// type flag names it)
     #[arg(long)]
     pub overwrite: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct SetArgs {
+    /// Variable, key, path below the app, or full parameter name
+    /// (repeatable: every value is asked for before anything is written)
+    #[arg(value_name = "KEY", required = true)]
+    pub keys: Vec<String>,
+
+    #[command(flatten)]
+    pub write: WriteArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct HistoryArgs {
+    /// Variable, key, path below the app, or full parameter name
+    #[arg(value_name = "KEY")]
+    pub key: String,
+
+    /// One JSON array of objects, one per version
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RollbackArgs {
+    /// Variable, key, path below the app, or full parameter name
+    #[arg(value_name = "KEY")]
+    pub key: String,
+
+    /// The version whose value, type and tier become the new version
+    #[arg(long, value_name = "N", required = true, value_parser = parse_version)]
+    pub to_version: i64,
 }
 
 #[derive(Debug, Args)]
@@ -631,6 +722,14 @@ pub struct MigrateArgs {
     /// Where the backup goes [default: $TMPDIR or /tmp]
     #[arg(long, value_name = "DIR", requires = "delete_old")]
     pub backup_dir: Option<PathBuf>,
+}
+
+/// A version number: a positive integer.
+fn parse_version(s: &str) -> Result<i64, String> {
+    match s.parse::<i64>() {
+        Ok(n) if n >= 1 => Ok(n),
+        _ => Err("expected a version number: 1, 2, 3...".to_string()),
+    }
 }
 
 #[derive(Debug, Args)]

@@ -27,6 +27,7 @@ pub mod require;
 pub mod secret;
 pub mod ssm;
 pub mod stop;
+pub mod tty;
 pub mod units;
 pub mod watch;
 pub mod write;
@@ -44,6 +45,9 @@ fn dispatch(cfg: &Config, command: &Command) -> error::Result<i32> {
         Command::Put(args) => ok(commands::put::run(cfg, args)),
         Command::List(args) => ok(commands::list::run(cfg, args)),
         Command::Show(args) => ok(commands::show::run(cfg, args)),
+        Command::Set(args) => ok(commands::set::run(cfg, args)),
+        Command::History(args) => ok(commands::history::run(cfg, args)),
+        Command::Rollback(args) => ok(commands::rollback::run(cfg, args)),
         Command::Delete(args) => ok(commands::delete::run(cfg, args)),
         Command::Tag(args) => ok(commands::tag::run(cfg, &args.action)),
         Command::Dirs(args) => ok(commands::dirs::run(cfg, args)),

@@ -3,6 +3,8 @@
 //! `app=<app>`. Everything is checked before the first write; existing
 //! parameters are only replaced with `--overwrite`, and keep their type
 //! unless a flag names the key. One line per key, never the value.
+//!
+//! `Writer` is that write path from the type flags on; `set` uses it too.
 
 use std::collections::{HashMap, HashSet};
 use std::io::Read;
@@ -11,7 +13,7 @@ use std::path::Path;
 use aws_sdk_ssm::types::{ParameterTier, ParameterType};
 
 use super::admin;
-use crate::cli::PutArgs;
+use crate::cli::{PutArgs, WriteArgs};
 use crate::config::{self, Config};
 use crate::envfile;
 use crate::error::{Error, Result};
@@ -38,11 +40,23 @@ const PLAIN_SUFFIXES: [&str; 8] = [
 const STANDARD_MAX: usize = 4096;
 const ADVANCED_MAX: usize = 8192;
 
-/// One parameter to write.
+/// One parameter to write, before its type is decided: what `put` read
+/// from its arguments and files, or what `set` read from the terminal.
+pub struct Entry {
+    /// What the suffix rules and the type flags look at (`DB_URL`; for
+    /// `set`, the variable of the KEY's last segment).
+    pub var: String,
+    pub name: String,
+    /// The namespace the parameter is in: its `app=` tag.
+    pub app: String,
+    /// How messages name it: the variable for `put`, the name for `set`.
+    pub label: String,
+    pub value: Secret,
+}
+
+/// One parameter to write, typed.
 struct Item {
-    var: String,
-    name: String,
-    value: Secret,
+    entry: Entry,
     kind: ParameterType,
     why: &'static str,
 }
@@ -166,27 +180,96 @@ pub fn run(cfg: &Config, args: &PutArgs) -> Result<()> {
     let prefix = cfg.team.prefix()?;
     let app = cfg.team.one_app("put")?;
     let collected = collect(args, cfg.cwd()?)?;
-    let flags = TypeFlags::new(args, &collected)?;
-    let tags = tags_of(args, &app)?;
-    let items = plan_items(args, &flags, &prefix, &app, collected)?;
-    let outcome = admin::on_ssm(cfg, Purpose::Write, |client| {
-        write_all(client, args, &flags, &tags, items)
-    })?;
-
-    let failed = outcome.iter().filter(|r| r.is_err()).count();
-    let replaced = outcome.iter().filter(|r| matches!(r, Ok(true))).count();
-    let created = outcome.len() - failed - replaced;
-    if failed > 0 {
-        return Err(Error::runtime(format!(
-            "{failed} of {} parameters were not written ({created} created, {replaced} replaced)",
-            outcome.len()
-        )));
-    }
+    let vars: Vec<&str> = collected.iter().map(|(v, _, _)| v.as_str()).collect();
+    let writer = Writer::new(&args.write, "put", &vars, &app)?;
+    let entries = collected
+        .into_iter()
+        .map(|(var, key, value)| Entry {
+            name: format!("{prefix}/{app}/{key}"),
+            app: app.clone(),
+            label: var.clone(),
+            var,
+            value,
+        })
+        .collect();
+    let (created, replaced) = writer.write(cfg, entries)?;
     log::notice!(
         "put {} under {prefix}/{app}/ ({created} created, {replaced} replaced)",
-        crate::output::count(outcome.len(), "parameter")
+        crate::output::count(created + replaced, "parameter")
     );
     Ok(())
+}
+
+/// What `put` and `set` share once they know what to write: the type and
+/// tag options, checked before any value is read, and the write itself.
+pub struct Writer<'a> {
+    opts: &'a WriteArgs,
+    /// The command, for messages and the progress bar.
+    verb: &'static str,
+    flags: TypeFlags,
+    /// The `--tag`s; `app=<app>` is added per parameter.
+    tags: Vec<(String, String)>,
+}
+
+impl<'a> Writer<'a> {
+    /// `vars`: every variable to be written (the type flags must name one
+    /// of them); `verb`: the command, for messages; `app`: how messages name
+    /// the app tag.
+    pub fn new(
+        opts: &'a WriteArgs,
+        verb: &'static str,
+        vars: &[&str],
+        app: &str,
+    ) -> Result<Writer<'a>> {
+        Ok(Writer {
+            opts,
+            verb,
+            flags: TypeFlags::new(opts, verb, vars)?,
+            tags: extra_tags(opts, app)?,
+        })
+    }
+
+    /// The type `var` gets and why, given the type of the parameter it
+    /// replaces, if any.
+    pub fn decide(
+        &self,
+        var: &str,
+        existing: Option<&ParameterType>,
+    ) -> (ParameterType, &'static str) {
+        self.flags.decide(var, existing)
+    }
+
+    /// Checks every value against the tier's size limit, then writes them
+    /// all (nothing when a target exists without `--overwrite`), one line
+    /// per key. Returns how many were created and replaced.
+    pub fn write(&self, cfg: &Config, entries: Vec<Entry>) -> Result<(usize, usize)> {
+        let items = plan_items(self.opts, &self.flags, entries)?;
+        let outcome = admin::on_ssm(cfg, Purpose::Write, |client| write_all(client, self, items))?;
+        let failed = outcome.iter().filter(|r| r.is_err()).count();
+        let replaced = outcome.iter().filter(|r| matches!(r, Ok(true))).count();
+        let created = outcome.len() - failed - replaced;
+        if failed > 0 {
+            return Err(Error::runtime(format!(
+                "{failed} of {} parameters were not written ({created} created, {replaced} replaced)",
+                outcome.len()
+            )));
+        }
+        Ok((created, replaced))
+    }
+}
+
+/// The refusal when targets exist and `--overwrite` is not given.
+pub fn already_exist(existing: Vec<&String>, total: usize) -> Error {
+    let mut list = existing;
+    list.sort();
+    Error::runtime(format!(
+        "{} of {total} parameters already exist; nothing was written (pass --overwrite to replace them): {}",
+        list.len(),
+        list.iter()
+            .map(|s| names::printable(s))
+            .collect::<Vec<_>>()
+            .join(", ")
+    ))
 }
 
 /// `--plain-key`, `--secure` and `--plain-all`, checked against what is put.
@@ -197,7 +280,7 @@ struct TypeFlags {
 }
 
 impl TypeFlags {
-    fn new(args: &PutArgs, collected: &[(String, String, Secret)]) -> Result<TypeFlags> {
+    fn new(args: &WriteArgs, verb: &str, vars: &[&str]) -> Result<TypeFlags> {
         let named = |list: &[String], flag: &str| -> Result<HashSet<String>> {
             list.iter().map(|k| flag_var(k, flag)).collect()
         };
@@ -208,14 +291,11 @@ impl TypeFlags {
                 "{both} is given to both --plain-key and --secure"
             )));
         }
-        let vars: HashSet<String> = collected
-            .iter()
-            .map(|(v, _, _)| v.to_ascii_uppercase())
-            .collect();
+        let vars: HashSet<String> = vars.iter().map(|v| v.to_ascii_uppercase()).collect();
         for (flag, set) in [("--plain-key", &plain), ("--secure", &secure)] {
             if let Some(unused) = set.iter().find(|v| !vars.contains(*v)) {
                 return Err(Error::usage(format!(
-                    "{flag} {unused} names no variable being put"
+                    "{flag} {unused} names no variable being {verb}"
                 )));
             }
         }
@@ -231,9 +311,9 @@ impl TypeFlags {
     }
 }
 
-/// `app=<app>` and the `--tag`s.
-fn tags_of(args: &PutArgs, app: &str) -> Result<Vec<(String, String)>> {
-    let mut tags = vec![("app".to_string(), app.to_string())];
+/// The `--tag`s (`app=<app>` is added to each parameter apart).
+fn extra_tags(args: &WriteArgs, app: &str) -> Result<Vec<(String, String)>> {
+    let mut tags = Vec::new();
     for (k, v) in config::parse_tags(&args.tag, "--tag")? {
         if k == "app" {
             return Err(Error::usage(format!(
@@ -245,7 +325,7 @@ fn tags_of(args: &PutArgs, app: &str) -> Result<Vec<(String, String)>> {
     Ok(tags)
 }
 
-fn tier_of(args: &PutArgs) -> (ParameterTier, usize) {
+fn tier_of(args: &WriteArgs) -> (ParameterTier, usize) {
     if args.advanced {
         (ParameterTier::Advanced, ADVANCED_MAX)
     } else {
@@ -256,17 +336,11 @@ fn tier_of(args: &PutArgs) -> (ParameterTier, usize) {
 /// What to write, each value checked against the tier's size limit and
 /// typed as if new (a parameter being replaced may keep its type instead,
 /// once the existence check has told it).
-fn plan_items(
-    args: &PutArgs,
-    flags: &TypeFlags,
-    prefix: &str,
-    app: &str,
-    collected: Vec<(String, String, Secret)>,
-) -> Result<Vec<Item>> {
+fn plan_items(args: &WriteArgs, flags: &TypeFlags, entries: Vec<Entry>) -> Result<Vec<Item>> {
     let (_, max) = tier_of(args);
-    let mut items = Vec::with_capacity(collected.len());
-    for (var, key, value) in collected {
-        if value.len() > max {
+    let mut items = Vec::with_capacity(entries.len());
+    for entry in entries {
+        if entry.value.len() > max {
             let (hint, kind) = if args.advanced {
                 (
                     "the most SSM stores; use a files/ parameter with url: instead",
@@ -276,18 +350,13 @@ fn plan_items(
                 ("pass --advanced for up to 8192", "a standard")
             };
             return Err(Error::usage(format!(
-                "{var}: the value is {} bytes, over the {max} of {kind} parameter ({hint})",
-                value.len(),
+                "{}: the value is {} bytes, over the {max} of {kind} parameter ({hint})",
+                entry.label,
+                entry.value.len(),
             )));
         }
-        let (kind, why) = flags.decide(&var, None);
-        items.push(Item {
-            name: format!("{prefix}/{app}/{key}"),
-            var,
-            value,
-            kind,
-            why,
-        });
+        let (kind, why) = flags.decide(&entry.var, None);
+        items.push(Item { entry, kind, why });
     }
     Ok(items)
 }
@@ -297,55 +366,46 @@ fn plan_items(
 /// line per key. The result of each write: whether it replaced.
 async fn write_all(
     client: Ssm,
-    args: &PutArgs,
-    flags: &TypeFlags,
-    tags: &[(String, String)],
+    writer: &Writer<'_>,
     mut items: Vec<Item>,
 ) -> Result<Vec<std::result::Result<bool, String>>> {
-    let names: Vec<String> = items.iter().map(|i| i.name.clone()).collect();
+    let args = writer.opts;
+    let names: Vec<String> = items.iter().map(|i| i.entry.name.clone()).collect();
     let existing = client.existing(&names).await?;
     if !args.overwrite && !existing.is_empty() {
-        let mut list: Vec<&String> = existing.keys().collect();
-        list.sort();
-        return Err(Error::runtime(format!(
-            "{} of {} parameters already exist; nothing was written (pass --overwrite to replace them): {}",
-            list.len(),
-            items.len(),
-            list.iter()
-                .map(|s| names::printable(s))
-                .collect::<Vec<_>>()
-                .join(", ")
-        )));
+        return Err(already_exist(existing.keys().collect(), items.len()));
     }
     for item in &mut items {
-        if let Some(kind) = existing.get(&item.name) {
-            (item.kind, item.why) = flags.decide(&item.var, Some(kind));
+        if let Some(kind) = existing.get(&item.entry.name) {
+            (item.kind, item.why) = writer.decide(&item.entry.var, Some(kind));
         }
     }
     let (tier, _) = tier_of(args);
     let client = &client;
     let writes = items.iter().map(|item| {
-        let existed = existing.contains_key(&item.name);
+        let existed = existing.contains_key(&item.entry.name);
         let tier = tier.clone();
+        let mut tags = vec![("app".to_string(), item.entry.app.clone())];
+        tags.extend(writer.tags.iter().cloned());
         async move {
             (
                 item,
-                write_one(client, item, tier, args, tags, existed).await,
+                write_one(client, item, tier, args, &tags, existed).await,
             )
         }
     });
-    let results = progress::run_all(items.len(), "put", writes, |bar, (item, result)| {
+    let results = progress::run_all(items.len(), writer.verb, writes, |bar, (item, result)| {
         bar.inc();
         match result {
             Ok(replaced) => bar.line(&format!(
                 "{}  {}  {}  len={}{}",
-                names::printable(&item.name),
+                names::printable(&item.entry.name),
                 item.kind.as_str(),
                 item.why,
-                item.value.len(),
+                item.entry.value.len(),
                 if *replaced { "  (replaced)" } else { "" }
             )),
-            Err(e) => bar.emit(Level::Error, &format!("{}: {e}", item.var)),
+            Err(e) => bar.emit(Level::Error, &format!("{}: {e}", item.entry.label)),
         }
     })
     .await;
@@ -358,13 +418,13 @@ async fn write_one(
     client: &Ssm,
     item: &Item,
     tier: ParameterTier,
-    args: &PutArgs,
+    args: &WriteArgs,
     tags: &[(String, String)],
     existed: bool,
 ) -> std::result::Result<bool, String> {
     let req = PutRequest {
-        name: &item.name,
-        value: &item.value,
+        name: &item.entry.name,
+        value: &item.entry.value,
         kind: item.kind.clone(),
         tier,
         key_id: args.kms_key_id.as_deref(),

@@ -113,17 +113,47 @@ fn tag_list(tags: &[(String, String)]) -> anyhow::Result<Vec<Tag>> {
         .collect()
 }
 
+/// RFC 3339 in UTC to the second (`2026-11-26T01:43:39Z`).
+fn utc_seconds(d: &aws_smithy_types::DateTime) -> Option<String> {
+    aws_smithy_types::DateTime::from_secs(d.secs())
+        .fmt(aws_smithy_types::date_time::Format::DateTime)
+        .ok()
+}
+
+/// One version from GetParameterHistory. Its value is not kept: the answer
+/// carries one (encrypted for a SecureString), and it goes nowhere.
+#[derive(Debug, Clone)]
+pub struct Version {
+    pub version: i64,
+    /// As [`Meta::last_modified`].
+    pub last_modified: Option<String>,
+    /// The identity that wrote it (an ARN on AWS; moto says `N/A`).
+    pub user: Option<String>,
+    pub kind: ParameterType,
+    pub tier: Option<ParameterTier>,
+    pub labels: Vec<String>,
+    pub key_id: Option<String>,
+}
+
+fn to_version(p: &aws_sdk_ssm::types::ParameterHistory) -> Version {
+    Version {
+        version: p.version(),
+        last_modified: p.last_modified_date().and_then(utc_seconds),
+        user: p.last_modified_user().map(str::to_string),
+        kind: p.r#type().cloned().unwrap_or(ParameterType::String),
+        tier: p.tier().cloned(),
+        labels: p.labels().to_vec(),
+        key_id: p.key_id().map(str::to_string),
+    }
+}
+
 fn to_meta(p: &aws_sdk_ssm::types::ParameterMetadata) -> Option<Meta> {
     Some(Meta {
         name: p.name()?.to_string(),
         kind: p.r#type().cloned().unwrap_or(ParameterType::String),
         tier: p.tier().cloned().unwrap_or(ParameterTier::Standard),
         version: p.version(),
-        last_modified: p.last_modified_date().and_then(|d| {
-            aws_smithy_types::DateTime::from_secs(d.secs())
-                .fmt(aws_smithy_types::date_time::Format::DateTime)
-                .ok()
-        }),
+        last_modified: p.last_modified_date().and_then(utc_seconds),
         key_id: p.key_id().map(str::to_string),
         description: p.description().map(str::to_string),
         data_type: p.data_type().map(str::to_string),
@@ -199,6 +229,93 @@ impl Ssm {
         }
     }
 
+    /// Every version of `name`, oldest first (GetParameterHistory without
+    /// decryption, paged until the token is absent); `None` when it does
+    /// not exist.
+    pub async fn history(&self, name: &str) -> anyhow::Result<Option<Vec<Version>>> {
+        let mut versions = Vec::new();
+        let mut token: Option<String> = None;
+        let mut pages = 0usize;
+        loop {
+            let _permit = self.limit.acquire().await?;
+            let _pending =
+                crate::pending::track(format!("GetParameterHistory {}", printable(name)));
+            pages += 1;
+            let out = match self
+                .client
+                .get_parameter_history()
+                .name(name)
+                .with_decryption(false)
+                .max_results(50)
+                .set_next_token(token)
+                .send()
+                .await
+            {
+                Ok(out) => out,
+                Err(e)
+                    if e.as_service_error()
+                        .is_some_and(|s| s.is_parameter_not_found()) =>
+                {
+                    return Ok(None);
+                }
+                Err(e) => {
+                    return Err(read_error(
+                        format_args!("GetParameterHistory {}", printable(name)),
+                        &e,
+                    ));
+                }
+            };
+            versions.extend(out.parameters().iter().map(to_version));
+            crate::log::trace!(
+                "GetParameterHistory {} page {pages}: {} versions",
+                printable(name),
+                out.parameters().len()
+            );
+            match out.next_token.filter(|t| !t.is_empty()) {
+                Some(t) => token = Some(t),
+                None => break,
+            }
+        }
+        versions.sort_by_key(|v| v.version);
+        crate::log::debug!(
+            "GetParameterHistory {}: {} versions in {pages} pages",
+            printable(name),
+            versions.len()
+        );
+        Ok(Some(versions))
+    }
+
+    /// Version `version` of `name`, decrypted (GetParameter `name:N`);
+    /// `None` when the parameter or that version does not exist.
+    pub async fn get_version(&self, name: &str, version: i64) -> anyhow::Result<Option<Param>> {
+        let _permit = self.limit.acquire().await?;
+        let selector = format!("{name}:{version}");
+        match self
+            .client
+            .get_parameter()
+            .name(&selector)
+            .with_decryption(true)
+            .send()
+            .await
+        {
+            Ok(out) => Ok(out.parameter().and_then(to_param).map(|mut p| {
+                p.name = name.to_string();
+                p
+            })),
+            Err(e)
+                if e.as_service_error().is_some_and(|s| {
+                    s.is_parameter_not_found() || s.is_parameter_version_not_found()
+                }) =>
+            {
+                Ok(None)
+            }
+            Err(e) => Err(read_error(
+                format_args!("GetParameter {}", printable(&selector)),
+                &e,
+            )),
+        }
+    }
+
     /// Which of `names` exist, with their types (GetParameters without
     /// decryption, batches of 10 in parallel: no kms:Decrypt needed, values
     /// are not used). `put --overwrite` keeps the type of what it replaces,
@@ -244,9 +361,10 @@ impl Ssm {
         Ok(found.into_iter().flatten().collect())
     }
 
-    /// PutParameter. Tags go with the call when creating; with `overwrite`
-    /// they must be added separately (SSM refuses both together).
-    pub async fn put(&self, req: &PutRequest<'_>) -> Result<(), WriteError> {
+    /// PutParameter; the version it wrote. Tags go with the call when
+    /// creating; with `overwrite` they must be added separately (SSM refuses
+    /// both together).
+    pub async fn put(&self, req: &PutRequest<'_>) -> Result<i64, WriteError> {
         let tags = if req.overwrite || req.tags.is_empty() {
             None
         } else {
@@ -276,7 +394,7 @@ impl Ssm {
             .send()
             .await;
         match result {
-            Ok(_) => Ok(()),
+            Ok(out) => Ok(out.version()),
             Err(e)
                 if e.as_service_error()
                     .is_some_and(|s| s.is_parameter_already_exists()) =>
@@ -315,7 +433,7 @@ impl Ssm {
     ) -> Result<bool, String> {
         let existed = req.overwrite;
         let replaced = match self.put(&req).await {
-            Ok(()) => existed,
+            Ok(_) => existed,
             Err(e @ WriteError::AlreadyExists(_)) if !existed => {
                 if self.holds(&req).await {
                     false
@@ -332,7 +450,7 @@ impl Ssm {
             }
             r => self.settle(&req, r, existed).await?,
         };
-        if replaced {
+        if replaced && !req.tags.is_empty() {
             self.add_tags(req.name, req.tags)
                 .await
                 .map_err(|e| format!("written, but tagging failed: {e:#}"))?;
@@ -352,11 +470,11 @@ impl Ssm {
     async fn settle(
         &self,
         req: &PutRequest<'_>,
-        result: Result<(), WriteError>,
+        result: Result<i64, WriteError>,
         replaced: bool,
     ) -> Result<bool, String> {
         match result {
-            Ok(()) => Ok(replaced),
+            Ok(_) => Ok(replaced),
             Err(WriteError::Unknown(msg)) => {
                 if self.holds(req).await {
                     Ok(replaced)

@@ -24,7 +24,7 @@ use crate::error::Error;
 use crate::log;
 use crate::secret::Secret;
 
-pub use admin::{Meta, PutRequest, WriteError, describe_write};
+pub use admin::{Meta, PutRequest, Version, WriteError, describe_write};
 pub use errors::{explain, read_error};
 
 /// How to reach SSM; see `ssm::connect`.

@@ -4,12 +4,10 @@
 //! real binary. Every effect on SSM is checked independently through the
 //! harness's own SDK client, and no output may carry a value except `show`'s.
 
-use std::io::Write;
-use std::process::{Command, Stdio};
-use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::support::expect::assert_no_raw_controls;
+use crate::support::pty::Pty;
 use crate::support::sorted_pairs as tags;
 use crate::support::{Fault, FaultProxy, Outcome, Plan, Ssmm, moto, unique_prefix};
 use aws_sdk_ssm::types::ParameterType;
@@ -764,77 +762,23 @@ fn put_output_has_no_progress_bar_or_escape_codes_when_piped() {
     assert_eq!(moto().names_under(&p).len(), 20);
 }
 
-/// Runs `args` (the ssmm binary's arguments) on a pseudo-terminal through
-/// util-linux `script`, in a hermetic AWS environment pointed at moto.
-/// `answer` is typed on the terminal after a short pause. Returns the exit
-/// code and everything the terminal showed.
-fn run_on_pty(args: &[String], answer: Option<&[u8]>) -> (Option<i32>, String) {
-    let probe = Command::new("script")
-        .arg("--version")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status();
-    assert!(
-        probe.is_ok_and(|s| s.success()),
-        "util-linux `script` is required for the terminal tests (apt-get install bsdutils); not found in PATH"
+/// Runs `args` (the ssmm binary's arguments) on a pseudo-terminal
+/// (`support::pty`), in a hermetic AWS environment pointed at moto. With
+/// `answer` `(prompt, bytes)`, `bytes` are typed once the terminal shows
+/// `prompt`. Returns the exit code and everything the terminal showed.
+fn run_on_pty(args: &[String], answer: Option<(&str, &[u8])>) -> (Option<i32>, String) {
+    let mut pty = Pty::spawn(
+        Ssmm::new()
+            .endpoint(&moto().endpoint())
+            .current_dir(std::env::temp_dir())
+            .args(args),
     );
-    let quote = |s: &str| format!("'{}'", s.replace('\'', "'\\''"));
-    let mut cmdline = quote(env!("CARGO_BIN_EXE_ssmm"));
-    for a in args {
-        cmdline.push(' ');
-        cmdline.push_str(&quote(a));
+    if let Some((prompt, bytes)) = answer {
+        pty.wait_for(prompt);
+        pty.send(bytes);
     }
-    let home = tempfile::tempdir().unwrap();
-    let absent = home.path().join("absent");
-    let mut child = Command::new("script")
-        .args(["-qec", &cmdline, "/dev/null"])
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("HOME", home.path())
-        // A real terminal always has a TERM; without one indicatif treats the
-        // terminal as dumb and draws nothing.
-        .env("TERM", "xterm")
-        .env("AWS_ACCESS_KEY_ID", "testing")
-        .env("AWS_SECRET_ACCESS_KEY", "testing")
-        .env("AWS_REGION", "us-east-1")
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env("AWS_CONFIG_FILE", absent.join("config"))
-        .env("AWS_SHARED_CREDENTIALS_FILE", absent.join("credentials"))
-        .env("AWS_ENDPOINT_URL", moto().endpoint())
-        .current_dir(home.path())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start script");
-    // Kept open until the end: an EOF on script's input could end the session.
-    let mut stdin = child.stdin.take().unwrap();
-    if let Some(answer) = answer {
-        thread::sleep(Duration::from_millis(700));
-        stdin.write_all(answer).unwrap();
-        stdin.flush().unwrap();
-    }
-    let mut stdout = child.stdout.take().unwrap();
-    let reader = thread::spawn(move || {
-        let mut buf = Vec::new();
-        let _ = std::io::Read::read_to_end(&mut stdout, &mut buf);
-        buf
-    });
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("`script -qec {cmdline}` still running after 60 s; killed it");
-        }
-        thread::sleep(Duration::from_millis(20));
-    };
-    drop(stdin);
-    let text = String::from_utf8_lossy(&reader.join().unwrap()).into_owned();
-    (status.code(), text)
+    let out = pty.wait();
+    (out.code, out.text)
 }
 
 #[test]
@@ -1318,7 +1262,7 @@ fn delete_all_asks_on_a_terminal_and_only_yes_deletes() {
         moto().put(&format!("{p}/api/{k}"), "v");
     }
     let args = strings(&["--prefix", &p, "delete", "--app", "api", "--all"]);
-    let (code, text) = run_on_pty(&args, Some(b"n\n"));
+    let (code, text) = run_on_pty(&args, Some(("[y/N] ", b"n\n")));
     assert_eq!(code, Some(1), "{text}");
     assert!(
         text.contains(&format!("Delete 2 parameters under {p}/api/?")),
@@ -1330,7 +1274,7 @@ fn delete_all_asks_on_a_terminal_and_only_yes_deletes() {
     );
     assert_eq!(moto().names_under(&p).len(), 2);
 
-    let (code, text) = run_on_pty(&args, Some(b"y\n"));
+    let (code, text) = run_on_pty(&args, Some(("[y/N] ", b"y\n")));
     assert_eq!(code, Some(0), "{text}");
     assert!(text.contains(&format!("deleted {p}/api/a")), "{text:?}");
     assert!(moto().names_under(&p).is_empty());

@@ -2,9 +2,12 @@
 //! every command of the core and every admin command, at every verbosity,
 //! with `RUST_LOG=trace`, in every failure path, must keep that marker out
 //! of stdout and stderr; only `show` and `check --show-values` print it.
+//! `set` runs on a pseudo-terminal, where a value typed with the marker
+//! must not show either.
 
 use std::path::Path;
 
+use crate::support::pty::{Pty, PtyOutcome};
 use crate::support::{Fault, FaultProxy, Outcome, Plan, Ssmm, moto, unique_prefix};
 
 const MARK: &str = "CANARY-7f3a9c";
@@ -763,8 +766,25 @@ fn admin_write_failures_leak_nothing() {
             vec!["put", "--app", "exists", &tok, "--overwrite"],
         ),
         ("migrate", vec!["migrate", "old", "new"]),
+        (
+            "rollback",
+            vec!["rollback", "token", "--app", "exists", "--to-version", "1"],
+        ),
     ];
     for loud in LOUDNESS {
+        // set through the same refusals: the value it sends is echoed back.
+        let args = args_with(&["--prefix", &p, "set", "TOKEN", "--app", "api"], loud);
+        let typed = format!("{MARK}-arg");
+        let name = format!("{p}/api/token");
+        let out = set_on_pty(
+            "set refused",
+            &proxy.endpoint(),
+            &args,
+            &[(&name, &typed)],
+            None,
+        );
+        assert_eq!(out.code, Some(1), "{}", out.text);
+        assert!(out.text.contains("ValidationException"), "{}", out.text);
         for (what, base) in &cases {
             let before = proxy.count("PutParameter");
             let args = args_with(&[&["--prefix", &p][..], base].concat(), loud);
@@ -989,5 +1009,185 @@ fn watching_leaks_nothing() {
             "{watcher:?}: {}",
             out.stderr
         );
+    }
+}
+
+/// `ssmm ARGS` on a pseudo-terminal with `RUST_LOG=trace`, typing each
+/// `(name, value)`'s value at the prompt naming it; then `ctrl` if any.
+/// Fails if the marker shows on the terminal.
+fn set_on_pty(
+    what: &str,
+    endpoint: &str,
+    args: &[&str],
+    typed: &[(&str, &str)],
+    ctrl: Option<&[u8]>,
+) -> PtyOutcome {
+    let cmd = traced(
+        Ssmm::new()
+            .endpoint(endpoint)
+            .current_dir(std::env::temp_dir())
+            .args(args),
+    );
+    let mut pty = Pty::spawn(cmd);
+    for (name, value) in typed {
+        pty.wait_for(&format!("Value for {name} ("));
+        pty.send(format!("{value}\n").as_bytes());
+    }
+    if let Some(bytes) = ctrl {
+        pty.wait_for(" not echoed): ");
+        pty.send(bytes);
+    }
+    let out = pty.wait();
+    assert!(
+        !out.text.contains(MARK) && !out.text.contains("7f3a9c"),
+        "{what}: a value showed on the terminal:\n{}",
+        out.text
+    );
+    assert!(out.echo_after, "{what}: echo left off\n{}", out.text);
+    out
+}
+
+#[test]
+fn set_history_and_rollback_leak_nothing_at_any_verbosity() {
+    let p = seed();
+    let m = moto();
+    let dir = tempfile::tempdir().unwrap();
+    let ep = moto().endpoint();
+    let token = format!("{p}/api/token");
+    m.put_secure(&token, &format!("{MARK}-token-v2"));
+    m.label(&token, 1, &["first"]);
+    for (i, loud) in LOUDNESS.iter().enumerate() {
+        let pre = ["--prefix", &p];
+        let reads: Vec<(&str, Vec<&str>)> = vec![
+            ("history var", vec!["history", "TOKEN", "--app", "api"]),
+            (
+                "history json",
+                vec!["history", "token", "--app", "api", "--json"],
+            ),
+            ("history full", vec!["history", &token]),
+            ("history pem", vec!["history", "pem", "--app", "api"]),
+        ];
+        for (what, base) in &reads {
+            let args = args_with(&[&pre[..], base].concat(), loud);
+            run(what, &ep, dir.path(), &args, &TRACE).success();
+        }
+        let back = [
+            &pre[..],
+            &["rollback", "TOKEN", "--app", "api", "--to-version", "1"],
+        ]
+        .concat();
+        run("rollback", &ep, dir.path(), &args_with(&back, loud), &TRACE)
+            .success()
+            .stdout_contains("rolled back");
+        assert_eq!(
+            m.get(&token),
+            Some(format!("{MARK}-token")),
+            "the marker is really in SSM"
+        );
+        let pem = [
+            &pre[..],
+            &["rollback", "pem", "--app", "api", "--to-version", "1"],
+        ]
+        .concat();
+        run(
+            "rollback pem",
+            &ep,
+            dir.path(),
+            &args_with(&pem, loud),
+            &TRACE,
+        )
+        .success();
+        let missing = [
+            &pre[..],
+            &["rollback", "TOKEN", "--app", "api", "--to-version", "999"],
+        ]
+        .concat();
+        run(
+            "rollback missing version",
+            &ep,
+            dir.path(),
+            &args_with(&missing, loud),
+            &TRACE,
+        )
+        .code(1);
+        let nope = [&pre[..], &["history", "nope", "--app", "api"]].concat();
+        run(
+            "history missing",
+            &ep,
+            dir.path(),
+            &args_with(&nope, loud),
+            &TRACE,
+        )
+        .code(1);
+
+        // set: a new key, an existing one with --overwrite, then aborts.
+        let app = format!("s{i}");
+        let (a, b) = (format!("{p}/{app}/api-token"), format!("{p}/{app}/db-host"));
+        let (va, vb) = (format!("{MARK}-set-a-{i}"), format!("{MARK}-set-b-{i}"));
+        let set = [&pre[..], &["set", "API_TOKEN", "DB_HOST", "--app", &app]].concat();
+        let out = set_on_pty(
+            "set",
+            &ep,
+            &args_with(&set, loud),
+            &[(&a, &va), (&b, &vb)],
+            None,
+        );
+        assert_eq!(out.code, Some(0), "{}", out.text);
+        assert_eq!(m.get(&a), Some(va.clone()), "the marker is really in SSM");
+        let out = set_on_pty("set exists", &ep, &args_with(&set, loud), &[], None);
+        assert_eq!(out.code, Some(1), "{}", out.text);
+        let over = [&set[..], &["--overwrite"]].concat();
+        let (va2, vb2) = (format!("{MARK}-over-a-{i}"), format!("{MARK}-over-b-{i}"));
+        let out = set_on_pty(
+            "set overwrite",
+            &ep,
+            &args_with(&over, loud),
+            &[(&a, &va2), (&b, &vb2)],
+            None,
+        );
+        assert_eq!(out.code, Some(0), "{}", out.text);
+        assert_eq!(m.get(&b), Some(vb2), "the marker is really in SSM");
+        let out = set_on_pty(
+            "set empty",
+            &ep,
+            &args_with(&over, loud),
+            &[(&a, &va), (&b, "")],
+            None,
+        );
+        assert_eq!(out.code, Some(1), "{}", out.text);
+        let partial = format!("{MARK}-half");
+        let out = set_on_pty(
+            "set ctrl-c",
+            &ep,
+            &args_with(&over, loud),
+            &[(&a, &va)],
+            Some(format!("{partial}\x03").as_bytes()),
+        );
+        assert_eq!(out.code, Some(130), "{}", out.text);
+        assert_eq!(m.get(&a), Some(va2.clone()), "an aborted set wrote nothing");
+        // After set, history and rollback of what it wrote.
+        let hist = [&pre[..], &["history", "API_TOKEN", "--app", &app, "--json"]].concat();
+        run(
+            "history of set",
+            &ep,
+            dir.path(),
+            &args_with(&hist, loud),
+            &TRACE,
+        )
+        .success();
+        let back = [
+            &pre[..],
+            &["rollback", "API_TOKEN", "--app", &app, "--to-version", "1"],
+        ]
+        .concat();
+        run(
+            "rollback of set",
+            &ep,
+            dir.path(),
+            &args_with(&back, loud),
+            &TRACE,
+        )
+        .success();
+        assert_eq!(m.get(&a), Some(va), "the marker is really in SSM");
     }
 }

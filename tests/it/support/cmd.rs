@@ -30,6 +30,8 @@ pub struct Ssmm {
     cwd: Option<PathBuf>,
     stdin: Option<Vec<u8>>,
     timeout: Duration,
+    /// Start as the leader of a new session (no controlling terminal).
+    new_session: bool,
     home: TempDir,
 }
 
@@ -77,6 +79,7 @@ impl Ssmm {
             cwd: None,
             stdin: None,
             timeout: DEFAULT_TIMEOUT,
+            new_session: false,
             home,
         }
     }
@@ -131,6 +134,13 @@ impl Ssmm {
         self
     }
 
+    /// Runs in a new session (`setsid`), so it has no controlling terminal
+    /// and `/dev/tty` cannot be opened, even when the tests run in one.
+    pub fn new_session(mut self) -> Ssmm {
+        self.new_session = true;
+        self
+    }
+
     /// The temporary `HOME` (removed when the `Outcome` is dropped).
     pub fn home(&self) -> &Path {
         self.home.path()
@@ -145,26 +155,27 @@ impl Ssmm {
     /// act while it runs. The timeout counts from here.
     pub fn spawn(self) -> Running {
         let shown = self.describe();
-        let mut cmd = Command::new(&self.program);
-        cmd.args(&self.args).env_clear();
-        for (k, v) in &self.env {
-            match v {
-                Some(v) => cmd.env(k, v),
-                None => cmd.env_remove(k),
-            };
+        let mut cmd = self.command();
+        if self.new_session {
+            // SAFETY: setsid(2) is async-signal-safe. A new session is a new
+            // process group too, so a timeout still kills the whole group.
+            unsafe {
+                cmd.pre_exec(|| {
+                    nix::unistd::setsid().map_err(std::io::Error::from)?;
+                    Ok(())
+                });
+            }
+        } else {
+            // Own process group, so a timeout can kill whatever it started too.
+            cmd.process_group(0);
         }
-        if let Some(dir) = &self.cwd {
-            cmd.current_dir(dir);
-        }
-        // Own process group, so a timeout can kill whatever it started too.
-        cmd.process_group(0)
-            .stdin(if self.stdin.is_some() {
-                Stdio::piped()
-            } else {
-                Stdio::null()
-            })
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
+        cmd.stdin(if self.stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
         let started = Instant::now();
         let mut child = cmd
             .spawn()
@@ -189,8 +200,25 @@ impl Ssmm {
         }
     }
 
+    /// The program with its arguments, environment and directory, without
+    /// standard streams or process group (for [`super::pty::Pty`]).
+    pub fn command(&self) -> Command {
+        let mut cmd = Command::new(&self.program);
+        cmd.args(&self.args).env_clear();
+        for (k, v) in &self.env {
+            match v {
+                Some(v) => cmd.env(k, v),
+                None => cmd.env_remove(k),
+            };
+        }
+        if let Some(dir) = &self.cwd {
+            cmd.current_dir(dir);
+        }
+        cmd
+    }
+
     /// The command line for messages: program name and arguments.
-    fn describe(&self) -> String {
+    pub fn describe(&self) -> String {
         let name = self
             .program
             .file_name()

@@ -15,6 +15,7 @@ pub mod fs;
 pub mod http;
 pub mod moto;
 pub mod proxy;
+pub mod pty;
 pub mod readers;
 pub mod rows;
 pub mod systemd_model;

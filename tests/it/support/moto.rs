@@ -241,6 +241,88 @@ impl Moto {
         }
     }
 
+    /// Writes a new version of `name` (creating it if need be) with this
+    /// type, tier and, for a SecureString, KMS key; returns its number.
+    pub fn put_version(
+        &self,
+        name: &str,
+        value: &str,
+        ty: ParameterType,
+        tier: aws_sdk_ssm::types::ParameterTier,
+        key_id: Option<&str>,
+    ) -> i64 {
+        let call = self
+            .client
+            .put_parameter()
+            .name(name)
+            .value(value)
+            .r#type(ty)
+            .tier(tier)
+            .set_key_id(key_id.map(str::to_owned))
+            .overwrite(true)
+            .send();
+        match block_on(call) {
+            Ok(out) => out.version(),
+            Err(e) => panic!("moto: PutParameter {name}: {}", DisplayErrorContext(&e)),
+        }
+    }
+
+    /// Attaches `labels` to version `version` of `name`.
+    pub fn label(&self, name: &str, version: i64, labels: &[&str]) {
+        let call = self
+            .client
+            .label_parameter_version()
+            .name(name)
+            .parameter_version(version)
+            .set_labels(Some(labels.iter().map(|l| l.to_string()).collect()))
+            .send();
+        if let Err(e) = block_on(call) {
+            panic!(
+                "moto: LabelParameterVersion {name}: {}",
+                DisplayErrorContext(&e)
+            );
+        }
+    }
+
+    /// Every version of `name` (GetParameterHistory, decrypted, all pages),
+    /// oldest first; empty if it does not exist.
+    pub fn history(&self, name: &str) -> Vec<aws_sdk_ssm::types::ParameterHistory> {
+        block_on(async {
+            let mut all = Vec::new();
+            let mut token: Option<String> = None;
+            loop {
+                let call = self
+                    .client
+                    .get_parameter_history()
+                    .name(name)
+                    .with_decryption(true)
+                    .set_next_token(token)
+                    .send()
+                    .await;
+                let out = match call {
+                    Ok(out) => out,
+                    Err(e)
+                        if e.as_service_error()
+                            .is_some_and(|s| s.is_parameter_not_found()) =>
+                    {
+                        return Vec::new();
+                    }
+                    Err(e) => panic!(
+                        "moto: GetParameterHistory {name}: {}",
+                        DisplayErrorContext(&e)
+                    ),
+                };
+                all.extend(out.parameters().iter().cloned());
+                match out.next_token().filter(|t| !t.is_empty()) {
+                    Some(t) => token = Some(t.to_owned()),
+                    None => break,
+                }
+            }
+            all.sort_by_key(|v| v.version());
+            all
+        })
+    }
+
     /// Deletes a parameter; a missing one is not an error.
     pub fn delete(&self, name: &str) {
         match block_on(self.client.delete_parameter().name(name).send()) {
