@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::creds::CredsKey;
 use crate::encode::Format;
 use crate::envfile::Syntax;
 use crate::layout::Layout;
@@ -397,13 +398,18 @@ pub struct SyncArgs {
     #[command(flatten)]
     pub select: SelectArgs,
 
-    /// The env file to write
-    #[arg(long, default_value = ".env", value_name = "PATH")]
-    pub out: PathBuf,
+    /// The env file to write [default: .env]; with --format credentials or
+    /// credentials-encrypted, the directory (required)
+    #[arg(long, value_name = "PATH")]
+    pub out: Option<PathBuf>,
 
     /// Output format
     #[arg(long, value_enum, default_value_t = Format::Systemd)]
     pub format: Format,
+
+    /// The key systemd-creds encrypts with (--format credentials-encrypted)
+    #[arg(long, value_enum, default_value_t = CredsKey::Auto, value_name = "KEY")]
+    pub creds_key: CredsKey,
 
     /// If SSM cannot be read and --out exists, keep it, warn and exit 0
     #[arg(long)]
@@ -439,6 +445,11 @@ pub struct ExecArgs {
     /// Format of --out
     #[arg(long, value_enum, default_value_t = Format::Systemd, requires = "out")]
     pub format: Format,
+
+    /// The key systemd-creds encrypts with (--format credentials-encrypted)
+    #[arg(long, value_enum, default_value_t = CredsKey::Auto, value_name = "KEY",
+          requires = "out")]
+    pub creds_key: CredsKey,
 
     /// Stay as the parent (PID 1): forward signals, reap zombies, pass the
     /// exit code through

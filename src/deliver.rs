@@ -11,6 +11,8 @@
 use std::io::Write;
 use std::path::{Component, Path, PathBuf};
 
+use crate::creds::{self, CredsKey};
+use crate::encode::Format;
 use crate::error::{Error, Result};
 use crate::files::{self, FileError, Prepared};
 use crate::names::printable;
@@ -28,6 +30,14 @@ pub enum Out {
         /// Joined to the working directory.
         path: PathBuf,
     },
+    /// A directory of credential files (`--format credentials*`).
+    Dir { shown: PathBuf, path: PathBuf },
+}
+
+/// The env file's content, or the credential files of a directory.
+pub enum Encoded {
+    Text(String),
+    Dir(Vec<creds::Credential>),
 }
 
 impl Out {
@@ -42,35 +52,72 @@ impl Out {
         }
     }
 
+    /// `--out` for `format`: a directory for the credentials formats
+    /// (standard output cannot be one: a usage error).
+    pub fn for_format(cwd: &Path, given: &Path, format: Format) -> Result<Out> {
+        match Out::new(cwd, given) {
+            Out::Stdout if format.is_directory() => Err(Error::usage(format!(
+                "--format {format} writes a directory: give --out DIR, not standard output"
+            ))),
+            Out::File { shown, path } if format.is_directory() => Ok(Out::Dir { shown, path }),
+            out => Ok(out),
+        }
+    }
+
     /// "standard output" or the path as given.
     pub fn shown(&self) -> String {
         match self {
             Out::Stdout => "standard output".to_string(),
-            Out::File { shown, .. } => shown.display().to_string(),
+            Out::File { shown, .. } | Out::Dir { shown, .. } => shown.display().to_string(),
         }
     }
 
-    /// The file, when there is one.
+    /// The file or directory, when there is one.
     pub fn path(&self) -> Option<&Path> {
         match self {
             Out::Stdout => None,
-            Out::File { path, .. } => Some(path),
+            Out::File { path, .. } | Out::Dir { path, .. } => Some(path),
         }
     }
 
-    /// Whether a file is already there to keep (`--keep-on-error`): a
-    /// regular file, or a symlink to one.
+    /// Whether what `--keep-on-error` keeps is there: a regular file (or a
+    /// symlink to one), or the credentials directory.
     pub fn exists_as_file(&self) -> bool {
-        self.path().is_some_and(Path::is_file)
+        match self {
+            Out::Dir { path, .. } => path.is_dir(),
+            _ => self.path().is_some_and(Path::is_file),
+        }
     }
 }
 
 /// The first check, before anything is fetched and without touching the
-/// disk: an `--out` that exists and must never be replaced.
+/// disk: an `--out` that exists and must never be replaced (for a
+/// directory: one that is a symlink or not a directory).
 pub fn refuse_irreplaceable_out(out: &Out) -> Result<()> {
-    match out.path() {
-        Some(path) => write::check_replaceable(path).map_err(|e| Error::usage(writing(out, &e))),
-        None => Ok(()),
+    match out {
+        Out::Stdout => Ok(()),
+        Out::File { path, .. } => {
+            write::check_replaceable(path).map_err(|e| Error::usage(writing(out, &e)))
+        }
+        Out::Dir { path, .. } => creds::check_dir(path).map_err(|e| Error::usage(writing(out, &e))),
+    }
+}
+
+/// Encodes `pairs` for `out` in `format`, before anything is written: the
+/// env file's text, or the credential files (encrypted ones by
+/// `systemd-creds`, which may keep files that already hold their value).
+/// A value the format cannot hold is an error naming the variable.
+pub fn encode(out: &Out, pairs: &[(&str, &str)], format: Format, key: CredsKey) -> Result<Encoded> {
+    match (out, format) {
+        (Out::Dir { path, .. }, Format::CredentialsEncrypted) => creds::encrypted(pairs, path, key)
+            .map(Encoded::Dir)
+            .map_err(Error::runtime),
+        (Out::Dir { .. }, _) => creds::plain(pairs)
+            .map(Encoded::Dir)
+            .map_err(Error::runtime),
+        _ => crate::encode::encode(format, pairs)
+            .map(Encoded::Text)
+            .map_err(|e| Error::Runtime(e.into())),
     }
 }
 
@@ -81,12 +128,17 @@ fn writing(out: &Out, e: &dyn std::fmt::Display) -> String {
 /// Refuse, before anything is written: an `--out` that cannot be written
 /// (creating its missing parent directories, 0700), and `files/` targets
 /// that collide with it.
-pub fn check(out: Option<&Out>, files: &[Prepared]) -> Result<()> {
-    let Some((out, path)) = out.and_then(|o| Some((o, o.path()?))) else {
+pub fn check(out: Option<(&Out, &Encoded)>, files: &[Prepared]) -> Result<()> {
+    let Some((out, encoded, path)) = out.and_then(|(o, e)| Some((o, e, o.path()?))) else {
         return Ok(());
     };
     collisions(out, path, files)?;
-    write::preflight(path).map_err(|e| out_error(out, e))
+    match (out, encoded) {
+        (Out::Dir { .. }, Encoded::Dir(creds)) => creds::check_dir(path)
+            .and_then(|()| creds::check_targets(path, creds))
+            .map_err(|e| Error::usage(writing(out, &e))),
+        _ => write::preflight(path).map_err(|e| out_error(out, e)),
+    }
 }
 
 fn out_error(out: &Out, e: std::io::Error) -> Error {
@@ -173,7 +225,7 @@ pub struct Delivered {
 /// Write the files under `root`, then `--out` (or print it), with stop
 /// signals held until the writes are done. Call [`check`] first.
 pub fn deliver(
-    out: Option<(&Out, &str)>,
+    out: Option<(&Out, &Encoded)>,
     files: &[Prepared],
     root: Option<&Path>,
 ) -> Result<Delivered> {
@@ -186,17 +238,27 @@ pub fn deliver(
             done.files_unchanged = unchanged;
         }
         match out {
-            Some((Out::Stdout, content)) => {
+            Some((Out::Stdout, Encoded::Text(content))) => {
                 let mut stdout = std::io::stdout().lock();
                 stdout
                     .write_all(content.as_bytes())
                     .and_then(|()| stdout.flush())
                     .map_err(|e| Error::runtime(format!("writing to standard output: {e}")))?;
             }
-            Some((out @ Out::File { path, .. }, content)) => {
+            Some((out @ Out::File { path, .. }, Encoded::Text(content))) => {
                 let outcome =
                     write::write_atomic(path, content.as_bytes()).map_err(|e| out_error(out, e))?;
                 done.out = Some(outcome);
+            }
+            Some((out @ Out::Dir { path, .. }, Encoded::Dir(files))) => {
+                let outcome = creds::write(path, files).map_err(|e| out_error(out, e))?;
+                done.out = Some(outcome.outcome());
+            }
+            Some((out, _)) => {
+                return Err(Error::usage(format!(
+                    "{}: the format does not match --out",
+                    out.shown()
+                )));
             }
             None => {}
         }
@@ -227,8 +289,12 @@ mod tests {
         ));
         match Out::new(cwd, Path::new("./-x")) {
             Out::File { path, .. } => assert_eq!(path, Path::new("/w/./-x")),
-            Out::Stdout => panic!("a file"),
+            other => panic!("a file, not {other:?}"),
         }
+        let dir = Out::for_format(cwd, Path::new("creds"), Format::Credentials).unwrap();
+        assert!(matches!(dir, Out::Dir { .. }));
+        let err = Out::for_format(cwd, Path::new("-"), Format::CredentialsEncrypted).unwrap_err();
+        assert_eq!(err.exit_code(), 2);
     }
 
     #[test]

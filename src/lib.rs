@@ -7,6 +7,7 @@
 pub mod cli;
 pub mod commands;
 pub mod config;
+pub mod creds;
 pub mod deliver;
 pub mod ecs;
 pub mod encode;

@@ -8,7 +8,7 @@
 
 use std::ffi::OsString;
 
-use super::pipeline::{self, Session};
+use super::pipeline::Session;
 use crate::cli::ExecArgs;
 use crate::config::Config;
 use crate::deliver::{self, Delivered, Out};
@@ -36,7 +36,10 @@ pub fn run(cfg: &Config, args: &ExecArgs) -> Result<i32> {
     };
     let refs = exec::references(&inherited)?;
 
-    let out = args.out.as_ref().map(|given| Out::new(cwd, given));
+    let out = match &args.out {
+        Some(given) => Some(Out::for_format(cwd, given, args.format)?),
+        None => None,
+    };
     if let Some(out) = &out {
         deliver::refuse_irreplaceable_out(out)?;
     }
@@ -146,17 +149,22 @@ impl Run {
         // Encode --out before writing anything: a value its format cannot
         // hold must leave the files untouched too.
         let out_content = match &self.out {
-            Some(_) => Some(pipeline::encode_env(&gathered.merged, args.format)?),
+            Some(out) => Some(deliver::encode(
+                out,
+                &gathered.merged.pairs(),
+                args.format,
+                args.creds_key,
+            )?),
             None => None,
         };
 
         // CMD must be runnable, its arguments and environment small enough
         // to exec, and every target writable, before anything is written.
         exec::check_runnable(&args.cmd, &env)?;
-        deliver::check(self.out.as_ref(), &gathered.files)?;
+        let target = self.out.as_ref().zip(out_content.as_ref());
+        deliver::check(target, &gathered.files)?;
 
         // Deliver: files, then --out, then CMD.
-        let target = self.out.as_ref().zip(out_content.as_deref());
         let done = deliver::deliver(target, &gathered.files, cfg.files_root.as_deref())?;
         let (app, shared, tag) = gathered.merged.contributions(&cfg.selection().layers);
         let count = format!(

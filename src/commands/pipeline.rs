@@ -12,7 +12,6 @@ use crate::deliver;
 use crate::error::Outage;
 
 use crate::config::{Config, LayerKind, Selection};
-use crate::encode::{self, Format};
 use crate::error::{Error, Result};
 use crate::exec::{self, Reference};
 use crate::fetch::{self, Fetched};
@@ -136,12 +135,6 @@ async fn gather_with(
         files,
         refs,
     })
-}
-
-/// The env file's content; done before anything is written, so a value the
-/// format cannot hold leaves every file untouched.
-pub fn encode_env(merged: &Merged, format: Format) -> Result<String> {
-    encode::encode(format, &merged.pairs()).map_err(|e| Error::Runtime(e.into()))
 }
 
 /// Merge, then apply the rules that decide whether the result may be used:

@@ -20,7 +20,16 @@ use crate::write::Outcome;
 
 pub fn run(cfg: &Config, args: &SyncArgs) -> Result<()> {
     let cwd = cfg.cwd()?;
-    let out = Out::new(cwd, &args.out);
+    let out = match (&args.out, args.format.is_directory()) {
+        (Some(given), _) => Out::for_format(cwd, given, args.format)?,
+        (None, false) => Out::new(cwd, Path::new(".env")),
+        (None, true) => {
+            return Err(Error::usage(format!(
+                "--format {} writes a directory: give it with --out DIR",
+                args.format
+            )));
+        }
+    };
     if args.watch.is_some() && matches!(out, Out::Stdout) {
         return Err(Error::usage(
             "--watch writes a file: give --out a path, not standard output",
@@ -102,8 +111,8 @@ fn once(
         &out.shown(),
         "nothing written",
     )?;
-    let content = pipeline::encode_env(merged, args.format)?;
-    deliver::check(Some(out), &gathered.files)?;
+    let content = deliver::encode(out, &merged.pairs(), args.format, args.creds_key)?;
+    deliver::check(Some((out, &content)), &gathered.files)?;
     let done = deliver::deliver(Some((out, &content)), &gathered.files, root)?;
 
     let (app, shared, tag) = merged.contributions(&cfg.selection().layers);

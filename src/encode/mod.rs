@@ -31,6 +31,12 @@ pub enum Format {
     Dotenv,
     /// one JSON object of variable -> value
     Json,
+    /// a directory (--out), one file per variable holding its bytes, for
+    /// systemd's LoadCredential=
+    Credentials,
+    /// a directory (--out), one `systemd-creds encrypt` file per variable,
+    /// for LoadCredentialEncrypted= (--creds-key)
+    CredentialsEncrypted,
 }
 
 impl Format {
@@ -42,7 +48,14 @@ impl Format {
             Format::Docker => "docker",
             Format::Dotenv => "dotenv",
             Format::Json => "json",
+            Format::Credentials => "credentials",
+            Format::CredentialsEncrypted => "credentials-encrypted",
         }
+    }
+
+    /// Whether `--out` is a directory of files rather than one file.
+    pub fn is_directory(self) -> bool {
+        matches!(self, Format::Credentials | Format::CredentialsEncrypted)
     }
 }
 
@@ -75,6 +88,13 @@ pub fn encode(format: Format, vars: &[(&str, &str)]) -> Result<String, EncodeErr
         Format::Docker => docker::encode(vars),
         Format::Dotenv => dotenv::encode(vars),
         Format::Json => json::encode(vars),
+        Format::Credentials | Format::CredentialsEncrypted => Err(EncodeError {
+            key: vars
+                .first()
+                .map_or_else(String::new, |(k, _)| k.to_string()),
+            format,
+            reason: "this format writes a directory of files, not one file",
+        }),
     }
 }
 

@@ -1191,3 +1191,71 @@ fn set_history_and_rollback_leak_nothing_at_any_verbosity() {
         assert_eq!(m.get(&a), Some(va), "the marker is really in SSM");
     }
 }
+
+/// The credentials formats at the highest verbosity, writing, unchanged
+/// and failing (no systemd-creds; a value systemd refuses): the files hold
+/// the marker, the output never.
+#[test]
+fn credentials_formats_leak_nothing() {
+    let p = seed();
+    let dir = tempfile::tempdir().unwrap();
+    let ep = moto().endpoint();
+    let trace = [("RUST_LOG", "trace")];
+    for format in ["credentials", "credentials-encrypted"] {
+        for _ in 0..2 {
+            let args = [
+                "--prefix", &p, "sync", "--app", "api", "-vvv", "--format", format, "--out", format,
+            ];
+            run(format, &ep, dir.path(), &args, &trace).success();
+        }
+        let args = [
+            "--prefix", &p, "exec", "--app", "api", "-vvv", "--format", format, "--out", format,
+            "--", "true",
+        ];
+        run(format, &ep, dir.path(), &args, &trace).success();
+    }
+    assert!(
+        std::fs::read_to_string(dir.path().join("credentials/TOKEN"))
+            .unwrap()
+            .contains(MARK)
+    );
+    let empty = dir.path().join("empty-path");
+    std::fs::create_dir(&empty).unwrap();
+    let p2 = seed();
+    let args = [
+        "--prefix",
+        &p2,
+        "sync",
+        "--app",
+        "api",
+        "-vvv",
+        "--format",
+        "credentials-encrypted",
+        "--out",
+        "enc2",
+    ];
+    let out = run(
+        "no systemd-creds",
+        &ep,
+        dir.path(),
+        &args,
+        &[("RUST_LOG", "trace"), ("PATH", empty.to_str().unwrap())],
+    );
+    out.code(1).stderr_contains("systemd-creds was not found");
+    moto().put_secure(&format!("{p2}/api/nul"), &format!("{MARK}\u{0}"));
+    let args = [
+        "--prefix",
+        &p2,
+        "sync",
+        "--app",
+        "api",
+        "-vvv",
+        "--format",
+        "credentials",
+        "--out",
+        "plain2",
+    ];
+    run("NUL credential", &ep, dir.path(), &args, &trace)
+        .code(1)
+        .stderr_contains("cannot write NUL as a credential");
+}

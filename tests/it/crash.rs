@@ -5,7 +5,7 @@
 //! are removed by the next run, and nothing else is.
 //!
 //! The number of kills is `SSMM_CRASH_ROUNDS` (default 200, split between
-//! sync and exec); `scripts/soak` runs thousands.
+//! sync, exec and a credentials directory); `scripts/soak` runs thousands.
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -87,6 +87,15 @@ fn command(mode: &str, prefix: &str, dir: &Path) -> Ssmm {
         .args(["--prefix", prefix, "--app", "api"]);
     match mode {
         "sync" => cmd.args(["sync", "--no-shared", "--out", "app.env"]),
+        // The variables as a directory of credential files.
+        "credentials" => cmd.args([
+            "sync",
+            "--no-shared",
+            "--format",
+            "credentials",
+            "--out",
+            "creds",
+        ]),
         _ => cmd.args([
             "exec",
             "--no-shared",
@@ -97,6 +106,15 @@ fn command(mode: &str, prefix: &str, dir: &Path) -> Ssmm {
             "--",
             "true",
         ]),
+    }
+}
+
+/// How many files a complete run of `mode` leaves: the `files/` ones, and
+/// the env file or one credential file per variable and the manifest.
+fn expected_files(mode: &str) -> usize {
+    match mode {
+        "credentials" => FILES + VARS + 1,
+        _ => FILES + 1,
     }
 }
 
@@ -114,7 +132,7 @@ fn reference_states(
         command(mode, p, dir.path()).run().success();
         longest = longest.max(started.elapsed());
         let snap = snapshot(dir.path());
-        assert_eq!(snap.len(), FILES + 1, "{snap:?}");
+        assert_eq!(snap.len(), expected_files(mode), "{snap:?}");
         states.push(snap.into_iter().map(|(k, (c, _))| (k, c)).collect());
     }
     (states.try_into().unwrap(), longest)
@@ -173,7 +191,7 @@ fn kill_at_random_moments(mode: &str, kills: usize, seed: u64) {
         let finals = snap.keys().filter(|k| !is_temp(k)).count();
         assert_eq!(
             finals,
-            FILES + 1,
+            expected_files(mode),
             "round {round}: files went missing: {snap:?}"
         );
         if from[0] > 0 && from[1] > 0 {
@@ -210,5 +228,14 @@ fn sync_killed_at_random_moments_leaves_old_or_new_files() {
 
 #[test]
 fn exec_killed_while_writing_files_leaves_old_or_new_files() {
-    kill_at_random_moments("exec", rounds() - rounds() * 3 / 5, 0x5eed_0002);
+    kill_at_random_moments("exec", rounds() * 3 / 10, 0x5eed_0002);
+}
+
+#[test]
+fn a_credentials_directory_killed_at_random_moments_holds_old_or_new_files() {
+    kill_at_random_moments(
+        "credentials",
+        rounds() - rounds() * 3 / 5 - rounds() * 3 / 10,
+        0x5eed_0003,
+    );
 }

@@ -9,6 +9,7 @@ mod canary;
 mod check_diff_migrate;
 mod crash;
 mod credentials;
+mod creds_format;
 mod ecs_discovery;
 mod encode_roundtrip;
 mod exec;

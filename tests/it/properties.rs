@@ -61,9 +61,13 @@ fn allowed_reasons(format: Format) -> &'static [&'static str] {
         Format::Shell | Format::Json => &[NUL],
         Format::Docker => &[NUL, DOCKER_NEWLINE, QUOTE_WRAPPED, DOCKER_TOO_LONG],
         Format::Dotenv => &[NUL, INTERPOLATION, NO_DOTENV_QUOTING],
+        // Directories of files, not text: tested in `creds_format.rs`.
+        Format::Credentials | Format::CredentialsEncrypted => &[],
     }
 }
 
+/// The formats that encode to one text (the credentials formats write a
+/// directory).
 const ALL_FORMATS: [Format; 5] = [
     Format::Systemd,
     Format::Shell,
