@@ -136,9 +136,27 @@ mod tests {
         assert_eq!(Format::default(), Format::Systemd);
     }
 
+    /// The formats that encode to one text (the credentials formats write a
+    /// directory: `creds.rs`).
+    fn text_formats() -> Vec<&'static Format> {
+        Format::value_variants()
+            .iter()
+            .filter(|f| !f.is_directory())
+            .collect()
+    }
+
+    #[test]
+    fn the_directory_formats_are_not_text() {
+        for format in [Format::Credentials, Format::CredentialsEncrypted] {
+            assert!(format.is_directory());
+            assert!(encode(format, &[("A", "1")]).is_err());
+        }
+        assert_eq!(text_formats().len(), 5);
+    }
+
     #[test]
     fn every_format_refuses_a_nul_byte_without_echoing_the_value() {
-        for &format in Format::value_variants() {
+        for &format in text_formats() {
             let err = encode(format, &[("A", "ok"), ("TOKEN", "sec\0ret")]).unwrap_err();
             assert_eq!(err.key, "TOKEN");
             assert_eq!(err.format, format);
@@ -154,7 +172,7 @@ mod tests {
 
     #[test]
     fn every_format_refuses_a_name_that_is_not_a_variable_name() {
-        for &format in Format::value_variants() {
+        for &format in text_formats() {
             for bad in ["", "1A", "A-B", "A B", "A\nB=x", "É", "A=B"] {
                 let err = encode(format, &[(bad, "v")]).unwrap_err();
                 assert_eq!(err.reason, REASON_BAD_NAME, "{format} accepted {bad:?}");
@@ -165,7 +183,7 @@ mod tests {
 
     #[test]
     fn no_variables_give_an_empty_file_or_an_empty_object() {
-        for &format in Format::value_variants() {
+        for &format in text_formats() {
             let want = if format == Format::Json { "{}\n" } else { "" };
             assert_eq!(encode(format, &[]).unwrap(), want, "{format}");
         }
