@@ -63,20 +63,11 @@ pub fn gather(cfg: &Config, refs: &[Reference]) -> Result<Gathered> {
         let merged = check(sel, &fetched)?;
         let files = match &cfg.files_root {
             Some(root) => {
-                let specs: Vec<FileSpec> = merged
-                    .files
-                    .iter()
-                    .map(|(rel, e)| FileSpec {
-                        rel: rel.clone(),
-                        param: e.origin.param.clone(),
-                        value: e.value.clone(),
-                    })
-                    .collect();
                 let limits = Limits {
                     max_size: cfg.max_file_size,
                     timeout: DOWNLOAD_TIMEOUT,
                 };
-                files::prepare(&specs, root, &limits)
+                files::prepare(&file_specs(&merged), &merged.pairs(), root, &limits)
                     .await
                     .map_err(deliver::file_error)?
             }
@@ -89,6 +80,21 @@ pub fn gather(cfg: &Config, refs: &[Reference]) -> Result<Gathered> {
             refs,
         })
     })?
+}
+
+/// What `files::prepare` takes: each file the merge kept, and the clashes
+/// of one layer (refused there as two parameters for one file).
+pub fn file_specs(merged: &Merged) -> Vec<FileSpec> {
+    merged
+        .files
+        .values()
+        .chain(merged.file_clashes.iter().map(|(_, e)| e))
+        .map(|e| FileSpec {
+            rel: e.rel.clone(),
+            param: e.origin.param.clone(),
+            value: e.value.clone(),
+        })
+        .collect()
 }
 
 /// The env file's content; done before anything is written, so a value the

@@ -21,4 +21,5 @@ mod init;
 mod properties;
 mod references;
 mod sync;
+mod templates;
 mod timeouts;
