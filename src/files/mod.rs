@@ -268,10 +268,17 @@ fn render(
     vars: &[(&str, &str)],
     limits: &Limits,
 ) -> Result<Vec<u8>, FileError> {
-    template::render(source, vars, limits.max_size).map_err(|why| FileError::Template {
-        param: printable(&spec.param),
-        why,
-    })
+    let rendered =
+        template::render(source, vars, limits.max_size).map_err(|why| FileError::Template {
+            param: printable(&spec.param),
+            why,
+        })?;
+    crate::log::debug!(
+        "{}: template rendered ({} bytes)",
+        printable(&spec.param),
+        rendered.len()
+    );
+    Ok(rendered)
 }
 
 /// Write prepared files atomically (0600, missing parents 0700) under

@@ -511,3 +511,17 @@ fn no_files_renders_nothing() {
         .param("api/files/broken.tmpl", "{% if %}");
     sync(&t, &["--no-files"]).success().absent("broken").go();
 }
+
+#[test]
+fn the_ecs_layout_renders_its_environment_into_its_files() {
+    let t = Test::new()
+        .plain("environment/region", "eu-west-9")
+        .plain("web/environment/region", "eu-west-7")
+        .param("files/cluster.conf.tmpl", "region={{ REGION }}\n")
+        .param("web/files/web.conf.tmpl", "web in {{ REGION }}\n");
+    t.ecs(["sync", "--app", "web"])
+        .success()
+        .file("cluster.conf", "region=eu-west-7\n")
+        .file("web.conf", "web in eu-west-7\n")
+        .go();
+}
