@@ -421,6 +421,52 @@ mod tests {
     }
 
     #[test]
+    fn files_are_keyed_by_rendered_path() {
+        let m = merge(
+            &[
+                layer(
+                    shared(),
+                    &[
+                        ("/t/shared/files/site.conf", "plain"),
+                        ("/t/shared/files/other.conf.tmpl", "t"),
+                    ],
+                ),
+                layer(
+                    app("api"),
+                    &[
+                        ("/t/api/files/site.conf.tmpl", "{{ X }}"),
+                        ("/t/api/files/other.conf", "p"),
+                        ("/t/api/files/a.conf", "1"),
+                        ("/t/api/files/a.conf.tmpl", "2"),
+                    ],
+                ),
+            ],
+            KeyCase::Upper,
+        );
+        assert_eq!(
+            m.files.keys().collect::<Vec<_>>(),
+            ["a.conf", "other.conf", "site.conf"]
+        );
+        assert_eq!(m.files["site.conf"].rel, "site.conf.tmpl");
+        assert!(m.files["site.conf"].is_template());
+        assert!(!m.files["other.conf"].is_template());
+        let messages: Vec<_> = m.issues.iter().map(Issue::message).collect();
+        assert_eq!(
+            messages,
+            [
+                "files/other.conf: app:api (/t/api/files/other.conf) overrides shared (/t/shared/files/other.conf.tmpl)",
+                "files/site.conf: app:api (/t/api/files/site.conf.tmpl) overrides shared (/t/shared/files/site.conf)",
+            ]
+        );
+        // One layer's a.conf and a.conf.tmpl: the clash is kept for
+        // `files::prepare` to refuse.
+        assert_eq!(m.file_clashes.len(), 1);
+        assert_eq!(m.file_clashes[0].0, "a.conf");
+        assert_eq!(m.file_clashes[0].1.origin.param, "/t/api/files/a.conf");
+        assert_eq!(m.files["a.conf"].origin.param, "/t/api/files/a.conf.tmpl");
+    }
+
+    #[test]
     fn key_case_keep_keeps_case() {
         let m = merge(
             &[layer(app("api"), &[("/t/api/Mixed-Case", "v")])],

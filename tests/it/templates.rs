@@ -525,3 +525,163 @@ fn the_ecs_layout_renders_its_environment_into_its_files() {
         .file("web.conf", "web in eu-west-7\n")
         .go();
 }
+
+/// Marks every piece of template text the property below builds: no ASCII
+/// letter, so it can never be part of a variable's name (which messages do
+/// show); a message holding it quotes the template.
+const MARK: &str = "§7§";
+
+fn jinja_ish() -> impl proptest::strategy::Strategy<Value = String> {
+    use proptest::prelude::*;
+    let pieces = [
+        "{{",
+        "}}",
+        "{%",
+        "%}",
+        "{#",
+        "#}",
+        "-",
+        " ",
+        "\n",
+        "'",
+        "\"",
+        "(",
+        ")",
+        "[",
+        "]",
+        "|",
+        "~",
+        "+",
+        "*",
+        ".",
+        ",",
+        "=",
+        "==",
+        "if ",
+        "else",
+        "endif",
+        "for ",
+        " in ",
+        "endfor",
+        "set ",
+        "raw",
+        "endraw",
+        "include",
+        "import",
+        "range(9)",
+        "loop.index",
+        "X",
+        "Y",
+        "NOPE",
+        "upper",
+        "default('d')",
+        "is defined",
+        "1",
+        "0",
+        "int",
+        "float",
+        "format(X)",
+        "QQ",
+        "QQ(",
+        "X.QQ",
+        MARK,
+    ];
+    let loose = proptest::collection::vec(proptest::sample::select(pieces.to_vec()), 0..24)
+        .prop_map(|v| v.concat());
+    // Well-formed tags around random expressions, so that rendering (and
+    // its errors) is reached as often as parsing.
+    let atom = proptest::sample::select(vec![
+        "X", "Y", "QQ", "NOPE", "'§'", "1", "0.5", "range(9)", "X.QQ", "X[0]", "X[QQ]", "loop",
+    ]);
+    let op = proptest::sample::select(vec![" + ", " ~ ", " * ", " == ", " and ", " in "]);
+    let filter = proptest::sample::select(vec![
+        "upper",
+        "int",
+        "float",
+        "length",
+        "join(X)",
+        "attr(X)",
+        "format(X, QQ)",
+        "default(X)",
+        "QQ",
+        "first",
+        "map('QQ')",
+        "selectattr(X)",
+        "batch(X)",
+    ]);
+    let expr = (
+        atom.clone(),
+        proptest::collection::vec((op, atom), 0..3),
+        proptest::collection::vec(filter, 0..3),
+    )
+        .prop_map(|(first, rest, filters)| {
+            let mut e = first.to_owned();
+            for (op, a) in rest {
+                e.push_str(op);
+                e.push_str(a);
+            }
+            for f in filters {
+                e.push_str(" | ");
+                e.push_str(f);
+            }
+            e
+        });
+    let tag = (expr, 0..4usize).prop_map(|(e, how)| match how {
+        0 => format!("{{{{ {e} }}}}"),
+        1 => format!("{{% if {e} %}}§{{% endif %}}"),
+        2 => format!("{{% for i in {e} %}}{{{{ i }}}}{{% endfor %}}"),
+        _ => format!("{{% set v = {e} %}}{{{{ v }}}}"),
+    });
+    let chunk = prop_oneof![loose, tag];
+    proptest::collection::vec(chunk, 1..4).prop_map(|v| v.join("\n"))
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(256))]
+
+    /// Any template text renders or fails with a fixed phrase naming the
+    /// parameter: no panic, never the template's text or a value.
+    #[test]
+    fn any_template_renders_or_fails_without_quoting_it(source in jinja_ish()) {
+        let root = tempfile::tempdir().unwrap();
+        let spec = ssmm::files::FileSpec {
+            rel: "t.conf.tmpl".into(),
+            param: "/p/api/files/t.conf.tmpl".into(),
+            value: ssmm::secret::Secret::new(source.clone()),
+        };
+        let limits = ssmm::files::Limits {
+            max_size: 1 << 20,
+            timeout: Duration::from_secs(5),
+        };
+        let vars = [("X", "§x-value§"), ("Y", "1")];
+        let got = crate::support::block_on_fresh(ssmm::files::prepare(
+            std::slice::from_ref(&spec),
+            &vars,
+            root.path(),
+            &limits,
+        ));
+        match got {
+            Ok(prepared) => {
+                proptest::prop_assert_eq!(prepared.len(), 1);
+                proptest::prop_assert_eq!(&prepared[0].rel, "t.conf");
+            }
+            Err(e) => {
+                let text = format!("{e:#} {e:?}");
+                proptest::prop_assert!(
+                    text.starts_with("file parameter /p/api/files/t.conf.tmpl: "),
+                    "{}", text
+                );
+                // `QQ`, an identifier of the template's text, shows only as
+                // an undefined variable's name.
+                proptest::prop_assert!(
+                    !text.contains("QQ") || text.contains("undefined variable"),
+                    "{}", text
+                );
+                for needle in ["§", "\\u{a7}", "x-value"] {
+                    proptest::prop_assert!(!text.contains(needle), "{:?} in {}", needle, text);
+                }
+            }
+        }
+        proptest::prop_assert!(entries(root.path()).is_empty());
+    }
+}
