@@ -24,6 +24,22 @@ pub struct Entry {
     pub origin: Origin,
 }
 
+/// A `files/` parameter, keyed in [`Merged::files`] by the path it writes.
+#[derive(Debug, Clone)]
+pub struct FileEntry {
+    pub value: Secret,
+    pub origin: Origin,
+    /// The parameter's path after `files/`: the key, or for a template
+    /// (`.tmpl`, rendered to the key) the key and `.tmpl`.
+    pub rel: String,
+}
+
+impl FileEntry {
+    pub fn is_template(&self) -> bool {
+        crate::files::rendered(&self.rel).is_some()
+    }
+}
+
 /// Something worth a warning, or an error under `--strict`. Names only.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Issue {
@@ -81,8 +97,13 @@ impl Issue {
 #[derive(Debug, Default)]
 pub struct Merged {
     pub vars: BTreeMap<String, Entry>,
-    /// Relative path under the root -> content (for `files/` parameters).
-    pub files: BTreeMap<String, Entry>,
+    /// Relative path under the root (for a template, the rendered path,
+    /// without `.tmpl`) -> the parameter that writes it.
+    pub files: BTreeMap<String, FileEntry>,
+    /// Parameters of one layer that write a path another parameter of the
+    /// same layer also writes (`a.conf` and `a.conf.tmpl`), with that path;
+    /// preparing the files refuses them as two parameters for one file.
+    pub file_clashes: Vec<(String, FileEntry)>,
     pub issues: Vec<Issue>,
     /// Number of parameters each layer returned, by layer index.
     pub raw_counts: Vec<usize>,
@@ -166,7 +187,7 @@ pub fn merge(fetched: &[Fetched], key_case: KeyCase) -> Merged {
         let mut params: Vec<_> = layer.params.iter().collect();
         params.sort_by(|a, b| a.name.cmp(&b.name));
         let mut layer_vars: BTreeMap<String, Entry> = BTreeMap::new();
-        let mut layer_files: BTreeMap<String, Entry> = BTreeMap::new();
+        let mut layer_files: BTreeMap<String, FileEntry> = BTreeMap::new();
         for p in params {
             let origin = Origin {
                 layer: index,
@@ -193,7 +214,17 @@ pub fn merge(fetched: &[Fetched], key_case: KeyCase) -> Merged {
                     }),
                 },
                 Kind::File(rel) => {
-                    layer_files.insert(rel.to_string(), entry);
+                    // Precedence is by the path written: a template's
+                    // without `.tmpl`.
+                    let path = crate::files::rendered(rel).unwrap_or(rel).to_string();
+                    let file = FileEntry {
+                        value: entry.value,
+                        origin: entry.origin,
+                        rel: rel.to_string(),
+                    };
+                    if let Some(prev) = layer_files.insert(path.clone(), file) {
+                        merged.file_clashes.push((path, prev));
+                    }
                 }
                 Kind::Ignored => {}
             }
@@ -387,6 +418,52 @@ mod tests {
         assert_eq!(m.vars["REGION"].value.expose(), "us");
         assert_eq!(m.files.keys().collect::<Vec<_>>(), ["ca.pem", "conf/a.yml"]);
         assert_eq!(m.contributions(&layers), (1, 0, 0));
+    }
+
+    #[test]
+    fn files_are_keyed_by_rendered_path() {
+        let m = merge(
+            &[
+                layer(
+                    shared(),
+                    &[
+                        ("/t/shared/files/site.conf", "plain"),
+                        ("/t/shared/files/other.conf.tmpl", "t"),
+                    ],
+                ),
+                layer(
+                    app("api"),
+                    &[
+                        ("/t/api/files/site.conf.tmpl", "{{ X }}"),
+                        ("/t/api/files/other.conf", "p"),
+                        ("/t/api/files/a.conf", "1"),
+                        ("/t/api/files/a.conf.tmpl", "2"),
+                    ],
+                ),
+            ],
+            KeyCase::Upper,
+        );
+        assert_eq!(
+            m.files.keys().collect::<Vec<_>>(),
+            ["a.conf", "other.conf", "site.conf"]
+        );
+        assert_eq!(m.files["site.conf"].rel, "site.conf.tmpl");
+        assert!(m.files["site.conf"].is_template());
+        assert!(!m.files["other.conf"].is_template());
+        let messages: Vec<_> = m.issues.iter().map(Issue::message).collect();
+        assert_eq!(
+            messages,
+            [
+                "files/other.conf: app:api (/t/api/files/other.conf) overrides shared (/t/shared/files/other.conf.tmpl)",
+                "files/site.conf: app:api (/t/api/files/site.conf.tmpl) overrides shared (/t/shared/files/site.conf)",
+            ]
+        );
+        // One layer's a.conf and a.conf.tmpl: the clash is kept for
+        // `files::prepare` to refuse.
+        assert_eq!(m.file_clashes.len(), 1);
+        assert_eq!(m.file_clashes[0].0, "a.conf");
+        assert_eq!(m.file_clashes[0].1.origin.param, "/t/api/files/a.conf");
+        assert_eq!(m.files["a.conf"].origin.param, "/t/api/files/a.conf.tmpl");
     }
 
     #[test]

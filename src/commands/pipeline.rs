@@ -111,20 +111,11 @@ async fn gather_with(
     let merged = check(sel, &fetched, said)?;
     let files = match &cfg.files_root {
         Some(root) => {
-            let specs: Vec<FileSpec> = merged
-                .files
-                .iter()
-                .map(|(rel, e)| FileSpec {
-                    rel: rel.clone(),
-                    param: e.origin.param.clone(),
-                    value: e.value.clone(),
-                })
-                .collect();
             let limits = Limits {
                 max_size: cfg.max_file_size,
                 timeout: DOWNLOAD_TIMEOUT,
             };
-            files::prepare(&specs, root, &limits)
+            files::prepare(&file_specs(&merged), &merged.pairs(), root, &limits)
                 .await
                 .map_err(deliver::file_error)?
         }
@@ -135,6 +126,21 @@ async fn gather_with(
         files,
         refs,
     })
+}
+
+/// What `files::prepare` takes: each file the merge kept, and the clashes
+/// of one layer (refused there as two parameters for one file).
+pub fn file_specs(merged: &Merged) -> Vec<FileSpec> {
+    merged
+        .files
+        .values()
+        .chain(merged.file_clashes.iter().map(|(_, e)| e))
+        .map(|e| FileSpec {
+            rel: e.rel.clone(),
+            param: e.origin.param.clone(),
+            value: e.value.clone(),
+        })
+        .collect()
 }
 
 /// Merge, then apply the rules that decide whether the result may be used:

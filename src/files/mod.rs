@@ -1,20 +1,24 @@
-//! File parameters (docs/CONTRACT.md §2 "Files", §5): turn `files/<path>` parameters into
-//! bytes (plain, `base64:`, or a `url:` download with a size cap and an
-//! optional sha256), confined to `--root`, and write them atomically.
+//! File parameters (docs/CONTRACT.md §2 "Files", §3 "Templates", §5): turn
+//! `files/<path>` parameters into bytes (plain, `base64:`, or a `url:`
+//! download with a size cap and an optional sha256; a `.tmpl` path rendered
+//! with the merged variables), confined to `--root`, and write them
+//! atomically.
 //!
 //! Two stages, so that a failure anywhere writes nothing at all: [`prepare`]
-//! checks every path, decodes and downloads every content and verifies every
-//! hash without touching the disk; only then does the caller run
-//! [`write_all`].
+//! checks every path, decodes and downloads every content, verifies every
+//! hash and renders every template without touching the disk; only then
+//! does the caller run [`write_all`].
 //!
 //! This module holds the types and the two stages; the rules they apply
 //! live in one submodule each: `paths` (the path rule and root
 //! confinement, see [`check_rel`]), `source` (what a value means: plain,
-//! `base64:` or `url:`) and `download` (fetching a `url:` value).
+//! `base64:` or `url:`), `download` (fetching a `url:` value) and
+//! `template` (rendering a `.tmpl` file).
 
 mod download;
 mod paths;
 mod source;
+mod template;
 
 use std::fmt;
 use std::fs::{self, DirBuilder};
@@ -29,11 +33,13 @@ use crate::secret::Secret;
 use crate::write::{self, DIR_MODE, Outcome};
 
 pub use paths::check_rel;
+pub use template::{FUEL as TEMPLATE_FUEL, SUFFIX as TEMPLATE_SUFFIX, rendered};
 
 use paths::{check_conflicts, confine};
 use source::{Source, source_of};
 
-/// One `files/` parameter: `rel` is the path after `files/`.
+/// One `files/` parameter: `rel` is the path after `files/`. A `rel`
+/// ending in `.tmpl` is a template, written to `rel` without `.tmpl`.
 #[derive(Debug, Clone)]
 pub struct FileSpec {
     pub rel: String,
@@ -41,8 +47,9 @@ pub struct FileSpec {
     pub value: Secret,
 }
 
-/// A file ready to be written: path checked, content decoded, downloaded and
-/// verified. `path` is `<root>/<rel>` as given to [`prepare`].
+/// A file ready to be written: path checked, content decoded, downloaded,
+/// verified and rendered. `path` is `<root>/<rel>`, `rel` the path written
+/// (a template's without `.tmpl`).
 pub struct Prepared {
     pub path: PathBuf,
     pub rel: String,
@@ -99,6 +106,9 @@ pub enum FileError {
     },
     #[error("file parameter {param}: the value is not valid base64 ({why})")]
     Base64 { param: String, why: String },
+    /// A template that cannot be rendered: its kind and line, never its text.
+    #[error("file parameter {param}: {why}")]
+    Template { param: String, why: String },
     #[error("file parameter {param}: url: {why}")]
     Url { param: String, why: String },
     #[error("file parameter {param}: download from {url} failed: {why}")]
@@ -149,20 +159,36 @@ impl FileError {
 }
 
 /// Validate every path, decode/download every content (downloads run
-/// concurrently) and verify hashes. Writes nothing; any failure is an error
-/// naming the parameter, and the caller should then write nothing at all.
+/// concurrently), verify hashes and render templates with `vars` (the
+/// merged variables, `(name, value)`: a template's whole context). Writes
+/// nothing; any failure is an error naming the parameter, and the caller
+/// should then write nothing at all. The result depends on nothing but the
+/// arguments (and what the `url:` values download).
 pub async fn prepare(
     files: &[FileSpec],
+    vars: &[(&str, &str)],
     root: &Path,
     limits: &Limits,
 ) -> anyhow::Result<Vec<Prepared>> {
-    // Everything that needs no network first, so a bad path or URL fails
-    // before any download starts.
-    check_conflicts(files)?;
+    // Everything that needs no network first, so a bad path, URL or inline
+    // template fails before any download starts.
+    let targets = files.iter().map(target_of).collect::<Result<Vec<_>, _>>()?;
+    check_conflicts(
+        files
+            .iter()
+            .zip(&targets)
+            .map(|(f, t)| (t.rel, f.param.as_str())),
+    )?;
     let mut sources = Vec::with_capacity(files.len());
-    for spec in files {
-        confine(root, &spec.rel, &spec.param, false)?;
-        sources.push(source_of(spec)?);
+    for (spec, target) in files.iter().zip(&targets) {
+        confine(root, target.rel, &spec.param, false)?;
+        let source = match source_of(spec)? {
+            Source::Inline(bytes) if target.template => {
+                Source::Inline(render(spec, &bytes, vars, limits)?)
+            }
+            source => source,
+        };
+        sources.push(source);
     }
 
     let client = if sources.iter().any(|s| matches!(s, Source::Remote(_))) {
@@ -170,26 +196,89 @@ pub async fn prepare(
     } else {
         None
     };
-    let jobs = files.iter().zip(sources).map(|(spec, source)| {
-        let client = client.as_ref();
-        async move {
-            let content = match source {
-                Source::Inline(bytes) => bytes,
-                Source::Remote(remote) => {
-                    let client = client.expect("built when any source is remote");
-                    let _pending = crate::pending::track(format!("download for {}", spec.param));
-                    download::fetch(client, &spec.param, &remote, limits).await?
-                }
-            };
-            Ok::<_, FileError>(Prepared {
-                path: root.join(&spec.rel),
-                rel: spec.rel.clone(),
-                param: spec.param.clone(),
-                content,
-            })
-        }
-    });
+    let jobs = files
+        .iter()
+        .zip(&targets)
+        .zip(sources)
+        .map(|((spec, target), source)| {
+            let client = client.as_ref();
+            async move {
+                let content = match source {
+                    Source::Inline(bytes) => bytes,
+                    Source::Remote(remote) => {
+                        let client = client.expect("built when any source is remote");
+                        let _pending =
+                            crate::pending::track(format!("download for {}", spec.param));
+                        let bytes = download::fetch(client, &spec.param, &remote, limits).await?;
+                        if target.template {
+                            render(spec, &bytes, vars, limits)?
+                        } else {
+                            bytes
+                        }
+                    }
+                };
+                Ok::<_, FileError>(Prepared {
+                    path: root.join(target.rel),
+                    rel: target.rel.to_owned(),
+                    param: spec.param.clone(),
+                    content,
+                })
+            }
+        });
     Ok(futures_util::future::try_join_all(jobs).await?)
+}
+
+/// Where a file parameter is written, and whether it is rendered first.
+struct Target<'a> {
+    rel: &'a str,
+    template: bool,
+}
+
+/// A template's own path must pass the path rule, and name a file once
+/// `.tmpl` is dropped (`files/.tmpl` and `files/dir/.tmpl` do not).
+fn target_of(spec: &FileSpec) -> Result<Target<'_>, FileError> {
+    let Some(rel) = template::rendered(&spec.rel) else {
+        return Ok(Target {
+            rel: &spec.rel,
+            template: false,
+        });
+    };
+    let refused = |why: String| FileError::Path {
+        param: printable(&spec.param),
+        rel: printable(&spec.rel),
+        why,
+    };
+    check_rel(&spec.rel).map_err(refused)?;
+    if rel.is_empty() || rel.ends_with('/') {
+        return Err(refused(format!(
+            "a template needs a file name before \"{}\"",
+            template::SUFFIX
+        )));
+    }
+    Ok(Target {
+        rel,
+        template: true,
+    })
+}
+
+/// The rendered bytes of a template, or the error naming its parameter.
+fn render(
+    spec: &FileSpec,
+    source: &[u8],
+    vars: &[(&str, &str)],
+    limits: &Limits,
+) -> Result<Vec<u8>, FileError> {
+    let rendered =
+        template::render(source, vars, limits.max_size).map_err(|why| FileError::Template {
+            param: printable(&spec.param),
+            why,
+        })?;
+    crate::log::debug!(
+        "{}: template rendered ({} bytes)",
+        printable(&spec.param),
+        rendered.len()
+    );
+    Ok(rendered)
 }
 
 /// Write prepared files atomically (0600, missing parents 0700) under

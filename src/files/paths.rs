@@ -27,7 +27,7 @@ use std::io;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::Path;
 
-use super::{FileError, FileSpec};
+use super::FileError;
 use crate::names::printable;
 use crate::write::{self, DIR_MODE};
 
@@ -97,24 +97,24 @@ fn replaceable(root: &Path, rel: &str, param: &str) -> Result<(), FileError> {
 
 /// Two parameters naming the same file, or one naming a directory of the
 /// other (`a` and `a/b`), cannot both be written: refuse up front rather
-/// than fail half-way through writing.
-pub(super) fn check_conflicts(files: &[FileSpec]) -> Result<(), FileError> {
-    let by_rel: HashMap<&str, &str> = files
-        .iter()
-        .map(|f| (f.rel.as_str(), f.param.as_str()))
-        .collect();
+/// than fail half-way through writing. `files` are `(rel, param)`: the path
+/// written (a template's without `.tmpl`) and the parameter.
+pub(super) fn check_conflicts<'a>(
+    files: impl Iterator<Item = (&'a str, &'a str)> + Clone,
+) -> Result<(), FileError> {
+    let by_rel: HashMap<&str, &str> = files.clone().collect();
     let mut seen: HashMap<&str, &str> = HashMap::new();
-    for f in files {
+    for (rel, param) in files {
         let conflict = |other: &str, why: &str| FileError::Path {
-            param: printable(&f.param),
-            rel: printable(&f.rel),
+            param: printable(param),
+            rel: printable(rel),
             why: format!("{why} {}", printable(other)),
         };
-        if let Some(other) = seen.insert(&f.rel, &f.param) {
+        if let Some(other) = seen.insert(rel, param) {
             return Err(conflict(other, "the same file comes from"));
         }
-        for (i, _) in f.rel.match_indices('/') {
-            if let Some(other) = by_rel.get(&f.rel[..i]) {
+        for (i, _) in rel.match_indices('/') {
+            if let Some(other) = by_rel.get(&rel[..i]) {
                 return Err(conflict(other, "a parent directory is a file from"));
             }
         }
@@ -200,7 +200,6 @@ fn make_dir(path: &Path) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::secret::Secret;
 
     #[test]
     fn path_rule_table() {
@@ -223,14 +222,10 @@ mod tests {
 
     #[test]
     fn conflicting_paths_are_refused() {
-        let spec = |rel: &str, param: &str| FileSpec {
-            rel: rel.into(),
-            param: param.into(),
-            value: Secret::new("v"),
-        };
-        assert!(check_conflicts(&[spec("a", "/p/a"), spec("a/b", "/p/b")]).is_err());
-        assert!(check_conflicts(&[spec("a/b", "/p/b"), spec("a", "/p/a")]).is_err());
-        assert!(check_conflicts(&[spec("x", "/p/1"), spec("x", "/p/2")]).is_err());
-        assert!(check_conflicts(&[spec("a", "/p/a"), spec("ab/c", "/p/c")]).is_ok());
+        let check = |files: &[(&'static str, &'static str)]| check_conflicts(files.iter().copied());
+        assert!(check(&[("a", "/p/a"), ("a/b", "/p/b")]).is_err());
+        assert!(check(&[("a/b", "/p/b"), ("a", "/p/a")]).is_err());
+        assert!(check(&[("x", "/p/1"), ("x", "/p/2")]).is_err());
+        assert!(check(&[("a", "/p/a"), ("ab/c", "/p/c")]).is_ok());
     }
 }

@@ -1228,6 +1228,149 @@ fn file_parameter_contents_and_urls_are_refused_before_any_download() {
     rows.finish();
 }
 
+/// `.tmpl` templates that cannot be rendered, or name no file: exit 1
+/// naming the parameter (and the line or the variable), never the template.
+#[test]
+fn templates_that_cannot_be_rendered_change_nothing() {
+    let mut rows = Rows::new().secret(LEAK);
+    let m = moto();
+    let dir = workdir();
+    let d = dir.path();
+    let watch = Watch::dirs(&[d]);
+    let name_needed = "a template needs a file name before \".tmpl\"";
+    let cases: [(&str, &str, String, &str, &[&str]); 11] = [
+        (
+            "template-undefined-variable",
+            "app.conf.tmpl",
+            format!("{LEAK}\n{{{{ NOPE }}}}"),
+            "undefined variable NOPE in the template on line 2",
+            &[],
+        ),
+        (
+            "template-syntax-error",
+            "app.conf.tmpl",
+            format!("ok\n{{% if '{LEAK}' == %}}"),
+            "syntax error in the template on line 2",
+            &[],
+        ),
+        (
+            "template-include",
+            "app.conf.tmpl",
+            format!("{{% include '/etc/passwd' %}}{LEAK}"),
+            "syntax error in the template on line 1",
+            &[],
+        ),
+        (
+            "template-unknown-filter",
+            "app.conf.tmpl",
+            format!("{{{{ '{LEAK}' | nosuch }}}}"),
+            "template error on line 1: unknown filter",
+            &[],
+        ),
+        (
+            "template-not-utf8",
+            "app.conf.tmpl",
+            "base64:/w==".into(),
+            "the template is not valid UTF-8 text (at byte 0)",
+            &[],
+        ),
+        (
+            "template-out-of-fuel",
+            "loop.tmpl",
+            format!(
+                "{{% for i in range(100000) %}}{{% for j in range(100000) %}}{LEAK}{{% endfor %}}{{% endfor %}}"
+            ),
+            "the template did not finish rendering within its limit of",
+            &["--max-file-size", "1GiB"],
+        ),
+        (
+            "template-over-max-file-size",
+            "big.tmpl",
+            format!("{{% for i in range(1000) %}}{LEAK}{{% endfor %}}"),
+            "the rendered file is larger than the limit of 4096 bytes (--max-file-size)",
+            &["--max-file-size", "4KiB"],
+        ),
+        (
+            "template-name-only-suffix",
+            ".tmpl",
+            LEAK.into(),
+            &format!("path \".tmpl\" refused: {name_needed}"),
+            &[],
+        ),
+        (
+            "template-dir-name-only-suffix",
+            "conf/.tmpl",
+            LEAK.into(),
+            &format!("path \"conf/.tmpl\" refused: {name_needed}"),
+            &[],
+        ),
+        (
+            "template-dotdot",
+            "../up.tmpl",
+            LEAK.into(),
+            "path \"../up.tmpl\" refused: '..' segments are not allowed",
+            &[],
+        ),
+        (
+            "template-renders-to-out",
+            ".env.tmpl",
+            LEAK.into(),
+            "path \".env\" is the --out file itself (root/.env); nothing written",
+            &["--out", "root/.env"],
+        ),
+    ];
+    for (id, rel, value, why, extra) in cases {
+        let p = unique_prefix();
+        m.put_secure(&format!("{p}/api/a"), LEAK);
+        m.put_secure(&format!("{p}/api/files/0-first.txt"), LEAK);
+        m.put_secure(&format!("{p}/api/files/{rel}"), &value);
+        let msg = format!("ssmm: error: file parameter {p}/api/files/{rel}: {why}");
+        let mut cmd = args(
+            ssmm(d),
+            &["--prefix", &p, "sync", "--app", "api", "--root", "root"],
+        );
+        cmd = cmd.args(extra);
+        let code = if id == "template-renders-to-out" {
+            2
+        } else {
+            1
+        };
+        rows.check(id, cmd, code, &msg, &watch);
+    }
+
+    // A template and a plain file for one path in one layer.
+    let p = unique_prefix();
+    m.put_secure(&format!("{p}/api/files/a.conf"), LEAK);
+    m.put_secure(&format!("{p}/api/files/a.conf.tmpl"), LEAK);
+    let cmd = args(
+        ssmm(d),
+        &["--prefix", &p, "sync", "--app", "api", "--root", "root"],
+    );
+    let msg = format!(
+        "ssmm: error: file parameter {p}/api/files/a.conf: path \"a.conf\" refused: the same file comes from {p}/api/files/a.conf.tmpl"
+    );
+    rows.check("template-and-plain-one-layer", cmd, 1, &msg, &watch);
+
+    // The same through exec: nothing written, nothing started.
+    let p = unique_prefix();
+    m.put_secure(&format!("{p}/api/files/app.conf.tmpl"), "{{ NOPE }}");
+    let marker = d.join("started");
+    let cmd = args(
+        ssmm(d),
+        &["--prefix", &p, "exec", "--app", "api", "--root", "root"],
+    )
+    .args(["--", "touch"])
+    .arg(&marker);
+    rows.check(
+        "template-undefined-variable-exec",
+        cmd,
+        1,
+        "undefined variable NOPE in the template on line 1",
+        &watch,
+    );
+    rows.finish();
+}
+
 /// `url:` downloads from a loopback server that go wrong: exit 1 naming the
 /// parameter and the URL without its query, nothing written.
 #[test]

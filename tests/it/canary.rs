@@ -1259,3 +1259,77 @@ fn credentials_formats_leak_nothing() {
         .code(1)
         .stderr_contains("cannot write NUL as a credential");
 }
+
+#[test]
+fn templates_leak_nothing() {
+    let p = seed();
+    let m = moto();
+    // A template holding the marker in its own text, rendering the marked
+    // variables (shared, app, multi-line) with a condition, a filter, a loop.
+    m.put_secure(
+        &format!("{p}/api/files/conf/app.ini.tmpl"),
+        &format!(
+            "# {MARK}-template-text\npassword={{{{ DB_PASSWORD }}}}\n\
+             {{% if TOKEN is defined %}}token={{{{ TOKEN | upper }}}}{{% endif %}}\n\
+             {{% for l in PEM | split('\\n') %}}{{{{ l }}}};{{% endfor %}}\n"
+        ),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let trace = [("RUST_LOG", "trace"), ("RUST_BACKTRACE", "full")];
+    let ep = moto().endpoint();
+    for verbosity in [&[][..], &["-vvv"], &["-vvv", "--log-format", "json"]] {
+        let args = [&["--prefix", &p, "sync", "--app", "api"][..], verbosity].concat();
+        run("template sync", &ep, dir.path(), &args, &trace).success();
+        let args = [
+            &["--prefix", &p, "exec", "--app", "api", "--root", "x"][..],
+            verbosity,
+            &["--", "true"],
+        ]
+        .concat();
+        run("template exec", &ep, dir.path(), &args, &trace).success();
+    }
+    let rendered = std::fs::read_to_string(dir.path().join("conf/app.ini")).unwrap();
+    // The app layer's DB_PASSWORD (from `db.password`) wins over shared.
+    assert!(
+        rendered.contains(&format!("password={MARK}-dup\n")),
+        "{rendered}"
+    );
+    assert!(rendered.contains(&format!("token={}", format!("{MARK}-token").to_uppercase())));
+    assert!(rendered.contains(&format!("{MARK}-pem;")));
+
+    // Every error with the marker in the template's text, around and inside
+    // the broken part: none may quote it.
+    let broken = [
+        format!("{MARK}\n{{{{ '{MARK}' + }}}}"),
+        format!("{{% if '{MARK}' == %}}"),
+        format!("{{{{ '{MARK}' | nosuchfilter }}}}"),
+        format!("{MARK}{{{{ NOPE }}}}{MARK}"),
+        format!("{{% include '{MARK}' %}}"),
+        format!("{{% import '/{MARK}' as x %}}"),
+        format!("{{{{ DB_PASSWORD ~ '{MARK}' + 1 }}}}"),
+        format!("{{{{ DB_PASSWORD.{} }}}}", MARK.replace('-', "_")),
+        format!(
+            "{{# {MARK} #}}{{% for i in range(100000) %}}{{% for j in range(100000) %}}{{% endfor %}}{{% endfor %}}"
+        ),
+        "{% for i in range(100000) %}{{ DB_PASSWORD }}{% endfor %}".to_string(),
+    ];
+    for (i, template) in broken.iter().enumerate() {
+        let p = seed();
+        m.put_secure(&format!("{p}/api/files/t{i}.tmpl"), template);
+        let args = [
+            "--prefix",
+            &p,
+            "sync",
+            "--app",
+            "api",
+            "--root",
+            "broken",
+            "--max-file-size",
+            "4KiB",
+            "-vvv",
+        ];
+        let out = run("broken template", &ep, dir.path(), &args, &trace);
+        out.code(1).stderr_contains(&format!("t{i}.tmpl"));
+    }
+    assert!(!dir.path().join("broken").exists());
+}

@@ -38,7 +38,7 @@ fn limits() -> Limits {
 }
 
 fn prepare(files: &[FileSpec], root: &Path, limits: &Limits) -> anyhow::Result<Vec<Prepared>> {
-    run(files::prepare(files, root, limits))
+    run(files::prepare(files, &[], root, limits))
 }
 
 /// The error's full message, checked to be free of canaries.

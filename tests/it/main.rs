@@ -24,5 +24,6 @@ mod properties;
 mod references;
 mod set;
 mod sync;
+mod templates;
 mod timeouts;
 mod watch;

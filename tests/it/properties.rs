@@ -1277,7 +1277,7 @@ fn prepare(specs: &[FileSpec]) -> anyhow::Result<Vec<files::Prepared>> {
         max_size: 1 << 20,
         timeout: Duration::from_secs(5),
     };
-    block_on(files::prepare(specs, root.path(), &limits))
+    block_on(files::prepare(specs, &[], root.path(), &limits))
 }
 
 /// The rule of `check_rel`'s docs, written out.

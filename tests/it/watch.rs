@@ -541,3 +541,21 @@ fn a_strict_violation_found_by_a_check_leaves_the_child_alone() {
         out.stderr
     );
 }
+
+#[test]
+fn a_changed_variable_re_renders_the_template_that_uses_it_before_the_signal() {
+    let t = Test::new().param("api/db-password", "pw-one").param(
+        "api/files/conf/app.conf.tmpl",
+        "password = {{ DB_PASSWORD }}\n",
+    );
+    t.secret("pw-two");
+    let mut running = watch_exec(&t, &["--on-change", "signal:HUP"], CHILD);
+    let first = wait_log(&t, &mut running, "start ");
+    assert_eq!(t.read("conf/app.conf"), "password = pw-one\n");
+    t.put_secure("api/db-password", "pw-two");
+    let hup = wait_log(&t, &mut running, "hup ");
+    assert_eq!(hup, format!("hup {} password = pw-two", pid_of(&first)));
+    let out = stop(running);
+    out.code(0);
+    out.stderr_contains("change: changed DB_PASSWORD; files conf/app.conf; sending SIGHUP");
+}
