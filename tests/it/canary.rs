@@ -935,7 +935,8 @@ fn credential_sources_leak_nothing_failing_or_succeeding() {
     };
     // (what, prepare, environment, exit code)
     type Prep<'a> = Box<dyn Fn() + 'a>;
-    let rows: Vec<(&str, Prep, Vec<(&str, String)>, i32)> = vec![
+    type Row<'a> = (&'a str, Prep<'a>, Vec<(&'a str, String)>, i32);
+    let rows: Vec<Row> = vec![
         (
             "process failing",
             Box::new(|| {}),

@@ -516,7 +516,7 @@ fn synced_with(t: &Test, run: Run, keys: &Keys) -> Outcome {
         .go();
     assert_eq!(
         t.proxy().signers("ssm"),
-        [keys.id.clone()],
+        std::slice::from_ref(&keys.id),
         "{:?}",
         t.proxy().seen()
     );
@@ -735,7 +735,8 @@ fn sso_tokens_expired_missing_or_unreadable_say_to_run_aws_sso_login() {
     let token = secret("sso-access-token");
     let keys = Keys::new("ASIASSO0000000000001", "sso");
     let portal = sso_portal(&secret("only-this-one-is-valid"), &keys);
-    let states: [(&str, &dyn Fn(&Path)); 5] = [
+    type Make<'a> = &'a dyn Fn(&Path);
+    let states: [(&str, Make); 5] = [
         ("expired", &|p| {
             fs::write(p, sso_token_json(&token, PAST)).unwrap()
         }),
