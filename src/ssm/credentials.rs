@@ -121,8 +121,9 @@ pub fn remember(profile_flag: Option<&str>) {
 /// assumed (the keys were used as they are), and stray keys in the
 /// environment silently won over `--profile`. The AWS CLI's `--profile`
 /// works this way too. `$AWS_PROFILE` keeps the SDK's order (the CLI's too).
-/// The inner STS, SSO and HTTP clients get ssmm's retry and timeout
-/// settings, as `aws_config::defaults` gives them.
+/// The inner STS, SSO and HTTP clients get ssmm's region, FIPS and
+/// dual-stack choice, retry and timeout settings, as `aws_config::defaults`
+/// gives them.
 pub fn profile_first(
     profile: &str,
     shared: &SdkConfig,
@@ -131,6 +132,9 @@ pub fn profile_first(
 ) -> SharedCredentialsProvider {
     let conf = ProviderConfig::default()
         .with_region(shared.region().cloned())
+        .with_use_fips(shared.use_fips())
+        .with_use_dual_stack(shared.use_dual_stack())
+        .with_behavior_version(shared.behavior_version())
         .with_retry_config(retry)
         .with_timeout_config(timeouts);
     let profile = ProfileFileCredentialsProvider::builder()

@@ -483,6 +483,47 @@ fn assume_role_refused_is_exit_2_naming_the_profile() {
     ))
     .stderr_line(role_failed("orphan"))
     .go();
+    // A web identity token file that is a FIFO (the environment's, and a
+    // profile's web_identity_token_file): refused at once, no hang.
+    let fifo = dir.join("token-fifo");
+    assert!(
+        std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let fifo = fifo.display().to_string();
+    let fifo_config = write(
+        &dir,
+        "fifo-config",
+        &format!(
+            "[profile webfifo]\nrole_arn = arn:aws:iam::444444444444:role/web\nweb_identity_token_file = {fifo}\n"
+        ),
+    );
+    let not_regular = |profile: &str, what: &str| {
+        format!(
+            "ssmm: error: cannot get AWS credentials for profile \"{profile}\": {what} \"{fifo}\" is not a regular file (a FIFO or a device would block or never end)"
+        )
+    };
+    refused(
+        keyless(&t, &config, &["sync", "--app", "api"])
+            .env("AWS_WEB_IDENTITY_TOKEN_FILE", &fifo)
+            .env("AWS_ROLE_ARN", "arn:aws:iam::333333333333:role/irsa")
+            .timeout(std::time::Duration::from_secs(60)),
+    )
+    .stderr_line(not_regular("default", "AWS_WEB_IDENTITY_TOKEN_FILE"))
+    .go();
+    refused(
+        keyless(
+            &t,
+            &fifo_config,
+            &["--profile", "webfifo", "sync", "--app", "api"],
+        )
+        .timeout(std::time::Duration::from_secs(60)),
+    )
+    .stderr_line(not_regular("webfifo", "its web_identity_token_file"))
+    .go();
 }
 
 // ------------------------------------------------- container and IMDS
