@@ -76,6 +76,7 @@ pub fn run(cfg: &Config, args: &ExecArgs) -> Result<i32> {
     // Nothing async may outlive the start: the command is started from a
     // process with no other threads.
     run.session.release();
+    run.session.watching = args.watch.is_some();
     match args.watch {
         None if args.init => exec::supervise(&args.cmd, &env),
         None => Err(exec::exec_replace(&args.cmd, &env)),

@@ -57,6 +57,9 @@ pub struct Session {
     /// The merge's warnings as last said: a check that finds the same ones
     /// says them only with `-vv`.
     said: Option<Vec<String>>,
+    /// Set by a watch: a gathering stuck past `--total-timeout` warns
+    /// instead of ending the process.
+    pub watching: bool,
 }
 
 impl Session {
@@ -81,7 +84,13 @@ impl Session {
             Some(rt) => rt,
             None => self.rt.insert(ssm::runtime()?),
         };
-        let Session { client, said, .. } = self;
+        let Session {
+            client,
+            said,
+            watching,
+            ..
+        } = self;
+        let _watchdog = ssm::watchdog(cfg.aws.total_timeout, !*watching);
         rt.block_on(ssm::within(cfg.aws.total_timeout, async {
             let client = match client {
                 Some(c) => c,

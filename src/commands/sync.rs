@@ -61,6 +61,7 @@ pub fn run(cfg: &Config, args: &SyncArgs) -> Result<()> {
         return Ok(());
     };
     stop::watching();
+    session.watching = true;
     let schedule = Schedule::new(interval, args.splay);
     log::info!(
         "watching: a check every {} (plus up to {})",

@@ -88,6 +88,8 @@ const READ_ERROR_BACKOFF: Duration = Duration::from_millis(100);
 /// faster than 10 s and leaves less room for larger fleets.
 const MAX_BACKOFF: Duration = Duration::from_secs(10);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long past `--total-timeout` a blocked runtime thread is waited for.
+const WATCHDOG_GRACE: Duration = Duration::from_secs(2);
 
 /// Whether a client reads (fast retries, standard mode) or writes (adaptive
 /// mode by default, docs/CONTRACT.md §3).
@@ -115,7 +117,9 @@ pub struct Ssm {
 
 /// Build the client. Credentials are resolved lazily by the SDK's default
 /// chain on the first call (environment first, so nothing is probed when
-/// they are given there).
+/// they are given there); with `--profile`, that profile first and the
+/// environment's keys only as its `credential_source`
+/// ([`credentials::profile_first`]).
 pub async fn connect(s: &AwsSettings, purpose: Purpose) -> Result<Ssm, Error> {
     let mode = s.retry_mode.unwrap_or(match purpose {
         Purpose::Read => RetryMode::Standard,
@@ -148,8 +152,8 @@ pub async fn connect(s: &AwsSettings, purpose: Purpose) -> Result<Ssm, Error> {
         .build();
 
     let mut loader = aws_config::defaults(BehaviorVersion::latest())
-        .retry_config(retry)
-        .timeout_config(timeouts);
+        .retry_config(retry.clone())
+        .timeout_config(timeouts.clone());
     if let Some(region) = &s.region {
         loader = loader.region(Region::new(region.clone()));
     }
@@ -157,6 +161,7 @@ pub async fn connect(s: &AwsSettings, purpose: Purpose) -> Result<Ssm, Error> {
         loader = loader.profile_name(profile);
     }
     credentials::remember(s.profile.as_deref());
+    credentials::check_files().map_err(|e| Error::Runtime(anyhow::Error::new(e)))?;
     if let Some(url) = &s.endpoint_url {
         loader = loader.endpoint_url(url);
     }
@@ -175,9 +180,14 @@ pub async fn connect(s: &AwsSettings, purpose: Purpose) -> Result<Ssm, Error> {
         s.max_attempts
     );
     let stats = Arc::new(Stats::default());
-    let conf = aws_sdk_ssm::config::Builder::from(&shared)
-        .interceptor(stats::Counter(stats.clone()))
-        .build();
+    let mut conf =
+        aws_sdk_ssm::config::Builder::from(&shared).interceptor(stats::Counter(stats.clone()));
+    if let Some(profile) = &s.profile {
+        conf = conf.credentials_provider(credentials::profile_first(
+            profile, &shared, retry, timeouts,
+        ));
+    }
+    let conf = conf.build();
     let limit = match purpose {
         Purpose::Read => s.read_concurrency,
         Purpose::Write => s.write_concurrency,
@@ -474,10 +484,47 @@ pub fn block_on_within<T, F>(limit: Duration, fut: F) -> anyhow::Result<T>
 where
     F: std::future::Future<Output = T>,
 {
+    let _watchdog = watchdog(limit, true);
     block_on(within(limit, fut))?
 }
 
-/// `fut`, or an outage naming what was still pending when `limit` passed.
+/// Ends the process (`fatal`) or warns, a little after `limit`, unless
+/// dropped before. The timer of [`within`] needs the runtime's one thread;
+/// a read the SDK makes synchronously on it (its profile, token and SSO
+/// cache files: a FIFO with no writer blocks forever) stops that timer
+/// too. A watch is never ended this way: its check only warns, and the
+/// command it supervises keeps running.
+pub fn watchdog(limit: Duration, fatal: bool) -> Watchdog {
+    let (done, watch) = std::sync::mpsc::channel::<()>();
+    std::thread::spawn(move || {
+        if let Err(std::sync::mpsc::RecvTimeoutError::Timeout) =
+            watch.recv_timeout(limit + WATCHDOG_GRACE)
+        {
+            let shown = crate::units::format_duration(limit);
+            let e = Error::Runtime(match credentials::timed_out(&shown) {
+                Some(none) => anyhow::Error::new(none),
+                None => anyhow::Error::new(crate::error::Outage(format!(
+                    "gave up after {shown} (--total-timeout): ssmm was blocked reading a file"
+                ))),
+            });
+            if fatal {
+                log::error_line(&e.render());
+                std::process::exit(e.exit_code());
+            }
+            log::warning!(
+                "a check is stuck: {}; no further check will run",
+                e.render().trim_start_matches("ssmm: error: ")
+            );
+        }
+    });
+    Watchdog(done)
+}
+
+/// See [`watchdog`]; dropping it calls the watchdog off.
+pub struct Watchdog(#[allow(dead_code)] std::sync::mpsc::Sender<()>);
+
+/// `fut`, or an error naming what was still pending when `limit` passed
+/// (a credential source that never answered: exit 2; else an outage).
 pub async fn within<T, F>(limit: Duration, fut: F) -> anyhow::Result<T>
 where
     F: std::future::Future<Output = T>,
@@ -487,6 +534,9 @@ where
     let mut fut = std::pin::pin!(fut);
     tokio::time::timeout(limit, fut.as_mut()).await.map_err(|_| {
         let shown = crate::units::format_duration(limit);
+        if let Some(none) = credentials::timed_out(&shown) {
+            return anyhow::Error::new(none);
+        }
         let text = match crate::pending::summary() {
             Some(what) => format!(
                 "gave up after {shown} (--total-timeout): SSM or a download did not finish in time; still pending: {what}"

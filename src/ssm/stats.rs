@@ -86,6 +86,17 @@ impl Intercept for Counter {
         Ok(())
     }
 
+    // After the credentials were had: a request got signed with them.
+    fn read_after_signing(
+        &self,
+        _ctx: &BeforeTransmitInterceptorContextRef<'_>,
+        _rc: &RuntimeComponents,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        super::credentials::note_signed();
+        Ok(())
+    }
+
     fn read_before_attempt(
         &self,
         _ctx: &BeforeTransmitInterceptorContextRef<'_>,

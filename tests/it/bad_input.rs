@@ -2501,8 +2501,8 @@ fn keep_on_error_rides_out_outages_only() {
         "no AWS credentials found",
         &watch,
     );
-    // A profile that does not exist (environment credentials would win
-    // over any profile, so there are none).
+    // A profile that does not exist (no keys in the environment either:
+    // with `--profile` they would not be used anyway).
     let cmd = ssmm(d)
         .env_remove("AWS_ACCESS_KEY_ID")
         .env_remove("AWS_SECRET_ACCESS_KEY")

@@ -1333,3 +1333,224 @@ fn templates_leak_nothing() {
     }
     assert!(!dir.path().join("broken").exists());
 }
+
+/// Every credential source, failing and succeeding, at `-vvv` with
+/// `RUST_LOG=trace`: none of its material (secret keys, session tokens, the
+/// web identity token, the container authorization token, the IMDS token,
+/// the SSO access token, what a `credential_process` printed) and no
+/// parameter value is printed. Each of these holds `creds::MARK`; the
+/// sources are the real local parts of `support::creds` and moto's STS.
+#[test]
+fn credential_sources_leak_nothing_failing_or_succeeding() {
+    use crate::support::creds::{self, FAR, Keys, PAST, script, secret, write};
+    use crate::support::http::{Reply, Server};
+
+    let p = seed();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let home = d.join("home");
+    std::fs::create_dir(&home).unwrap();
+    let ep = moto().endpoint();
+
+    let fail = script(
+        d,
+        "fail.sh",
+        &format!(
+            "echo '{{\"Version\":1,\"AccessKeyId\":\"AKIA\",\"SecretAccessKey\":\"{}\"'; echo '{}' >&2; exit 1",
+            secret("p1"),
+            secret("p2")
+        ),
+    );
+    let garbage = script(
+        d,
+        "garbage.sh",
+        &format!("echo 'not json {}'", secret("p3")),
+    );
+    let ok = script(
+        d,
+        "ok.sh",
+        &format!(
+            "echo '{{\"Version\":1,\"AccessKeyId\":\"AKIAPROCESS\",\"SecretAccessKey\":\"{}\"}}'",
+            secret("p4")
+        ),
+    );
+    let web_token = write(d, "web-token", &secret("web"));
+    let start = "https://example.awsapps.com/start";
+    let config = write(
+        d,
+        "config",
+        &format!(
+            "[profile fail]\ncredential_process = {fail}\n[profile garbage]\ncredential_process = {garbage}\n\
+             [profile ok]\ncredential_process = {ok}\n\
+             [profile src]\naws_access_key_id = AKIASOURCE0000000001\naws_secret_access_key = {}\n\
+             [profile deploy]\nrole_arn = arn:aws:iam::123456789012:role/r\nsource_profile = src\n\
+             [profile web]\nrole_arn = arn:aws:iam::123456789012:role/w\nweb_identity_token_file = {web_token}\n\
+             [profile sess]\nsso_session = corp\nsso_account_id = 123456789012\nsso_role_name = R\n\
+             [sso-session corp]\nsso_start_url = {start}\nsso_region = us-east-1\n\
+             [profile legacy]\nsso_start_url = {start}\nsso_region = us-east-1\nsso_account_id = 123456789012\nsso_role_name = R\n",
+            secret("source")
+        ),
+    );
+    let sso_token = secret("sso-token");
+    let keys = Keys::new("ASIACANARY0000000001", "issued");
+    let portal = creds::sso_portal(&sso_token, &keys);
+    let sts = creds::sts_refusing();
+    let auth = secret("container-auth");
+    let container = creds::container(&auth, &keys);
+    let auth_file = write(d, "auth", &auth);
+    let wrong_auth = write(d, "wrong-auth", &secret("wrong-auth"));
+    let imds_token = secret("imds-token");
+    let imds = creds::imds(&imds_token, Some("role"), &keys);
+    let imds_failing = Server::start(|_| Reply::new(500, secret("imds-500")));
+    let uri = container.url("/creds");
+
+    // The portal knows `sso_token` only: an expired legacy token, which
+    // the SDK sends anyway, is another one (the real portal refuses it).
+    let old_token = secret("sso-old-token");
+    let sso_state = |id: &str, expires: &str| {
+        let _ = std::fs::remove_dir_all(home.join(".aws"));
+        let token = if expires == PAST {
+            &old_token
+        } else {
+            &sso_token
+        };
+        creds::sso_cache(&home, id, token, expires);
+    };
+    // (what, prepare, environment, exit code)
+    type Prep<'a> = Box<dyn Fn() + 'a>;
+    type Row<'a> = (&'a str, Prep<'a>, Vec<(&'a str, String)>, i32);
+    let rows: Vec<Row> = vec![
+        (
+            "process failing",
+            Box::new(|| {}),
+            vec![("AWS_PROFILE", "fail".into())],
+            2,
+        ),
+        (
+            "process garbage",
+            Box::new(|| {}),
+            vec![("AWS_PROFILE", "garbage".into())],
+            2,
+        ),
+        (
+            "process ok",
+            Box::new(|| {}),
+            vec![("AWS_PROFILE", "ok".into())],
+            0,
+        ),
+        (
+            "assume role refused",
+            Box::new(|| {}),
+            vec![
+                ("AWS_PROFILE", "deploy".into()),
+                ("AWS_ENDPOINT_URL_STS", sts.base()),
+            ],
+            2,
+        ),
+        (
+            "assume role ok",
+            Box::new(|| {}),
+            vec![("AWS_PROFILE", "deploy".into())],
+            0,
+        ),
+        (
+            "web identity refused",
+            Box::new(|| {}),
+            vec![
+                ("AWS_PROFILE", "web".into()),
+                ("AWS_ENDPOINT_URL_STS", sts.base()),
+            ],
+            2,
+        ),
+        (
+            "web identity ok",
+            Box::new(|| {}),
+            vec![("AWS_PROFILE", "web".into())],
+            0,
+        ),
+        (
+            "sso expired",
+            Box::new(|| sso_state("corp", PAST)),
+            vec![("AWS_PROFILE", "sess".into())],
+            2,
+        ),
+        (
+            "sso ok",
+            Box::new(|| sso_state("corp", FAR)),
+            vec![("AWS_PROFILE", "sess".into())],
+            0,
+        ),
+        (
+            "legacy sso expired, refused",
+            Box::new(|| sso_state(start, PAST)),
+            vec![("AWS_PROFILE", "legacy".into())],
+            2,
+        ),
+        (
+            "legacy sso ok",
+            Box::new(|| sso_state(start, FAR)),
+            vec![("AWS_PROFILE", "legacy".into())],
+            0,
+        ),
+        (
+            "container wrong token",
+            Box::new(|| {}),
+            vec![
+                ("AWS_CONTAINER_CREDENTIALS_FULL_URI", uri.clone()),
+                ("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE", wrong_auth.clone()),
+            ],
+            2,
+        ),
+        (
+            "container ok",
+            Box::new(|| {}),
+            vec![
+                ("AWS_CONTAINER_CREDENTIALS_FULL_URI", uri.clone()),
+                ("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE", auth_file.clone()),
+            ],
+            0,
+        ),
+        (
+            "imds failing",
+            Box::new(|| {}),
+            vec![("AWS_EC2_METADATA_SERVICE_ENDPOINT", imds_failing.base())],
+            2,
+        ),
+        (
+            "imds ok",
+            Box::new(|| {}),
+            vec![("AWS_EC2_METADATA_SERVICE_ENDPOINT", imds.base())],
+            0,
+        ),
+    ];
+    for (what, prepare, env, code) in rows {
+        for args in [&["sync", "--app", "api"][..], &["list", "--all"]] {
+            prepare();
+            let mut cmd = traced(Ssmm::new())
+                .endpoint(&ep)
+                .current_dir(d)
+                .env_remove("AWS_ACCESS_KEY_ID")
+                .env_remove("AWS_SECRET_ACCESS_KEY")
+                .env("AWS_CONFIG_FILE", &config)
+                .env("HOME", &home)
+                .env("AWS_ENDPOINT_URL_SSO", portal.base())
+                .args(["--prefix", &p, "-vvv"])
+                .args(args);
+            for (k, v) in &env {
+                cmd = cmd.env(k, v);
+                if *k == "AWS_EC2_METADATA_SERVICE_ENDPOINT" {
+                    cmd = cmd.env_remove("AWS_EC2_METADATA_DISABLED");
+                }
+            }
+            let out = cmd.run();
+            let what = format!("{what} {args:?}");
+            assert_eq!(out.code, Some(code), "{what}\n{out}");
+            assert_clean(&what, &out);
+            assert!(
+                !out.combined().contains(creds::MARK),
+                "{what}: credential material leaked:\n{out}"
+            );
+        }
+    }
+    assert!(portal.total_hits() > 0 && sts.total_hits() > 0 && imds.total_hits() > 0);
+}

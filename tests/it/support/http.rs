@@ -234,6 +234,17 @@ impl Server {
         *self.hits.lock().unwrap().get(target).unwrap_or(&0)
     }
 
+    /// Requests for `path`, whatever their query.
+    pub fn hits_matching(&self, path: &str) -> usize {
+        self.hits
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(t, _)| t.split('?').next() == Some(path))
+            .map(|(_, n)| n)
+            .sum()
+    }
+
     pub fn total_hits(&self) -> usize {
         self.hits.lock().unwrap().values().sum()
     }

@@ -9,6 +9,7 @@
 #![allow(dead_code, unused_imports)]
 
 pub mod cmd;
+pub mod creds;
 pub mod expect;
 pub mod formats;
 pub mod fs;

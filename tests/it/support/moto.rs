@@ -323,6 +323,35 @@ impl Moto {
         })
     }
 
+    /// [`Moto::get`] in another account's backend: moto keeps one per
+    /// account, and serves the one its `x-moto-account-id` header names (it
+    /// otherwise picks the account from the signing key: the role's account
+    /// for keys that an AssumeRole handed out, 123456789012 for any other).
+    pub fn get_in(&self, account: &str, name: &str) -> Option<String> {
+        let account = account.to_owned();
+        let call = self
+            .client
+            .get_parameter()
+            .name(name)
+            .with_decryption(true)
+            .customize()
+            .mutate_request(move |req| {
+                req.headers_mut()
+                    .insert("x-moto-account-id", account.clone());
+            })
+            .send();
+        match block_on(call) {
+            Ok(out) => out.parameter().and_then(|p| p.value()).map(str::to_owned),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_parameter_not_found()) =>
+            {
+                None
+            }
+            Err(e) => panic!("moto: GetParameter {name}: {}", DisplayErrorContext(&e)),
+        }
+    }
+
     /// Deletes a parameter; a missing one is not an error.
     pub fn delete(&self, name: &str) {
         match block_on(self.client.delete_parameter().name(name).send()) {

@@ -248,8 +248,38 @@ impl ActivePlan {
     }
 }
 
+/// One request as the proxy saw it: no value, only which operation it was
+/// and which access key signed it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Seen {
+    /// As [`FaultProxy::count`] names it.
+    pub op: String,
+    /// The service of the SigV4 credential scope (`ssm`, `sts`), if signed.
+    pub service: Option<String>,
+    /// The access key id of the SigV4 `Authorization` header, if signed.
+    pub access_key: Option<String>,
+}
+
+impl Seen {
+    fn of(head: &Head, op: &str) -> Seen {
+        // `AWS4-HMAC-SHA256 Credential=AKID/DATE/REGION/SERVICE/aws4_request, ...`
+        let scope = head
+            .get("authorization")
+            .and_then(|a| a.split("Credential=").nth(1))
+            .and_then(|c| c.split(',').next())
+            .map(|c| c.trim().split('/').map(str::to_owned).collect::<Vec<_>>());
+        Seen {
+            op: op.to_owned(),
+            service: scope.as_ref().and_then(|s| s.get(3).cloned()),
+            access_key: scope.and_then(|s| s.first().cloned()),
+        }
+    }
+}
+
 struct Shared {
     upstream: SocketAddr,
+    seen: Mutex<Vec<Seen>>,
+    issued: Mutex<Vec<String>>,
     plan: Mutex<ActivePlan>,
     counts: Mutex<HashMap<String, usize>>,
     total: AtomicUsize,
@@ -286,6 +316,8 @@ impl FaultProxy {
         let shared = Arc::new(Shared {
             upstream,
             plan: Mutex::new(ActivePlan::new(Plan::none())),
+            seen: Mutex::new(Vec::new()),
+            issued: Mutex::new(Vec::new()),
             counts: Mutex::new(HashMap::new()),
             total: AtomicUsize::new(0),
             faults: AtomicUsize::new(0),
@@ -353,6 +385,33 @@ impl FaultProxy {
         all
     }
 
+    /// Every request so far, in order: its operation and signing key.
+    pub fn seen(&self) -> Vec<Seen> {
+        self.shared.seen.lock().unwrap().clone()
+    }
+
+    /// The secret keys and session tokens STS handed out through the proxy
+    /// (AssumeRole and AssumeRoleWithWebIdentity answers), for the no-leak
+    /// checks.
+    pub fn issued(&self) -> Vec<String> {
+        self.shared.issued.lock().unwrap().clone()
+    }
+
+    /// The access keys that signed requests to `service` (`ssm`, `sts`),
+    /// each once, in order of first use; unsigned requests count as `-`.
+    pub fn signers(&self, service: &str) -> Vec<String> {
+        let mut keys: Vec<String> = Vec::new();
+        for s in self.seen() {
+            if s.service.as_deref() == Some(service) || (s.service.is_none() && service == "-") {
+                let key = s.access_key.unwrap_or_else(|| "-".into());
+                if !keys.contains(&key) {
+                    keys.push(key);
+                }
+            }
+        }
+        keys
+    }
+
     /// Requests seen, faulted ones included.
     pub fn total(&self) -> usize {
         self.shared.total.load(Ordering::SeqCst)
@@ -368,9 +427,11 @@ impl FaultProxy {
         self.shared.connections.load(Ordering::SeqCst)
     }
 
-    /// Zeroes the counts, totals and connection count (not the plan).
+    /// Zeroes the counts, totals, connection count and [`FaultProxy::seen`]
+    /// (not the plan).
     pub fn reset_counts(&self) {
         self.shared.counts.lock().unwrap().clear();
+        self.shared.seen.lock().unwrap().clear();
         self.shared.total.store(0, Ordering::SeqCst);
         self.shared.faults.store(0, Ordering::SeqCst);
         self.shared.connections.store(0, Ordering::SeqCst);
@@ -618,7 +679,9 @@ async fn serve(client: TcpStream, shared: Arc<Shared>) -> io::Result<()> {
         let op = head
             .get("x-amz-target")
             .map(|t| t.rsplit('.').next().unwrap_or(t).to_owned())
+            .or_else(|| form_action(&head, &request.body))
             .unwrap_or_default();
+        shared.seen.lock().unwrap().push(Seen::of(&head, &op));
         let client_closes = head.has_token("connection", "close");
         let method = head.start.split(' ').next().unwrap_or_default().to_owned();
 
@@ -685,7 +748,12 @@ async fn serve(client: TcpStream, shared: Arc<Shared>) -> io::Result<()> {
             }
             Some(Fault::Delay(_)) => unreachable!("delays are folded into Decision::delay"),
             None => match forward(&shared, &mut upstream, &request, &method).await {
-                Ok(bytes) => bytes,
+                Ok(bytes) => {
+                    if op.starts_with("AssumeRole") {
+                        shared.issued.lock().unwrap().extend(sts_secrets(&bytes));
+                    }
+                    bytes
+                }
                 Err(e) => canned(502, "BadGateway", &format!("proxy: upstream failed: {e}")),
             },
         };
@@ -700,6 +768,34 @@ async fn serve(client: TcpStream, shared: Arc<Shared>) -> io::Result<()> {
             return Ok(());
         }
     }
+}
+
+/// The `SecretAccessKey` and `SessionToken` of an STS answer (XML).
+fn sts_secrets(response: &[u8]) -> Vec<String> {
+    let text = String::from_utf8_lossy(response);
+    ["SecretAccessKey", "SessionToken"]
+        .iter()
+        .filter_map(|tag| {
+            let start = text.find(&format!("<{tag}>"))? + tag.len() + 2;
+            let end = text[start..].find(&format!("</{tag}>"))? + start;
+            Some(text[start..end].to_owned())
+        })
+        .collect()
+}
+
+/// The `Action` of a form-encoded (AWS query protocol: STS) request.
+fn form_action(head: &Head, body: &[u8]) -> Option<String> {
+    if !head
+        .get("content-type")
+        .is_some_and(|t| t.starts_with("application/x-www-form-urlencoded"))
+    {
+        return None;
+    }
+    std::str::from_utf8(body)
+        .ok()?
+        .split('&')
+        .find_map(|kv| kv.strip_prefix("Action="))
+        .map(str::to_owned)
 }
 
 /// Sends a request upstream and reads the answer, dialling again when the
