@@ -127,6 +127,11 @@ pub fn parse_unit(raw: &str) -> Result<UnitName, String> {
     if raw.starts_with('.') {
         return Err("a unit name cannot start with '.'".into());
     }
+    if let Some(unit) = raw.strip_suffix(".d") {
+        return Err(format!(
+            "a drop-in directory's name: give the unit's ({unit})"
+        ));
+    }
     let name = match raw.rsplit_once('.') {
         Some((_, "service")) => raw.to_string(),
         Some((_, kind)) if UNIT_TYPES.contains(&kind) => {
@@ -604,6 +609,10 @@ mod tests {
             ("@foo", "cannot start with '@'"),
             (".service", "cannot start with '.'"),
             ("..", "cannot start with '.'"),
+            (
+                "api.service.d",
+                "a drop-in directory's name: give the unit's (api.service)",
+            ),
             (&"a".repeat(248), "256 characters"),
         ] {
             let err = parse_unit(raw).unwrap_err();

@@ -24,5 +24,6 @@ mod properties;
 mod references;
 mod set;
 mod sync;
+mod systemd;
 mod timeouts;
 mod watch;
