@@ -23,9 +23,10 @@ use crate::watch::{OnChange, parse_interval, parse_on_change};
 /// Parameters live under a team prefix: /<team>/shared/<key> for every app,
 /// /<team>/<app>/<key> for one app. `ssmm sync` merges them into an env file
 /// for systemd's EnvironmentFile= (or docker, dotenv, shell, json); `ssmm
-/// exec` runs a command with them (a Docker/ECS entrypoint); put, set, list,
-/// show, history, rollback, delete, tag, dirs, check, diff and migrate manage
-/// them. Values are never printed, except by `show` and `check
+/// exec` runs a command with them (a Docker/ECS entrypoint); `ssmm systemd`
+/// writes the drop-in that gives a systemd service them (`onboard`: put an
+/// env file, then that); put, set, list, show, history, rollback, delete,
+/// tag, dirs, check, diff and migrate manage them. Values are never printed, except by `show` and `check
 /// --show-values`.
 #[derive(Debug, Parser)]
 #[command(name = "ssmm", version, about, long_about)]
