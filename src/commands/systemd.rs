@@ -88,7 +88,7 @@ impl<'a> Target<'a> {
         if mode == Mode::Credentials {
             if opts.user {
                 return Err(Error::usage(
-                    "--mode credentials writes system units: decrypting with the host key needs the system manager (a user manager decrypts credentials only from systemd 256 on); drop --user",
+                    "--mode credentials writes system units: the host key needs root, and per-user credentials (systemd-creds --user) came only in systemd 256; drop --user",
                 ));
             }
             if unit.helper().len() > UNIT_NAME_MAX {

@@ -284,11 +284,18 @@ fn credentials_mode_applies_strict_require_and_allow_empty_now() {
     let t = Test::new().param("api/token", "t0ken-value-xyz");
     systemd(&t, &["api", "--mode", "credentials", "--require", "DB_URL"])
         .code(1)
-        .stderr_has("DB_URL")
+        .stderr_line(
+            "ssmm: error: 1 required variable missing from the layers: DB_URL; no unit written",
+        )
+        .stdout_is("")
         .go();
     systemd(&t, &["empty", "--mode", "credentials"])
         .code(1)
-        .stderr_has("no parameters under")
+        .stderr_line(format!(
+            "ssmm: error: no parameters under {}/empty/ (pass --allow-empty if that is expected)",
+            t.prefix()
+        ))
+        .stdout_is("")
         .go();
     let out = systemd(&t, &["empty", "--mode", "credentials", "--allow-empty"])
         .success()
