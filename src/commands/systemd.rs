@@ -236,6 +236,7 @@ impl<'a> Target<'a> {
                 Err(e) => return Err(Error::runtime(format!("writing {shown}: {e}"))),
             }
         }
+        self.warn_left_behind(&dir);
         daemon_reload(self.opts.user)?;
         let user = if self.opts.user { "--user " } else { "" };
         log::notice!(
@@ -244,6 +245,29 @@ impl<'a> Target<'a> {
             self.unit
         );
         Ok(())
+    }
+}
+
+impl Target<'_> {
+    /// Another mode replacing credentials mode's drop-in leaves its oneshot
+    /// (and the encrypted files) behind, no longer required by the unit:
+    /// said, not removed.
+    fn warn_left_behind(&self, dir: &Path) {
+        if self.mode == Mode::Credentials {
+            return;
+        }
+        let helper = self.unit.helper();
+        let path = dir.join(&helper);
+        let ours = fs::read_to_string(&path)
+            .is_ok_and(|text| text.starts_with(&format!("# {helper}: written by `ssmm systemd")));
+        if ours {
+            log::warning!(
+                "{} (from --mode credentials) is still there, no longer required by {}: remove it, and {}/, if nothing else uses them",
+                path.display(),
+                self.unit,
+                systemd::credstore(self.unit)
+            );
+        }
     }
 }
 

@@ -515,6 +515,24 @@ fn apply_in_credentials_mode_writes_the_oneshot_and_the_drop_in() {
 }
 
 #[test]
+fn switching_away_from_credentials_mode_says_the_oneshot_is_left_behind() {
+    let t = Test::new().param("api/token", "t0ken-value-xyz");
+    let units = t.scratch("units");
+    let (run, _) = apply(&t, &units, 0, &["api", "--mode", "credentials"]);
+    run.success().go();
+    let (run, _) = apply(&t, &units, 0, &["api", "--mode", "sync"]);
+    run.success()
+        .stderr_line(format!(
+            "ssmm: warning: {} (from --mode credentials) is still there, no longer required by api.service: remove it, and /etc/credstore.encrypted/api.service/, if nothing else uses them",
+            units.join("ssmm-api.service").display()
+        ))
+        .go();
+    assert!(units.join("ssmm-api.service").is_file(), "not removed");
+    let drop_in = fs::read_to_string(units.join("api.service.d/ssmm.conf")).unwrap();
+    assert!(!drop_in.contains("ssmm-api.service"), "{drop_in}");
+}
+
+#[test]
 fn a_failing_or_missing_systemctl_is_exit_1_after_the_units_are_written() {
     let t = Test::new();
     let units = t.scratch("units");
@@ -561,7 +579,8 @@ fn apply_refuses_targets_it_must_not_replace_and_writes_nothing() {
     let t = Test::new().param("api/token", "t0ken-value-xyz");
     let mut rows = Rows::new();
     let (fake, log) = fake_systemctl(&t.scratch("fake"), 0);
-    let cases: Vec<(&str, &[&str], Box<dyn Fn(&Path)>, &str)> = vec![
+    type Setup = Box<dyn Fn(&Path)>;
+    let cases: Vec<(&str, &[&str], Setup, &str)> = vec![
         (
             "drop-in-dir-is-a-symlink",
             &["--mode", "sync"],
@@ -971,7 +990,7 @@ fn onboard_refuses_existing_keys_without_overwrite_in_the_plan_and_on_apply() {
     onboard(&t, &["--overwrite"])
         .env("SSMM_SYSTEMD_UNIT_DIR", &units)
         .success()
-        .stdout_has(&format!(
+        .stdout_has(format!(
             "  replace  {p}/api/api-token  SecureString  existing  len=13\n"
         ))
         .ssm_untouched(&p)
