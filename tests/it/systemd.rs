@@ -1119,5 +1119,19 @@ fn the_examples_are_what_the_command_generates() {
              SSMM_BLESS=1 cargo test --test it the_examples_are_what_the_command_generates \
              writes it again"
         );
+        // They pass systemd-analyze verify too (with a path that exists).
+        let check = unit_dir(&t.scratch(&format!("verify-{mode}")), "api.service");
+        let mut names = vec!["api.service".to_string()];
+        for (rel, content) in &generated {
+            put_files(
+                &check,
+                &[(rel, &content.replace("/usr/local/bin/ssmm", bin()))],
+            );
+            if !rel.contains(".d/") {
+                names.push(rel.clone());
+            }
+        }
+        let names: Vec<&str> = names.iter().map(String::as_str).collect();
+        verify(&check, &names, false);
     }
 }
