@@ -13,6 +13,7 @@ use crate::envfile::Syntax;
 use crate::layout::Layout;
 use crate::names::KeyCase;
 use crate::ssm::{FetchStrategy, RetryMode};
+use crate::systemd::{Mode, UnitName, parse_exec_cmd, parse_ssmm_path, parse_unit};
 use crate::units::{parse_duration, parse_signal, parse_size, parse_timeout};
 use crate::watch::{OnChange, parse_interval, parse_on_change};
 
@@ -22,9 +23,10 @@ use crate::watch::{OnChange, parse_interval, parse_on_change};
 /// Parameters live under a team prefix: /<team>/shared/<key> for every app,
 /// /<team>/<app>/<key> for one app. `ssmm sync` merges them into an env file
 /// for systemd's EnvironmentFile= (or docker, dotenv, shell, json); `ssmm
-/// exec` runs a command with them (a Docker/ECS entrypoint); put, set, list,
-/// show, history, rollback, delete, tag, dirs, check, diff and migrate manage
-/// them. Values are never printed, except by `show` and `check
+/// exec` runs a command with them (a Docker/ECS entrypoint); `ssmm systemd`
+/// writes the drop-in that gives a systemd service them (`onboard`: put an
+/// env file, then that); put, set, list, show, history, rollback, delete,
+/// tag, dirs, check, diff and migrate manage them. Values are never printed, except by `show` and `check
 /// --show-values`.
 #[derive(Debug, Parser)]
 #[command(name = "ssmm", version, about, long_about)]
@@ -44,7 +46,7 @@ pub struct Cli {
     pub command: Command,
 }
 
-#[derive(Debug, Args)]
+#[derive(Debug, Args, Clone)]
 pub struct GlobalArgs {
     /// Team root prefix, like /acme [env: SSMM_PREFIX_ROOT]
     #[arg(long, global = true, value_name = "/TEAM", allow_hyphen_values = true)]
@@ -280,6 +282,16 @@ ssmm --prefix /acme diff --app api --json"
     #[command(after_help = MIGRATE_HELP)]
     Migrate(MigrateArgs),
 
+    /// Print (or --apply: install) the systemd drop-in that gives a service
+    /// its parameters
+    #[command(after_help = SYSTEMD_HELP)]
+    Systemd(SystemdArgs),
+
+    /// Put an env file's variables, then install the service's drop-in
+    /// (without --apply: the plan only)
+    #[command(after_help = ONBOARD_HELP)]
+    Onboard(OnboardArgs),
+
     /// Print a shell completion script
     #[command(after_help = "Examples:\n  \
 ssmm completions bash > /etc/bash_completion.d/ssmm\n  \
@@ -362,8 +374,53 @@ Examples:\n  \
 ssmm --prefix /acme migrate api api-v2\n  \
 ssmm --prefix /acme migrate api api-v2 --delete-old --backup-dir /root/backups";
 
-/// Which layers to read; shared by `sync` and `exec`.
-#[derive(Debug, Args, Clone)]
+const SYSTEMD_HELP: &str = "UNIT is a service: NAME or NAME.service, an instance such as \
+app@blue.service (a bare template app@.service is refused, and so is another unit type such \
+as .socket). The app defaults to --app, else $SSMM_APP, else the unit's name (api.service: \
+api). The layout, prefix (or cluster) and apps in effect, and the selection options given, \
+are written into the command line, so the unit does not depend on the environment it was \
+generated in. files/ parameters are not written (--no-files) unless --root DIR is given: a \
+service's working directory is not yours.\n\n\
+Modes:\n  \
+sync         ExecStartPre=+ssmm sync --out /run/ssmm/UNIT/env (tmpfs; '+': as root even with \
+User=; --user: %t/ssmm/UNIT/env, no '+'), and EnvironmentFile=- that file\n  \
+exec         ExecStart= reset, then ssmm exec -- CMD (--exec-cmd, required), run as the \
+service's user\n  \
+credentials  a oneshot ssmm-UNIT.service (Before=UNIT, required by it) running ssmm sync \
+--format credentials-encrypted --out /etc/credstore.encrypted/UNIT, and one \
+LoadCredentialEncrypted=VAR:PATH per variable the layers hold now (fetched now, names only: \
+run the command again when variables are added or removed). System units only.\n\n\
+--exec-cmd CMD is one string written as it is after `ssmm exec --`, in systemd's syntax: \
+quote arguments holding spaces, write %% for a literal % and $$ for a literal $ (systemd \
+replaces $NAME from the unit's environment before ssmm runs). Empty commands, control \
+characters, unbalanced quotes and a lone ; are refused.\n\n\
+Without --apply the units are printed on stdout (the oneshot first, then the drop-in) and \
+nothing is written. --apply writes them atomically, mode 0644, to \
+/etc/systemd/system/UNIT.d/ssmm.conf (and ssmm-UNIT.service), or with --user under \
+~/.config/systemd/user ($SSMM_SYSTEMD_UNIT_DIR instead of either), then runs systemctl \
+[--user] daemon-reload; an existing target that is a symlink or not a regular file is \
+refused (exit 2) before anything is written. A systemctl that fails or is missing is exit 1, \
+after the units were written.\n\n\
+Examples:\n  \
+ssmm --prefix /acme systemd api --mode sync\n  \
+ssmm --prefix /acme systemd api --mode exec --exec-cmd '/opt/api/bin/api --port 8080' --apply\n  \
+ssmm --prefix /acme systemd api --mode credentials --apply\n  \
+ssmm --prefix /acme systemd web --user --mode sync --app web --app web-canary";
+
+const ONBOARD_HELP: &str = "Puts the variables of --env FILE under /<prefix>/<app>/ exactly as \
+`ssmm put --env FILE` does (the same types, tags, --overwrite rule and output lines), then \
+writes the units as `ssmm systemd UNIT --apply` does and runs systemctl daemon-reload. The app \
+defaults to --app, else $SSMM_APP, else the unit's name; --mode defaults to sync.\n\n\
+Without --apply nothing is written to SSM or to disk: it prints the plan, the parameters \
+that would be created or replaced and those that already exist (refused without \
+--overwrite: then the plan ends there, exit 1, as put would), then the units it would \
+write.\n\n\
+Examples:\n  \
+ssmm --prefix /acme onboard api --env /opt/api/.env\n  \
+ssmm --prefix /acme onboard api --env /opt/api/.env --mode credentials --apply";
+
+/// Which layers to read; shared by `sync`, `exec` and `systemd`.
+#[derive(Debug, Args, Clone, Default)]
 pub struct SelectArgs {
     /// Skip the /<team>/shared layer
     #[arg(long)]
@@ -496,6 +553,72 @@ pub struct ExecArgs {
     #[arg(required = true, last = true, value_name = "CMD",
           value_parser = clap::value_parser!(std::ffi::OsString))]
     pub cmd: Vec<std::ffi::OsString>,
+}
+
+#[derive(Debug, Args)]
+pub struct SystemdArgs {
+    /// The service: NAME or NAME.service (an instance: app@blue.service)
+    #[arg(value_name = "UNIT", value_parser = parse_unit)]
+    pub unit: UnitName,
+
+    /// How the service gets its parameters
+    #[arg(long, value_enum, value_name = "MODE")]
+    pub mode: Mode,
+
+    #[command(flatten)]
+    pub select: SelectArgs,
+
+    #[command(flatten)]
+    pub units: UnitArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct OnboardArgs {
+    /// The service: NAME or NAME.service (an instance: app@blue.service)
+    #[arg(value_name = "UNIT", value_parser = parse_unit)]
+    pub unit: UnitName,
+
+    /// The env file whose variables are put ("-": standard input)
+    #[arg(long, value_name = "FILE", required = true)]
+    pub env: PathBuf,
+
+    /// How backslashes in double quotes read: shell (as sh and systemd) or
+    /// dotenv (as python-dotenv)
+    #[arg(long, value_enum, default_value_t = Syntax::Shell, value_name = "SYNTAX")]
+    pub env_syntax: Syntax,
+
+    /// How the service gets its parameters
+    #[arg(long, value_enum, value_name = "MODE", default_value = "sync")]
+    pub mode: Mode,
+
+    #[command(flatten)]
+    pub write: WriteArgs,
+
+    #[command(flatten)]
+    pub units: UnitArgs,
+}
+
+/// What `systemd` and `onboard` share: how the units run ssmm and where
+/// they go.
+#[derive(Debug, Args)]
+pub struct UnitArgs {
+    /// --mode exec: the service's command line, written as it is after
+    /// `ssmm exec --` (systemd syntax: "quoted words", %% for %, $$ for $)
+    #[arg(long, value_name = "CMD", value_parser = parse_exec_cmd,
+          required_if_eq("mode", "exec"))]
+    pub exec_cmd: Option<String>,
+
+    /// A user unit: ~/.config/systemd/user, systemctl --user
+    #[arg(long)]
+    pub user: bool,
+
+    /// The ssmm binary the unit runs (absolute) [default: this one's path]
+    #[arg(long, value_name = "PATH", value_parser = parse_ssmm_path)]
+    pub ssmm_path: Option<PathBuf>,
+
+    /// Write the units and run systemctl daemon-reload (else: print them)
+    #[arg(long)]
+    pub apply: bool,
 }
 
 #[derive(Debug, Args)]

@@ -85,10 +85,21 @@ impl LayerSpec {
     }
 }
 
+/// The namespace a selection reads, as resolved (flags, environment or ECS
+/// metadata): what `ssmm systemd` writes into a unit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Namespace {
+    Team { prefix: String },
+    Ecs { cluster: String },
+}
+
 /// Everything `sync` and `exec` need to know about what to read, resolved.
 #[derive(Debug, Clone)]
 pub struct Selection {
     pub layers: Vec<LayerSpec>,
+    pub namespace: Namespace,
+    /// The apps, in order, as resolved.
+    pub apps: Vec<String>,
     pub strategy: FetchStrategy,
     pub key_case: KeyCase,
     pub strict: bool,
@@ -111,6 +122,9 @@ pub struct Config {
     /// directory), else the working directory; `None` with `--no-files`.
     pub files_root: Option<PathBuf>,
     pub max_file_size: u64,
+    /// Whether `--root` was given (`ssmm systemd` writes only a given root
+    /// into a unit: the working directory is not the service's).
+    pub root_given: bool,
     /// What `sync` and `exec` read: layers, with ECS metadata consulted
     /// when it supplies a name. `None` for the other commands.
     pub selection: Option<Selection>,
@@ -185,6 +199,7 @@ impl Config {
             key_case: g.key_case,
             files_root,
             max_file_size: g.max_file_size,
+            root_given: g.root.is_some(),
             selection,
             team: Team {
                 layout: g.layout,
@@ -196,6 +211,34 @@ impl Config {
             },
             cwd,
         })
+    }
+
+    /// [`Config::resolve`] for a command about a systemd unit (`systemd`,
+    /// `onboard`): without `--app` and `$SSMM_APP`, the app is the unit's
+    /// name (`api.service`: `api`; lower-cased, `_` -> `-`), not the
+    /// working directory's.
+    pub fn resolve_for_unit(
+        g: &GlobalArgs,
+        select: Option<&SelectArgs>,
+        unit: &crate::systemd::UnitName,
+    ) -> Result<Config> {
+        let env = Env::from_process()?;
+        if !g.apps.is_empty() || env.get("SSMM_APP").is_some() {
+            return Config::resolve(g, select);
+        }
+        let app = names::normalize_detected(unit.stem());
+        names::validate_app(&app, "app").map_err(|e| {
+            Error::usage(format!("{e} (taken from the unit name {unit}); pass --app"))
+        })?;
+        let mut g = g.clone();
+        g.apps = vec![app];
+        Config::resolve(&g, select)
+    }
+
+    /// A resolution variable (see [`READ_VARS`]), `None` when unset or
+    /// empty.
+    pub fn var(&self, name: &str) -> Option<String> {
+        self.team.env.get(name)
     }
 
     /// The working directory, for relative paths and the default app.
@@ -310,11 +353,12 @@ pub type EnvLookup<'a> = &'a dyn Fn(&str) -> Option<String>;
 /// The variables ssmm reads for resolution and to reach AWS: one that is
 /// set but not UTF-8 is an error, never silently "unset" (a garbled
 /// `$SSMM_APP` must not sync the directory's app instead).
-const READ_VARS: [&str; 10] = [
+const READ_VARS: [&str; 11] = [
     "SSMM_PREFIX_ROOT",
     "SSMM_APP",
     "SSMM_LAYOUT",
     "SSMM_CLUSTER",
+    "SSMM_SYSTEMD_UNIT_DIR",
     "ECS_CONTAINER_METADATA_FILE",
     "ECS_CONTAINER_METADATA_URI_V4",
     "AWS_REGION",
@@ -517,7 +561,7 @@ pub fn selection(
     ecs: Option<&EcsInfo>,
 ) -> Result<Selection> {
     let container = ecs.and_then(|e| e.container_name.as_deref());
-    let layers = match resolve_layout(g.layout, env)? {
+    let (layers, namespace, apps) = match resolve_layout(g.layout, env)? {
         Layout::Team => {
             if g.cluster.is_some() {
                 return Err(Error::usage("--cluster is only used with --layout ecs"));
@@ -530,7 +574,8 @@ pub fn selection(
                 ));
             }
             let tags = parse_tags(&sel.include_tag, "--include-tag")?;
-            team_layers(&prefix, &apps, !sel.no_shared, tags)
+            let layers = team_layers(&prefix, &apps, !sel.no_shared, tags);
+            (layers, Namespace::Team { prefix }, apps)
         }
         Layout::Ecs => {
             if !sel.include_tag.is_empty() {
@@ -551,11 +596,14 @@ pub fn selection(
             };
             names::validate_app(&cluster, "cluster").map_err(Error::Usage)?;
             let apps = resolve_apps(&g.apps, env, container, cwd)?;
-            ecs_layers(&cluster, &apps, !sel.no_shared)
+            let layers = ecs_layers(&cluster, &apps, !sel.no_shared);
+            (layers, Namespace::Ecs { cluster }, apps)
         }
     };
     Ok(Selection {
         layers,
+        namespace,
+        apps,
         strategy: g.fetch_strategy,
         key_case: g.key_case,
         strict: sel.strict,

@@ -28,6 +28,7 @@ pub mod require;
 pub mod secret;
 pub mod ssm;
 pub mod stop;
+pub mod systemd;
 pub mod tty;
 pub mod units;
 pub mod watch;
@@ -55,6 +56,8 @@ fn dispatch(cfg: &Config, command: &Command) -> error::Result<i32> {
         Command::Check(args) => ok(commands::check::run(cfg, args)),
         Command::Diff(args) => commands::diff::run(cfg, args),
         Command::Migrate(args) => ok(commands::migrate::run(cfg, args)),
+        Command::Systemd(args) => ok(commands::systemd::run(cfg, args)),
+        Command::Onboard(args) => ok(commands::onboard::run(cfg, args)),
         Command::Completions(args) => ok(commands::meta::completions(args)),
         Command::Man => ok(commands::meta::man()),
     }
@@ -70,12 +73,21 @@ pub fn run(cli: Cli) -> i32 {
         Command::Exec(_) => stop::install(stop::Phase::BeforeCommand),
         _ => {}
     }
+    // `onboard` reads the layers (credentials mode) with no selection flags.
+    let no_flags = cli::SelectArgs::default();
     let select = match &cli.command {
         Command::Sync(args) => Some(&args.select),
         Command::Exec(args) => Some(&args.select),
+        Command::Systemd(args) => Some(&args.select),
+        Command::Onboard(_) => Some(&no_flags),
         _ => None,
     };
-    let result = Config::resolve(g, select).and_then(|cfg| dispatch(&cfg, &cli.command));
+    let resolved = match &cli.command {
+        Command::Systemd(args) => Config::resolve_for_unit(g, select, &args.unit),
+        Command::Onboard(args) => Config::resolve_for_unit(g, select, &args.unit),
+        _ => Config::resolve(g, select),
+    };
+    let result = resolved.and_then(|cfg| dispatch(&cfg, &cli.command));
     match result {
         Ok(code) => code,
         Err(e) => {

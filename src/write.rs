@@ -130,13 +130,18 @@ pub fn ensure_parent(path: &Path) -> io::Result<()> {
 /// True when `path` is a regular file (not a link) with mode 0600 and
 /// exactly `content`.
 pub fn is_current(path: &Path, content: &[u8]) -> io::Result<bool> {
+    is_current_with_mode(path, content, FILE_MODE)
+}
+
+/// [`is_current`] for a file that should have `mode`.
+fn is_current_with_mode(path: &Path, content: &[u8], mode: u32) -> io::Result<bool> {
     let meta = match fs::symlink_metadata(path) {
         Ok(m) => m,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(false),
         Err(e) => return Err(e),
     };
     if !meta.is_file()
-        || meta.permissions().mode() & 0o7777 != FILE_MODE
+        || meta.permissions().mode() & 0o7777 != mode
         || meta.len() != content.len() as u64
     {
         return Ok(false);
@@ -314,8 +319,16 @@ fn create_locked_temp(target: &Path) -> io::Result<(PathBuf, Flock<File>)> {
 /// Write `content` to `path` atomically with mode 0600, unless it is already
 /// there. The owner and group of an existing file are kept when we may.
 pub fn write_atomic(path: &Path, content: &[u8]) -> io::Result<Outcome> {
+    write_atomic_with_mode(path, content, FILE_MODE)
+}
+
+/// [`write_atomic`] for a file that holds no secret and must be readable by
+/// others, such as a systemd unit (0644): the same temporary file, created
+/// 0600 and given `mode` only once the content is in and synced, just
+/// before the rename. Missing parent directories are still created 0700.
+pub fn write_atomic_with_mode(path: &Path, content: &[u8], mode: u32) -> io::Result<Outcome> {
     remove_leftovers(path);
-    if is_current(path, content)? {
+    if is_current_with_mode(path, content, mode)? {
         return Ok(Outcome::Unchanged);
     }
     preflight(path)?;
@@ -331,6 +344,9 @@ pub fn write_atomic(path: &Path, content: &[u8]) -> io::Result<Outcome> {
             let _ = std::os::unix::fs::fchown(&*file, Some(m.uid()), Some(m.gid()));
         }
         file.write_all(content)?;
+        if mode != FILE_MODE {
+            file.set_permissions(fs::Permissions::from_mode(mode))?;
+        }
         file.sync_all()?;
         // Renamed while still locked: a cleaner never takes a live file.
         fs::rename(&tmp, path)?;
@@ -480,6 +496,21 @@ mod tests {
                 .to_string()
                 .starts_with("creating the backup ")
         );
+    }
+
+    #[test]
+    fn a_public_file_is_written_with_its_mode_and_rewritten_when_the_mode_differs() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("unit.service");
+        let out = write_atomic_with_mode(&p, b"[Service]\n", 0o644).unwrap();
+        assert_eq!(out, Outcome::Written);
+        assert_eq!(mode(&p), 0o644);
+        let again = write_atomic_with_mode(&p, b"[Service]\n", 0o644).unwrap();
+        assert_eq!(again, Outcome::Unchanged);
+        // The same bytes at 0600 are not current for 0644, and the other way.
+        assert_eq!(write_atomic(&p, b"[Service]\n").unwrap(), Outcome::Written);
+        assert_eq!(mode(&p), 0o600);
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
     }
 
     #[test]

@@ -128,17 +128,26 @@ fn read_env_file(cwd: &Path, path: &Path, syntax: envfile::Syntax) -> Result<Vec
     envfile::parse_as(&bytes, syntax).map_err(|e| Error::usage(format!("{shown}: {e}")))
 }
 
+/// Where `put` (and `onboard`) take the variables from.
+pub struct Input<'a> {
+    /// `KEY=VALUE` arguments, after the file's, so they win.
+    pub pairs: &'a [String],
+    /// `--env FILE` (`-`: standard input).
+    pub env: Option<&'a Path>,
+    pub syntax: envfile::Syntax,
+}
+
 /// Everything to write, in order, later sources winning: `--env` first, then
 /// the arguments.
-fn collect(args: &PutArgs, cwd: &Path) -> Result<Vec<(String, String, Secret)>> {
+fn collect(input: &Input, cwd: &Path) -> Result<Vec<(String, String, Secret)>> {
     let mut raw: Vec<(String, Secret, String)> = Vec::new();
-    if let Some(path) = &args.env {
-        for e in read_env_file(cwd, path, args.env_syntax)? {
+    if let Some(path) = input.env {
+        for e in read_env_file(cwd, path, input.syntax)? {
             let origin = format!("{} line {}", path.display(), e.line);
             raw.push((e.var, e.value, origin));
         }
     }
-    for (i, pair) in args.pairs.iter().enumerate() {
+    for (i, pair) in input.pairs.iter().enumerate() {
         // Never show the argument: it may be a secret missing its `KEY=`.
         let Some((k, v)) = pair.split_once('=') else {
             return Err(Error::usage(format!("argument {} is not KEY=VALUE", i + 1)));
@@ -177,11 +186,36 @@ fn collect(args: &PutArgs, cwd: &Path) -> Result<Vec<(String, String, Secret)>> 
 }
 
 pub fn run(cfg: &Config, args: &PutArgs) -> Result<()> {
+    let input = Input {
+        pairs: &args.pairs,
+        env: args.env.as_deref(),
+        syntax: args.env_syntax,
+    };
+    prepare(cfg, &input, &args.write, "put")?.write(cfg)
+}
+
+/// A `put` read and checked, not written yet: `onboard` shows its
+/// [`Prepared::plan`] or writes it.
+pub struct Prepared<'a> {
+    pub prefix: String,
+    pub app: String,
+    writer: Writer<'a>,
+    entries: Vec<Entry>,
+}
+
+/// Reads and checks everything `put` would write (names, values, flags),
+/// before any call to SSM. `verb`: the command, for messages.
+pub fn prepare<'a>(
+    cfg: &Config,
+    input: &Input,
+    write: &'a WriteArgs,
+    verb: &'static str,
+) -> Result<Prepared<'a>> {
     let prefix = cfg.team.prefix()?;
-    let app = cfg.team.one_app("put")?;
-    let collected = collect(args, cfg.cwd()?)?;
+    let app = cfg.team.one_app(verb)?;
+    let collected = collect(input, cfg.cwd()?)?;
     let vars: Vec<&str> = collected.iter().map(|(v, _, _)| v.as_str()).collect();
-    let writer = Writer::new(&args.write, "put", &vars, &app)?;
+    let writer = Writer::new(write, "put", &vars, &app)?;
     let entries = collected
         .into_iter()
         .map(|(var, key, value)| Entry {
@@ -192,12 +226,77 @@ pub fn run(cfg: &Config, args: &PutArgs) -> Result<()> {
             value,
         })
         .collect();
-    let (created, replaced) = writer.write(cfg, entries)?;
-    log::notice!(
-        "put {} under {prefix}/{app}/ ({created} created, {replaced} replaced)",
-        crate::output::count(created + replaced, "parameter")
-    );
-    Ok(())
+    Ok(Prepared {
+        prefix,
+        app,
+        writer,
+        entries,
+    })
+}
+
+/// What [`Prepared::plan`] found for one parameter.
+pub struct Planned {
+    pub name: String,
+    /// The key, the last segment of the name.
+    pub key: String,
+    pub kind: ParameterType,
+    pub why: &'static str,
+    pub len: usize,
+    /// It exists already: replaced with `--overwrite`, else refused.
+    pub exists: bool,
+}
+
+impl Prepared<'_> {
+    /// Writes everything, exactly as `put` does: one line per key, then
+    /// the summary.
+    pub fn write(self, cfg: &Config) -> Result<()> {
+        let Prepared {
+            prefix,
+            app,
+            writer,
+            entries,
+        } = self;
+        let (created, replaced) = writer.write(cfg, entries)?;
+        log::notice!(
+            "put {} under {prefix}/{app}/ ({created} created, {replaced} replaced)",
+            crate::output::count(created + replaced, "parameter")
+        );
+        Ok(())
+    }
+
+    /// What [`Prepared::write`] would do, read from SSM without writing:
+    /// the size checks, the existence check (types only, no values) and
+    /// the type each parameter would get.
+    pub fn plan(self, cfg: &Config) -> Result<Vec<Planned>> {
+        let items = plan_items(self.writer.opts, &self.writer.flags, self.entries)?;
+        let names: Vec<String> = items.iter().map(|i| i.entry.name.clone()).collect();
+        let existing = admin::on_ssm(cfg, Purpose::Read, |client| async move {
+            client.existing(&names).await.map_err(Error::Runtime)
+        })?;
+        Ok(items
+            .into_iter()
+            .map(|item| {
+                let found = existing.get(&item.entry.name);
+                let (kind, why) = match found {
+                    Some(kind) => self.writer.decide(&item.entry.var, Some(kind)),
+                    None => (item.kind, item.why),
+                };
+                Planned {
+                    key: names::last_segment(&item.entry.name).to_string(),
+                    name: item.entry.name,
+                    kind,
+                    why,
+                    len: item.entry.value.len(),
+                    exists: found.is_some(),
+                }
+            })
+            .collect())
+    }
+
+    /// Whether `--overwrite` was given.
+    pub fn overwrite(&self) -> bool {
+        self.writer.opts.overwrite
+    }
 }
 
 /// What `put` and `set` share once they know what to write: the type and

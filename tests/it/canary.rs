@@ -1554,3 +1554,118 @@ fn credential_sources_leak_nothing_failing_or_succeeding() {
     }
     assert!(portal.total_hits() > 0 && sts.total_hits() > 0 && imds.total_hits() > 0);
 }
+
+#[test]
+fn systemd_units_and_onboard_leak_nothing_at_any_verbosity() {
+    use crate::support::units::{calls, fake_systemctl, path_with};
+    let p = seed();
+    let dir = tempfile::tempdir().unwrap();
+    let ep = moto().endpoint();
+    let (fake, log) = fake_systemctl(dir.path(), 0);
+    let units = dir.path().join("units");
+    let path = path_with(&fake);
+    let units_s = units.to_str().unwrap().to_string();
+    let env = [
+        ("RUST_LOG", "trace"),
+        ("RUST_BACKTRACE", "full"),
+        ("PATH", path.as_str()),
+        ("SSMM_SYSTEMD_UNIT_DIR", units_s.as_str()),
+    ];
+    std::fs::write(
+        dir.path().join("onboard.env"),
+        format!("ONBOARD_TOKEN=\"{MARK}-onboard\"\nDB_HOST={MARK}-onboard-host\n"),
+    )
+    .unwrap();
+    let modes: [&[&str]; 4] = [
+        &["--mode", "sync"],
+        &["--mode", "sync", "--user"],
+        &["--mode", "exec", "--exec-cmd", "/bin/api --x $DB_HOST"],
+        &["--mode", "credentials", "--include-tag", "env=prod"],
+    ];
+    for loud in LOUDNESS {
+        for mode in modes {
+            for apply in [&[][..], &["--apply"]] {
+                let args = [&["--prefix", &p, "systemd", "api"][..], mode, apply, loud].concat();
+                let out = run("systemd", &ep, dir.path(), &args, &env);
+                out.success();
+            }
+        }
+        // A refusal after the fetch: a required variable that is missing.
+        let args = [
+            &["--prefix", &p, "systemd", "api", "--mode", "credentials"][..],
+            &["--require", "MISSING"],
+            loud,
+        ]
+        .concat();
+        run("systemd require", &ep, dir.path(), &args, &env).code(1);
+    }
+    let written = std::fs::read_to_string(units.join("api.service.d/ssmm.conf")).unwrap();
+    assert!(
+        written.contains("LoadCredentialEncrypted=TOKEN:"),
+        "{written}"
+    );
+    assert!(!written.contains(MARK), "{written}");
+    assert!(calls(&log).contains("--user daemon-reload"));
+
+    // onboard: the plan, a refusal, the apply, at every loudness.
+    for (i, loud) in LOUDNESS.iter().enumerate() {
+        let app = format!("onboard{i}");
+        let base = [
+            "--prefix",
+            &p,
+            "onboard",
+            &app,
+            "--env",
+            "onboard.env",
+            "--mode",
+            "credentials",
+        ];
+        run(
+            "onboard plan",
+            &ep,
+            dir.path(),
+            &args_with(&base, loud),
+            &env,
+        )
+        .success();
+        run(
+            "onboard apply",
+            &ep,
+            dir.path(),
+            &[&base[..], &["--apply"], loud].concat(),
+            &env,
+        )
+        .success();
+        run(
+            "onboard plan, keys exist",
+            &ep,
+            dir.path(),
+            &args_with(&base, loud),
+            &env,
+        )
+        .code(1);
+        run(
+            "onboard apply, keys exist",
+            &ep,
+            dir.path(),
+            &[&base[..], &["--apply"], loud].concat(),
+            &env,
+        )
+        .code(1);
+        run(
+            "onboard plan --overwrite",
+            &ep,
+            dir.path(),
+            &[&base[..], &["--overwrite"], loud].concat(),
+            &env,
+        )
+        .success();
+    }
+    // The values did go to SSM: the marker was there to leak.
+    assert!(
+        moto()
+            .params_under(&format!("{p}/onboard0"))
+            .iter()
+            .any(|(_, v)| v.contains(MARK))
+    );
+}

@@ -24,6 +24,7 @@ mod properties;
 mod references;
 mod set;
 mod sync;
+mod systemd;
 mod templates;
 mod timeouts;
 mod watch;

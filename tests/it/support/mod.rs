@@ -21,6 +21,7 @@ pub mod readers;
 pub mod rows;
 pub mod systemd_model;
 pub mod test;
+pub mod units;
 
 pub use cmd::{Outcome, Running, Ssmm};
 pub use moto::{Moto, block_on, block_on_fresh, moto, sdk_client, unique_prefix};
