@@ -529,7 +529,9 @@ fn exec_warnings_and_ssm_errors_escape_control_characters_in_names() {
         .endpoint(&proxy.endpoint())
         .current_dir(d)
         .args(["--prefix", &q, "sync", "--app", "api", "--no-shared"])
-        .args(["--fetch-strategy", "describe", "--max-attempts", "1"]);
+        // Two attempts: the injected 500s fail GetParameters all the same,
+        // and a 500 of moto's own under load does not fail the listing.
+        .args(["--fetch-strategy", "describe", "--max-attempts", "2"]);
     let msg = format!(r"ssmm: error: GetParameters {q}/api/red\u{{1b}}[31m-key (and 0 more): ");
     let out = rows.check("ssm-error-escaped", cmd, 1, &msg, &watch);
     one_line_each(&mut rows, "ssm-error-escaped", &out);
