@@ -317,15 +317,19 @@ fn the_child_exiting_on_its_own_ends_ssmm_with_its_code() {
 }
 
 #[test]
-fn sigterm_stops_the_child_and_ends_with_its_code() {
-    let t = Test::new().param("api/x", "1");
-    let script = r#"trap 'echo term >> "$1/log"; exit 9' TERM; echo start >> "$1/log"; while :; do sleep 0.05; done"#;
-    let mut running = watch_exec(&t, &[], script);
-    wait_for_line(&t.path("log"), "start", &mut running);
-    let out = stop(running);
-    out.code(9);
-    assert_eq!(log(&t), ["start", "term"]);
-    out.stderr_contains("stopped by SIGTERM: stopping sh");
+fn sigterm_or_sigint_stops_the_child_and_ends_with_its_code() {
+    for (sig, name) in [(15, "SIGTERM"), (2, "SIGINT")] {
+        let t = Test::new().param("api/x", "1");
+        // The child is stopped with --stop-signal (TERM) either way.
+        let script = r#"trap 'echo term >> "$1/log"; exit 9' TERM; trap 'echo int >> "$1/log"' INT; echo start >> "$1/log"; while :; do sleep 0.05; done"#;
+        let mut running = watch_exec(&t, &[], script);
+        wait_for_line(&t.path("log"), "start", &mut running);
+        running.signal(sig);
+        let out = running.wait();
+        out.code(9);
+        assert_eq!(log(&t), ["start", "term"], "{name}");
+        out.stderr_contains(&format!("stopped by {name}: stopping sh"));
+    }
 }
 
 #[test]
