@@ -22,7 +22,8 @@ use crate::watch::{OnChange, parse_interval, parse_on_change};
 ///
 /// Parameters live under a team prefix: /<team>/shared/<key> for every app,
 /// /<team>/<app>/<key> for one app. `ssmm sync` merges them into an env file
-/// for systemd's EnvironmentFile= (or docker, dotenv, shell, json); `ssmm
+/// for systemd's EnvironmentFile= (or docker, dotenv, shell, json, or a
+/// directory of systemd credentials); `ssmm
 /// exec` runs a command with them (a Docker/ECS entrypoint); `ssmm systemd`
 /// writes the drop-in that gives a systemd service them (`onboard`: put an
 /// env file, then that); put, set, list, show, history, rollback, delete,
