@@ -40,6 +40,11 @@ pub fn run(cfg: &Config, args: &ExecArgs) -> Result<i32> {
         Some(given) => Some(Out::for_format(cwd, given, args.format)?),
         None => None,
     };
+    if args.watch.is_some() && matches!(out, Some(Out::Stdout)) {
+        return Err(Error::usage(
+            "--watch writes a file: give --out a path, not standard output",
+        ));
+    }
     if let Some(out) = &out {
         deliver::refuse_irreplaceable_out(out)?;
     }

@@ -374,7 +374,7 @@ fn as_pid_1_a_watch_forwards_signals_reaps_and_passes_the_code_through() {
 #[test]
 fn watch_options_are_checked_before_anything_starts() {
     let t = Test::new().param("api/x", "1");
-    let cases: [(&[&str], &str); 6] = [
+    let cases: [(&[&str], &str); 7] = [
         (&["--watch", "1s"], "--watch needs --init"),
         (&["--init", "--on-change", "signal:HUP"], "--watch"),
         (&["--init", "--stop-timeout", "1s"], "--watch"),
@@ -386,6 +386,10 @@ fn watch_options_are_checked_before_anything_starts() {
         (
             &["--init", "--watch", "1s", "--stop-signal", "NOPE"],
             "invalid signal \"NOPE\"",
+        ),
+        (
+            &["--init", "--watch", "1s", "--out", "-"],
+            "--watch writes a file: give --out a path, not standard output",
         ),
     ];
     for (args, message) in cases {
