@@ -90,6 +90,17 @@ impl Out {
     }
 }
 
+/// `--watch` rewrites `--out` at every change: standard output cannot be
+/// compared with what is there, and would get the env file again and again.
+pub fn refuse_stdout_for_watch(out: &Out) -> Result<()> {
+    match out {
+        Out::Stdout => Err(Error::usage(
+            "--watch writes a file: give --out a path, not standard output",
+        )),
+        _ => Ok(()),
+    }
+}
+
 /// The first check, before anything is fetched and without touching the
 /// disk: an `--out` that exists and must never be replaced (for a
 /// directory: one that is a symlink or not a directory).

@@ -66,9 +66,18 @@ impl Error {
     pub fn render(&self) -> String {
         match self {
             Error::NoPrefix => NO_PREFIX.to_string(),
+            other => format!("ssmm: error: {}", other.message()),
+        }
+    }
+
+    /// The message without `ssmm: error: `, for a warning that quotes the
+    /// failure (a watch check, `--keep-on-error`).
+    pub fn message(&self) -> String {
+        match self {
+            Error::NoPrefix => NO_PREFIX.to_string(),
             // `{:#}` joins the anyhow context chain on one line.
-            Error::Runtime(e) => format!("ssmm: error: {e:#}"),
-            other => format!("ssmm: error: {other}"),
+            Error::Runtime(e) => format!("{e:#}"),
+            other => other.to_string(),
         }
     }
 }

@@ -56,7 +56,10 @@ fn line_for(sig: Signal, phase: Phase) -> Vec<u8> {
     render("error", &msg)
 }
 
-fn render(level: &str, msg: &str) -> Vec<u8> {
+/// One log line as bytes, rendered before a signal handler may need it
+/// (formatting is not async-signal-safe): `ssmm: error: MSG` (or
+/// `ssmm: MSG` for another level), or its JSON form.
+pub(crate) fn render(level: &str, msg: &str) -> Vec<u8> {
     let line = if crate::log::is_json() {
         serde_json::json!({"level": level, "msg": msg}).to_string()
     } else if level == "error" {

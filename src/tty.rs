@@ -235,13 +235,10 @@ fn read_line(file: &mut File) -> io::Result<Answer> {
 }
 
 fn line_for(sig: Signal) -> Vec<u8> {
-    let msg = format!("interrupted by {sig} while asking for a value; nothing was written");
-    let line = if crate::log::is_json() {
-        serde_json::json!({"level": "error", "msg": msg}).to_string()
-    } else {
-        format!("ssmm: error: {msg}")
-    };
-    format!("{line}\n").into_bytes()
+    crate::stop::render(
+        "error",
+        &format!("interrupted by {sig} while asking for a value; nothing was written"),
+    )
 }
 
 extern "C" fn on_signal(sig: libc::c_int) {

@@ -67,6 +67,18 @@ impl Schedule {
     }
 }
 
+/// `a check every 1m (plus up to 6s)`.
+impl std::fmt::Display for Schedule {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "a check every {} (plus up to {})",
+            units::format_duration(self.interval),
+            units::format_duration(self.splay)
+        )
+    }
+}
+
 /// A random duration from 0 to `max`, both included.
 pub fn random_upto(max: Duration) -> Duration {
     let nanos = u64::try_from(max.as_nanos()).unwrap_or(u64::MAX);

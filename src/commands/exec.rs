@@ -40,12 +40,10 @@ pub fn run(cfg: &Config, args: &ExecArgs) -> Result<i32> {
         Some(given) => Some(Out::for_format(cwd, given, args.format)?),
         None => None,
     };
-    if args.watch.is_some() && matches!(out, Some(Out::Stdout)) {
-        return Err(Error::usage(
-            "--watch writes a file: give --out a path, not standard output",
-        ));
-    }
     if let Some(out) = &out {
+        if args.watch.is_some() {
+            deliver::refuse_stdout_for_watch(out)?;
+        }
         deliver::refuse_irreplaceable_out(out)?;
     }
     if let Some(splay) = args.splay {
@@ -92,11 +90,7 @@ pub fn run(cfg: &Config, args: &ExecArgs) -> Result<i32> {
                 stop_timeout: args.stop_timeout,
             };
             let schedule = Schedule::new(interval, args.splay);
-            log::info!(
-                "watching: a check every {} (plus up to {})",
-                crate::units::format_duration(schedule.interval),
-                crate::units::format_duration(schedule.splay)
-            );
+            log::info!("watching: {schedule}");
             exec::supervise_watching(&args.cmd, &env, how, schedule, move || run.check())
         }
     }
@@ -207,7 +201,7 @@ impl Run {
                 self.failures.failed(format!(
                     "check failed; {} keeps running unchanged: {}",
                     crate::names::printable(&self.args.cmd[0].to_string_lossy()),
-                    e.render().trim_start_matches("ssmm: error: ")
+                    e.message()
                 ));
                 None
             }

@@ -30,10 +30,8 @@ pub fn run(cfg: &Config, args: &SyncArgs) -> Result<()> {
             )));
         }
     };
-    if args.watch.is_some() && matches!(out, Out::Stdout) {
-        return Err(Error::usage(
-            "--watch writes a file: give --out a path, not standard output",
-        ));
+    if args.watch.is_some() {
+        deliver::refuse_stdout_for_watch(&out)?;
     }
     deliver::refuse_irreplaceable_out(&out)?;
     if let Some(splay) = args.splay {
@@ -47,7 +45,7 @@ pub fn run(cfg: &Config, args: &SyncArgs) -> Result<()> {
         Err(e) if args.keep_on_error && pipeline::is_outage(&e) && out.exists_as_file() => {
             log::warning!(
                 "{}; keeping the existing {} (--keep-on-error)",
-                e.render().trim_start_matches("ssmm: error: "),
+                e.message(),
                 out.shown()
             );
             None
@@ -63,11 +61,7 @@ pub fn run(cfg: &Config, args: &SyncArgs) -> Result<()> {
     stop::watching();
     session.watching = true;
     let schedule = Schedule::new(interval, args.splay);
-    log::info!(
-        "watching: a check every {} (plus up to {})",
-        crate::units::format_duration(schedule.interval),
-        crate::units::format_duration(schedule.splay)
-    );
+    log::info!("watching: {schedule}");
     let mut failures = Failures::default();
     loop {
         std::thread::sleep(schedule.next_wait());
@@ -81,13 +75,13 @@ pub fn run(cfg: &Config, args: &SyncArgs) -> Result<()> {
                     log::notice!("change: {}", changes.describe());
                 }
                 if let Err(e) = on_change(args, cwd) {
-                    log::warning!("{}", e.render().trim_start_matches("ssmm: error: "));
+                    log::warning!("{}", e.message());
                 }
             }
             Ok(None) => {}
             Err(e) => failures.failed(format!(
                 "check failed, the files stay as they were: {}",
-                e.render().trim_start_matches("ssmm: error: ")
+                e.message()
             )),
         }
     }
@@ -158,13 +152,12 @@ fn once(
             .map(|(k, e)| (k.as_str(), e.value.expose().as_bytes())),
     );
     let changed = !matches!(done.out, Some(Outcome::Unchanged)) || written > 0;
-    let changes = last.as_ref().map(|before| {
-        let mut c = Changes::of_vars(before, &now);
-        c.files = done.written.clone();
-        c
-    });
+    let mut changes = last
+        .as_ref()
+        .map_or_else(Changes::default, |before| Changes::of_vars(before, &now));
+    changes.files = done.written;
     *last = Some(now);
-    Ok(changed.then(|| changes.unwrap_or_default()))
+    Ok(changed.then_some(changes))
 }
 
 /// `--on-change CMD`, run with `/bin/sh -c` in the working directory with

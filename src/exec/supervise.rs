@@ -128,17 +128,13 @@ pub fn supervise_watching(
     let mut restart_with: Option<ExecImage> = None;
     let mut ending = false;
     let code = loop {
-        // SAFETY: siginfo_t is plain data; all pointers are valid.
-        let sig = unsafe {
-            let mut info: libc::siginfo_t = std::mem::zeroed();
-            libc::sigtimedwait(saved.blocked.as_ref(), &mut info, &WATCH_WAKEUP)
+        let sig = match next_signal(&saved.blocked, &WATCH_WAKEUP) {
+            Ok(sig) => sig,
+            Err(e) => break Err(e),
         };
-        if sig == -1 {
-            match Errno::last() {
-                Errno::EAGAIN | Errno::EINTR => {}
-                e => break Err(Error::runtime(format!("waiting for signals: {e}"))),
-            }
-        } else if (sig == libc::SIGTERM || sig == libc::SIGINT) && !ending {
+        if let Some(sig @ (libc::SIGTERM | libc::SIGINT)) = sig
+            && !ending
+        {
             ending = true;
             restart_with = None;
             log::notice!(
@@ -148,7 +144,7 @@ pub fn supervise_watching(
             if stopping.is_none() {
                 stopping = Some(Stopping::begin(child, how));
             }
-        } else if sig != libc::SIGCHLD {
+        } else if let Some(sig) = sig.filter(|&s| s != libc::SIGCHLD) {
             forward(child, sig);
         }
 
@@ -449,22 +445,30 @@ fn start_child(prepared: &ExecImage, saved: &Saved, take_terminal: bool) -> ! {
 /// the main child is gone.
 fn forward_and_reap(child: Pid, blocked: &SigSet) -> Result<i32, Error> {
     loop {
-        // SAFETY: siginfo_t is plain data; all pointers are valid.
-        let sig = unsafe {
-            let mut info: libc::siginfo_t = std::mem::zeroed();
-            libc::sigtimedwait(blocked.as_ref(), &mut info, &IDLE_WAKEUP)
-        };
-        if sig == -1 {
-            match Errno::last() {
-                Errno::EAGAIN | Errno::EINTR => {}
-                e => return Err(Error::runtime(format!("waiting for signals: {e}"))),
-            }
-        } else if sig != libc::SIGCHLD {
-            forward(child, sig);
+        match next_signal(blocked, &IDLE_WAKEUP)? {
+            Some(sig) if sig != libc::SIGCHLD => forward(child, sig),
+            _ => {}
         }
         if let Some(code) = reap(child)? {
             return Ok(code);
         }
+    }
+}
+
+/// The next signal of `blocked` to arrive within `wait`, taken off the
+/// queue; `None` when none came (or the wait was interrupted).
+fn next_signal(blocked: &SigSet, wait: &libc::timespec) -> Result<Option<libc::c_int>, Error> {
+    // SAFETY: siginfo_t is plain data; all pointers are valid.
+    let sig = unsafe {
+        let mut info: libc::siginfo_t = std::mem::zeroed();
+        libc::sigtimedwait(blocked.as_ref(), &mut info, wait)
+    };
+    if sig != -1 {
+        return Ok(Some(sig));
+    }
+    match Errno::last() {
+        Errno::EAGAIN | Errno::EINTR => Ok(None),
+        e => Err(Error::runtime(format!("waiting for signals: {e}"))),
     }
 }
 

@@ -513,7 +513,7 @@ pub fn watchdog(limit: Duration, fatal: bool) -> Watchdog {
             }
             log::warning!(
                 "a check is stuck: {}; no further check will run",
-                e.render().trim_start_matches("ssmm: error: ")
+                e.message()
             );
         }
     });
