@@ -374,7 +374,7 @@ fn as_pid_1_a_watch_forwards_signals_reaps_and_passes_the_code_through() {
 #[test]
 fn watch_options_are_checked_before_anything_starts() {
     let t = Test::new().param("api/x", "1");
-    let cases: [(&[&str], &str); 7] = [
+    let cases: [(&[&str], &str); 9] = [
         (&["--watch", "1s"], "--watch needs --init"),
         (&["--init", "--on-change", "signal:HUP"], "--watch"),
         (&["--init", "--stop-timeout", "1s"], "--watch"),
@@ -390,6 +390,14 @@ fn watch_options_are_checked_before_anything_starts() {
         (
             &["--init", "--watch", "1s", "--out", "-"],
             "--watch writes a file: give --out a path, not standard output",
+        ),
+        (
+            &["--init", "--watch", "1s", "--splay", "soon"],
+            "invalid duration \"soon\"",
+        ),
+        (
+            &["--init", "--watch", "1s", "--stop-timeout", "10x"],
+            "invalid duration unit in \"10x\"",
         ),
     ];
     for (args, message) in cases {
@@ -475,6 +483,20 @@ fn sync_watch_refuses_standard_output() {
         .code(2)
         .stderr_has("--watch writes a file")
         .go();
+    for (args, message) in [
+        (
+            &["--watch", "0s"][..],
+            "interval \"0s\" must be more than 0",
+        ),
+        (&["--splay", "2h"], "invalid duration unit in \"2h\""),
+    ] {
+        t.ssmm(["sync", "--app", "api"])
+            .args(args)
+            .code(2)
+            .stderr_has(message)
+            .writes_nothing()
+            .go();
+    }
 }
 
 #[test]
