@@ -135,12 +135,15 @@ pub struct GlobalArgs {
           value_parser = parse_timeout)]
     pub total_timeout: std::time::Duration,
 
-    /// Attempts per SSM call, first try included
+    /// Attempts per SSM call, first try included. Reads send a throttled
+    /// call again, paced, until --total-timeout: this bounds their other
+    /// errors
     #[arg(long, global = true, default_value_t = 10, value_name = "N",
           value_parser = clap::value_parser!(u32).range(1..=100))]
     pub max_attempts: u32,
 
-    /// The SDK's retry mode [default: standard for reads, adaptive for writes]
+    /// The SDK's retry mode [default: standard for reads, adaptive for
+    /// writes]; reads' throttling is paced by ssmm in either
     #[arg(long, global = true, value_enum)]
     pub retry_mode: Option<RetryMode>,
 

@@ -7,7 +7,8 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 static NEXT: AtomicU64 = AtomicU64::new(0);
-static IN_FLIGHT: Mutex<Vec<(u64, String)>> = Mutex::new(Vec::new());
+/// Each item's id, what it is, and what became of it so far.
+static IN_FLIGHT: Mutex<Vec<(u64, String, Option<String>)>> = Mutex::new(Vec::new());
 
 /// Most items named in the message; the rest are counted.
 const SHOWN: usize = 3;
@@ -19,7 +20,19 @@ pub struct Guard(u64);
 impl Drop for Guard {
     fn drop(&mut self) {
         if let Ok(mut v) = IN_FLIGHT.lock() {
-            v.retain(|(id, _)| *id != self.0);
+            v.retain(|(id, ..)| *id != self.0);
+        }
+    }
+}
+
+impl Guard {
+    /// What became of the item so far ("throttled 4 times: ..."), shown
+    /// after it in parentheses; names only, as for [`track`].
+    pub fn note(&self, how: impl AsRef<str>) {
+        if let Ok(mut v) = IN_FLIGHT.lock()
+            && let Some(item) = v.iter_mut().find(|(id, ..)| *id == self.0)
+        {
+            item.2 = Some(crate::names::printable(how.as_ref()));
         }
     }
 }
@@ -29,7 +42,7 @@ impl Drop for Guard {
 pub fn track(what: impl AsRef<str>) -> Guard {
     let id = NEXT.fetch_add(1, Ordering::Relaxed);
     if let Ok(mut v) = IN_FLIGHT.lock() {
-        v.push((id, crate::names::printable(what.as_ref())));
+        v.push((id, crate::names::printable(what.as_ref()), None));
     }
     Guard(id)
 }
@@ -40,16 +53,20 @@ pub fn summary() -> Option<String> {
     if v.is_empty() {
         return None;
     }
-    let mut names: Vec<&str> = Vec::new();
-    for (_, what) in v.iter() {
-        if !names.contains(&what.as_str()) {
-            names.push(what);
+    let mut names: Vec<String> = Vec::new();
+    for (_, what, how) in v.iter() {
+        let shown = match how {
+            Some(how) => format!("{what} ({how})"),
+            None => what.clone(),
+        };
+        if !names.contains(&shown) {
+            names.push(shown);
         }
     }
     let mut text = names
         .iter()
         .take(SHOWN)
-        .copied()
+        .map(String::as_str)
         .collect::<Vec<_>>()
         .join(", ");
     if names.len() > SHOWN {
@@ -78,5 +95,13 @@ mod tests {
         let c = track("GetParameters /t/red\u{1b}[31m");
         assert!(summary().unwrap().contains("/t/red\\u{1b}[31m"));
         drop(c);
+        // What became of an item is said after it, escaped too.
+        let d = track("GetParametersByPath /t/d");
+        d.note("throttled 2 times: ThrottlingException\n");
+        assert_eq!(
+            summary().unwrap(),
+            "GetParametersByPath /t/d (throttled 2 times: ThrottlingException\\n)"
+        );
+        drop(d);
     }
 }

@@ -190,14 +190,15 @@ impl Ssm {
         token: Option<String>,
     ) -> anyhow::Result<(Vec<Meta>, Option<String>)> {
         let _permit = self.limit.acquire().await?;
-        let _pending = crate::pending::track(format!("DescribeParameters {what}"));
         let out = self
-            .client
-            .describe_parameters()
-            .set_parameter_filters(Some(filters))
-            .max_results(50)
-            .set_next_token(token)
-            .send()
+            .send("DescribeParameters", what, || {
+                self.client
+                    .describe_parameters()
+                    .set_parameter_filters(Some(filters.clone()))
+                    .max_results(50)
+                    .set_next_token(token.clone())
+                    .send()
+            })
             .await
             .map_err(|e| read_error(format_args!("DescribeParameters {what}"), &e))?;
         let metas = out.parameters().iter().filter_map(to_meta).collect();
@@ -208,11 +209,13 @@ impl Ssm {
     pub async fn get_one(&self, name: &str) -> anyhow::Result<Option<Param>> {
         let _permit = self.limit.acquire().await?;
         match self
-            .client
-            .get_parameter()
-            .name(name)
-            .with_decryption(true)
-            .send()
+            .send("GetParameter", name, || {
+                self.client
+                    .get_parameter()
+                    .name(name)
+                    .with_decryption(true)
+                    .send()
+            })
             .await
         {
             Ok(out) => Ok(out.parameter().and_then(to_param)),
@@ -238,17 +241,17 @@ impl Ssm {
         let mut pages = 0usize;
         loop {
             let _permit = self.limit.acquire().await?;
-            let _pending =
-                crate::pending::track(format!("GetParameterHistory {}", printable(name)));
             pages += 1;
             let out = match self
-                .client
-                .get_parameter_history()
-                .name(name)
-                .with_decryption(false)
-                .max_results(50)
-                .set_next_token(token)
-                .send()
+                .send("GetParameterHistory", name, || {
+                    self.client
+                        .get_parameter_history()
+                        .name(name)
+                        .with_decryption(false)
+                        .max_results(50)
+                        .set_next_token(token.clone())
+                        .send()
+                })
                 .await
             {
                 Ok(out) => out,
@@ -291,11 +294,13 @@ impl Ssm {
         let _permit = self.limit.acquire().await?;
         let selector = format!("{name}:{version}");
         match self
-            .client
-            .get_parameter()
-            .name(&selector)
-            .with_decryption(true)
-            .send()
+            .send("GetParameter", &selector, || {
+                self.client
+                    .get_parameter()
+                    .name(&selector)
+                    .with_decryption(true)
+                    .send()
+            })
             .await
         {
             Ok(out) => Ok(out.parameter().and_then(to_param).map(|mut p| {
@@ -327,11 +332,13 @@ impl Ssm {
         let batches = names.chunks(BATCH).map(|batch| async move {
             let _permit = self.limit.acquire().await?;
             let out = self
-                .client
-                .get_parameters()
-                .set_names(Some(batch.to_vec()))
-                .with_decryption(false)
-                .send()
+                .send("GetParameters", &batch[0], || {
+                    self.client
+                        .get_parameters()
+                        .set_names(Some(batch.to_vec()))
+                        .with_decryption(false)
+                        .send()
+                })
                 .await
                 .map_err(|e| {
                     read_error(format_args!("GetParameters {}", printable(&batch[0])), &e)
@@ -376,22 +383,24 @@ impl Ssm {
             .await
             .map_err(|e| WriteError::Refused(e.to_string()))?;
         let result = self
-            .client
-            .put_parameter()
-            .name(req.name)
-            .value(req.value.expose())
-            .r#type(req.kind.clone())
-            .tier(req.tier.clone())
-            .set_key_id(
-                (req.kind == ParameterType::SecureString)
-                    .then(|| req.key_id.map(str::to_string))
-                    .flatten(),
-            )
-            .set_description(req.description.map(str::to_string))
-            .set_data_type(req.data_type.map(str::to_string))
-            .overwrite(req.overwrite)
-            .set_tags(tags)
-            .send()
+            .send("PutParameter", req.name, || {
+                self.client
+                    .put_parameter()
+                    .name(req.name)
+                    .value(req.value.expose())
+                    .r#type(req.kind.clone())
+                    .tier(req.tier.clone())
+                    .set_key_id(
+                        (req.kind == ParameterType::SecureString)
+                            .then(|| req.key_id.map(str::to_string))
+                            .flatten(),
+                    )
+                    .set_description(req.description.map(str::to_string))
+                    .set_data_type(req.data_type.map(str::to_string))
+                    .overwrite(req.overwrite)
+                    .set_tags(tags.clone())
+                    .send()
+            })
             .await;
         match result {
             Ok(out) => Ok(out.version()),
@@ -490,39 +499,44 @@ impl Ssm {
 
     pub async fn add_tags(&self, name: &str, tags: &[(String, String)]) -> anyhow::Result<()> {
         let _permit = self.limit.acquire().await?;
-        self.client
-            .add_tags_to_resource()
-            .resource_type(ResourceTypeForTagging::Parameter)
-            .resource_id(name)
-            .set_tags(Some(tag_list(tags)?))
-            .send()
-            .await
-            .map_err(|e| {
-                anyhow!(
-                    "AddTagsToResource {}: {}",
-                    printable(name),
-                    describe_write(&e)
-                )
-            })?;
+        let list = tag_list(tags)?;
+        self.send("AddTagsToResource", name, || {
+            self.client
+                .add_tags_to_resource()
+                .resource_type(ResourceTypeForTagging::Parameter)
+                .resource_id(name)
+                .set_tags(Some(list.clone()))
+                .send()
+        })
+        .await
+        .map_err(|e| {
+            anyhow!(
+                "AddTagsToResource {}: {}",
+                printable(name),
+                describe_write(&e)
+            )
+        })?;
         Ok(())
     }
 
     pub async fn remove_tags(&self, name: &str, keys: &[String]) -> anyhow::Result<()> {
         let _permit = self.limit.acquire().await?;
-        self.client
-            .remove_tags_from_resource()
-            .resource_type(ResourceTypeForTagging::Parameter)
-            .resource_id(name)
-            .set_tag_keys(Some(keys.to_vec()))
-            .send()
-            .await
-            .map_err(|e| {
-                anyhow!(
-                    "RemoveTagsFromResource {}: {}",
-                    printable(name),
-                    describe_write(&e)
-                )
-            })?;
+        self.send("RemoveTagsFromResource", name, || {
+            self.client
+                .remove_tags_from_resource()
+                .resource_type(ResourceTypeForTagging::Parameter)
+                .resource_id(name)
+                .set_tag_keys(Some(keys.to_vec()))
+                .send()
+        })
+        .await
+        .map_err(|e| {
+            anyhow!(
+                "RemoveTagsFromResource {}: {}",
+                printable(name),
+                describe_write(&e)
+            )
+        })?;
         Ok(())
     }
 
@@ -530,11 +544,13 @@ impl Ssm {
     pub async fn list_tags(&self, name: &str) -> anyhow::Result<Vec<(String, String)>> {
         let _permit = self.limit.acquire().await?;
         let out = self
-            .client
-            .list_tags_for_resource()
-            .resource_type(ResourceTypeForTagging::Parameter)
-            .resource_id(name)
-            .send()
+            .send("ListTagsForResource", name, || {
+                self.client
+                    .list_tags_for_resource()
+                    .resource_type(ResourceTypeForTagging::Parameter)
+                    .resource_id(name)
+                    .send()
+            })
             .await
             .map_err(|e| {
                 anyhow!(
@@ -559,10 +575,16 @@ impl Ssm {
     ) -> anyhow::Result<(Vec<String>, Vec<String>)> {
         let _permit = self.limit.acquire().await?;
         let out = self
-            .client
-            .delete_parameters()
-            .set_names(Some(names.to_vec()))
-            .send()
+            .send(
+                "DeleteParameters",
+                names.first().map_or("-", String::as_str),
+                || {
+                    self.client
+                        .delete_parameters()
+                        .set_names(Some(names.to_vec()))
+                        .send()
+                },
+            )
             .await
             .map_err(|e| {
                 anyhow!(

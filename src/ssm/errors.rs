@@ -35,6 +35,20 @@ const THROTTLING: [&str; 4] = [
     "TooManyRequestsException",
 ];
 
+/// SSM asked to slow down: a throttling code, or HTTP 429.
+pub fn is_throttling<E>(err: &SdkError<E, HttpResponse>) -> bool
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+{
+    match err {
+        SdkError::ServiceError(se) => {
+            se.raw().status().as_u16() == 429
+                || se.err().code().is_some_and(|c| THROTTLING.contains(&c))
+        }
+        _ => false,
+    }
+}
+
 /// SSM unreachable, timing out, throttled, failing with 5xx, or an answer
 /// cut off in transit. Not an outage: credentials that cannot be had,
 /// AccessDenied and

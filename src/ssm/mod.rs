@@ -6,6 +6,7 @@
 mod admin;
 pub mod credentials;
 mod errors;
+mod pacing;
 mod stats;
 
 use std::sync::Arc;
@@ -15,7 +16,9 @@ use anyhow::{Context, anyhow};
 use aws_config::BehaviorVersion;
 use aws_sdk_ssm::Client;
 use aws_sdk_ssm::config::Region;
+use aws_sdk_ssm::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_ssm::types::{ParameterStringFilter, ParameterType};
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_types::retry::RetryConfig;
 use aws_smithy_types::timeout::TimeoutConfig;
 use tokio::sync::Semaphore;
@@ -66,26 +69,12 @@ pub use stats::Stats;
 /// GetParametersByPath, GetParameters and DeleteParameters take at most 10.
 pub const BATCH: usize = 10;
 
-/// Base of a throttled read's backoff. The SDK waits rand(0..1) x
-/// min(base x 2^(n-1), MAX_BACKOFF) before retry n (full jitter keeps hosts
-/// out of step), and a call gets `--max-attempts` (10) attempts, so the base
-/// decides how long a call can outwait a fleet start. Measured with
-/// tests/fleet.rs (200 hosts x 3 pages at once against a 40 TPS bucket,
-/// bound 15 s; times from a release build): a 100 ms base spends half its
-/// attempts in the first second, needed 4.1 requests a page, and lost a
-/// host with 10 attempts in 1 of 4 runs and 47-62 hosts with 8 attempts;
-/// 1.5 s needed 2.3-2.5 a page, reached the last success as soon (18-20 s,
-/// 1.2-1.35x) and got every host through with 7 attempts (1 s: 8). The
-/// price: a throttled read waits 0.75 s on average before its first retry,
-/// and persistent throttling fails after ~35 s (10 attempts), not ~16 s.
-const READ_THROTTLE_BACKOFF: Duration = Duration::from_millis(1500);
-/// Base of a read's backoff after other retryable errors (5xx, resets,
-/// timeouts): these are not about load, so retry quickly.
+/// Base of a read's backoff after retryable errors other than throttling
+/// (5xx, resets, timeouts): these are not about load, so retry quickly.
+/// Throttling is not retried by the SDK for reads: [`pacing`] sends those
+/// again.
 const READ_ERROR_BACKOFF: Duration = Duration::from_millis(100);
-/// Cap of every backoff. It sets a fleet's tail (the last hosts sit in
-/// their longest waits while the bucket has room): 20 s made the last
-/// success of the 200-host fleet 26-29 s instead of 18-20 s; 8 s was no
-/// faster than 10 s and leaves less room for larger fleets.
+/// Cap of the SDK's backoff (writes' throttling, every call's other errors).
 const MAX_BACKOFF: Duration = Duration::from_secs(10);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long past `--total-timeout` a blocked runtime thread is waited for.
@@ -113,6 +102,8 @@ pub struct Ssm {
     client: Client,
     limit: Arc<Semaphore>,
     pub stats: Arc<Stats>,
+    /// Read clients: throttled calls are sent again at this pace.
+    pacer: Option<Arc<pacing::Pacer>>,
 }
 
 /// Build the client. Credentials are resolved lazily by the SDK's default
@@ -132,17 +123,13 @@ pub async fn connect(s: &AwsSettings, purpose: Purpose) -> Result<Ssm, Error> {
     .with_max_attempts(s.max_attempts)
     .with_max_backoff(MAX_BACKOFF);
     let retry = if purpose == Purpose::Read {
-        // `initial_backoff` is the base for throttling errors; the retry spec
-        // carries the base for the others. `v2_0` is the SDK's current retry
-        // behaviour in every other respect. The SDK's retry quota (500
-        // tokens a process, 5 a throttled retry, kept only by retries that
-        // did not succeed) is left as it is: a host's 3 pages can use 135.
-        retry
-            .with_initial_backoff(READ_THROTTLE_BACKOFF)
-            .with_retry_spec(
-                aws_smithy_types::retry::RetrySpec::v2_0()
-                    .with_non_throttling_initial_backoff(READ_ERROR_BACKOFF),
-            )
+        // The retry spec carries the base for errors other than throttling,
+        // which the SDK does not retry for reads (`NoThrottleRetries`).
+        // `v2_0` is the SDK's current retry behaviour in every other respect.
+        retry.with_retry_spec(
+            aws_smithy_types::retry::RetrySpec::v2_0()
+                .with_non_throttling_initial_backoff(READ_ERROR_BACKOFF),
+        )
     } else {
         retry
     };
@@ -182,6 +169,9 @@ pub async fn connect(s: &AwsSettings, purpose: Purpose) -> Result<Ssm, Error> {
     let stats = Arc::new(Stats::default());
     let mut conf =
         aws_sdk_ssm::config::Builder::from(&shared).interceptor(stats::Counter(stats.clone()));
+    if purpose == Purpose::Read {
+        conf = conf.retry_classifier(pacing::NoThrottleRetries);
+    }
     if let Some(profile) = &s.profile {
         conf = conf.credentials_provider(credentials::profile_first(
             profile, &shared, retry, timeouts,
@@ -196,6 +186,7 @@ pub async fn connect(s: &AwsSettings, purpose: Purpose) -> Result<Ssm, Error> {
         client: Client::from_conf(conf),
         limit: Arc::new(Semaphore::new(limit.max(1))),
         stats,
+        pacer: (purpose == Purpose::Read).then(Default::default),
     })
 }
 
@@ -210,6 +201,52 @@ fn to_param(p: &aws_sdk_ssm::types::Parameter) -> Option<Param> {
 impl Ssm {
     pub fn client(&self) -> &Client {
         &self.client
+    }
+
+    /// One call (`op`, on `what`), tracked as pending while it runs. On a
+    /// read client a throttled call is sent again after the pacer's gap,
+    /// for as long as it takes: `--total-timeout` (the enclosing
+    /// [`within`]) ends it, and names it with how often it was throttled.
+    /// `--max-attempts` bounds the SDK's retries of the other errors.
+    async fn send<T, E, Fut>(
+        &self,
+        op: &str,
+        what: impl std::fmt::Display,
+        mut call: impl FnMut() -> Fut,
+    ) -> Result<T, SdkError<E, HttpResponse>>
+    where
+        Fut: std::future::Future<Output = Result<T, SdkError<E, HttpResponse>>>,
+        E: ProvideErrorMetadata + std::error::Error + 'static,
+    {
+        let pending = crate::pending::track(format!("{op} {what}"));
+        let Some(pacer) = &self.pacer else {
+            return call().await;
+        };
+        let mut throttles = 0u32;
+        loop {
+            let ticket = pacer.wait();
+            if !ticket.wait.is_zero() {
+                tokio::time::sleep(ticket.wait).await;
+            }
+            let result = call().await;
+            match &result {
+                Err(e) if errors::is_throttling(e) => {
+                    throttles += 1;
+                    pacer.throttled(ticket);
+                    self.stats.resent(op);
+                    let times = if throttles == 1 { "time" } else { "times" };
+                    let how = format!("throttled {throttles} {times}, last: {}", explain(e));
+                    log::trace!("{op} {what}: {how}");
+                    pending.note(how);
+                }
+                // SSM answered (a service error is an answer too).
+                Ok(_) | Err(SdkError::ServiceError(_)) => {
+                    pacer.answered(ticket);
+                    return result;
+                }
+                Err(_) => return result,
+            }
+        }
     }
 
     /// Every parameter under `path` (decrypted), read with `strategy`.
@@ -265,17 +302,18 @@ impl Ssm {
         page: usize,
     ) -> anyhow::Result<(Vec<Param>, Option<String>)> {
         let _permit = self.limit.acquire().await?;
-        let _pending = crate::pending::track(format!("GetParametersByPath {path}"));
         let started = Instant::now();
         let out = self
-            .client
-            .get_parameters_by_path()
-            .path(path)
-            .recursive(recursive)
-            .with_decryption(true)
-            .max_results(BATCH as i32)
-            .set_next_token(token)
-            .send()
+            .send("GetParametersByPath", path, || {
+                self.client
+                    .get_parameters_by_path()
+                    .path(path)
+                    .recursive(recursive)
+                    .with_decryption(true)
+                    .max_results(BATCH as i32)
+                    .set_next_token(token.clone())
+                    .send()
+            })
             .await
             .map_err(|e| read_error(format_args!("GetParametersByPath {path}"), &e))?;
         let got: Vec<Param> = out.parameters().iter().filter_map(to_param).collect();
@@ -373,13 +411,14 @@ impl Ssm {
 
     async fn get_batch(&self, batch: &[String]) -> anyhow::Result<Vec<Option<Param>>> {
         let _permit = self.limit.acquire().await?;
-        let _pending = crate::pending::track(format!("GetParameters {}", batch[0]));
         let out = self
-            .client
-            .get_parameters()
-            .set_names(Some(batch.to_vec()))
-            .with_decryption(true)
-            .send()
+            .send("GetParameters", &batch[0], || {
+                self.client
+                    .get_parameters()
+                    .set_names(Some(batch.to_vec()))
+                    .with_decryption(true)
+                    .send()
+            })
             .await
             .map_err(|e| {
                 read_error(

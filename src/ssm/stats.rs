@@ -13,6 +13,7 @@ use aws_smithy_runtime_api::client::orchestrator::Metadata;
 
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct OpStats {
+    /// Calls, each counted once however often it was sent.
     pub calls: u64,
     pub attempts: u64,
     /// Attempts answered with an HTTP error status (throttling, 5xx).
@@ -32,6 +33,14 @@ impl Stats {
             .unwrap_or_else(|| "unknown".to_string());
         if let Ok(mut ops) = self.ops.lock() {
             f(ops.entry(op).or_default());
+        }
+    }
+
+    /// A throttled read that is sent again: one call, more attempts.
+    pub fn resent(&self, op: &str) {
+        if let Ok(mut ops) = self.ops.lock() {
+            let s = ops.entry(op.to_string()).or_default();
+            s.calls = s.calls.saturating_sub(1);
         }
     }
 

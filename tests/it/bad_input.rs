@@ -2440,6 +2440,9 @@ fn keep_on_error_rides_out_outages_only() {
         "--keep-on-error",
         "--max-attempts",
         "2",
+        // Throttling is sent again until this limit.
+        "--total-timeout",
+        "2s",
     ];
 
     // Bad data under files/: each fails, flag or not.

@@ -211,6 +211,9 @@ fn failure_paths_leak_nothing() {
                 "api",
                 "--max-attempts",
                 "2",
+                // Throttling is sent again until this limit.
+                "--total-timeout",
+                "2s",
                 "-vvv",
             ],
             &trace,

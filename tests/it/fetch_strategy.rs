@@ -172,10 +172,11 @@ fn auto_reads_a_small_layer_with_one_call_and_a_large_one_with_describe() {
 #[test]
 fn describe_rides_out_throttling_of_both_operations() {
     let t = numbered(Test::new(), "api", 40).faults(
-        Plan::share(Fault::Throttle, 0.5, 11).only(&["DescribeParameters", "GetParameters"]),
+        Plan::share(Fault::Throttle, 0.3, 11).only(&["DescribeParameters", "GetParameters"]),
     );
     sync_one(&t, "api", "describe")
-        .args(["--max-attempts", "20"])
+        .args(["--max-attempts", "1"])
+        .timeout(std::time::Duration::from_secs(120))
         .success()
         .go();
     assert!(t.proxy().faults_injected() > 0);

@@ -9,10 +9,19 @@
 //! processes and moto, which serves one call at a time). So the fleet runs
 //! twice: first without the bucket (the machine's floor), then with it.
 //!
-//! Knobs, for `scripts/fleet` and for tuning the retry settings:
-//! `SSMM_FLEET_N` hosts (default 200), `SSMM_FLEET_ARGS` extra ssmm flags
-//! (e.g. `--retry-mode adaptive --max-attempts 15`), `SSMM_FLEET_BIN` another
-//! ssmm binary to run instead of this build's.
+//! Knobs, for `scripts/fleet`: `SSMM_FLEET_N` hosts (default 200),
+//! `SSMM_FLEET_ARGS` extra ssmm flags (e.g. `--splay 10s`), `SSMM_FLEET_BIN`
+//! another ssmm binary to run instead of this build's, `SSMM_FLEET_CSV` a
+//! file to write the 40 TPS run's seconds to (`t,requests,throttled,done`:
+//! requests and throttled requests in that second, hosts done by its end),
+//! for the pictures.
+//!
+//! The watching fleet (`a_watching_fleet_...`, ignored by default: a
+//! benchmark of several minutes that `scripts/fleet --watch N` runs) keeps
+//! `SSMM_FLEET_N` hosts in `sync --watch SSMM_FLEET_INTERVAL` (default 90s)
+//! and reports their calls a minute against the budget the README gives:
+//! hosts x pages per check / the mean interval (INTERVAL plus half the
+//! default splay of INTERVAL/10).
 
 use crate::support;
 
@@ -103,9 +112,15 @@ struct Figures {
     /// From the first spawn to the last one returning.
     spawned: Duration,
     /// From the first spawn to the hosts' files being written (their
-    /// modification times), median and last.
+    /// modification times), median, 99th percentile and last, and all of
+    /// them in order.
     median: Duration,
+    p99: Duration,
     last: Duration,
+    done: Vec<Duration>,
+    /// The proxy's running totals (requests, throttled) each second from
+    /// the first spawn.
+    samples: Vec<(usize, usize)>,
     /// Hosts that failed, with the first failure's output.
     failed: usize,
     first_failure: Option<String>,
@@ -140,21 +155,7 @@ fn run_fleet(
         .collect();
 
     let (t0, t0_wall) = (Instant::now(), SystemTime::now());
-    let running: Vec<_> = dirs
-        .iter()
-        .map(|dir| {
-            program()
-                .endpoint(&proxy.endpoint())
-                .current_dir(dir)
-                .args(["--prefix", prefix, "sync", "--app", "api", "--no-shared"])
-                .args(["--out", OUT, "-v"])
-                .args(extra)
-                .timeout(limit)
-                .spawn()
-        })
-        .collect();
-    let spawned = t0.elapsed();
-    let outcomes: Vec<_> = running.into_iter().map(|r| r.wait()).collect();
+    let (outcomes, spawned, samples) = spawn_and_wait(&dirs, &proxy, prefix, limit, extra, t0);
 
     let (mut retries, mut max_host_retries, mut failed) = (0, 0, 0);
     let mut first_failure = None;
@@ -196,10 +197,80 @@ fn run_fleet(
         max_host_retries,
         spawned,
         median: done.get(done.len() / 2).copied().unwrap_or_default(),
+        p99: done.get(done.len() * 99 / 100).copied().unwrap_or_default(),
         last: done.last().copied().unwrap_or_default(),
+        done,
+        samples,
         failed,
         first_failure,
     }
+}
+
+/// Spawns a host per directory at once, then waits for every one, taking
+/// the proxy's totals (requests, throttled) each second meanwhile.
+fn spawn_and_wait(
+    dirs: &[PathBuf],
+    proxy: &FaultProxy,
+    prefix: &str,
+    limit: Duration,
+    extra: &[String],
+    t0: Instant,
+) -> (Vec<support::cmd::Outcome>, Duration, Vec<(usize, usize)>) {
+    let mut running: Vec<_> = dirs
+        .iter()
+        .map(|dir| {
+            program()
+                .endpoint(&proxy.endpoint())
+                .current_dir(dir)
+                .args(["--prefix", prefix, "sync", "--app", "api", "--no-shared"])
+                .args(["--out", OUT, "-v"])
+                .args(extra)
+                .timeout(limit)
+                .spawn()
+        })
+        .collect();
+    let spawned = t0.elapsed();
+    let mut samples = Vec::new();
+    let mut next = t0 + Duration::from_secs(1);
+    let mut first_running = 0;
+    loop {
+        while first_running < running.len() && !running[first_running].is_running() {
+            first_running += 1;
+        }
+        // Past the limit, `wait` below kills what still runs and says so.
+        if first_running == running.len() || t0.elapsed() > limit {
+            break;
+        }
+        if let Some(wait) = next.checked_duration_since(Instant::now()) {
+            std::thread::sleep(wait.min(Duration::from_millis(50)));
+        }
+        if Instant::now() >= next {
+            samples.push((proxy.total(), proxy.faults_injected()));
+            next += Duration::from_secs(1);
+        }
+    }
+    samples.push((proxy.total(), proxy.faults_injected()));
+    let outcomes = running.into_iter().map(|r| r.wait()).collect();
+    (outcomes, spawned, samples)
+}
+
+/// `t,requests,throttled,done` a second, for `scripts/fleet`'s pictures.
+fn write_csv(path: &str, f: &Figures) {
+    let mut csv = String::from("t,requests,throttled,done\n");
+    let mut before = (0, 0);
+    for (i, &(total, throttled)) in f.samples.iter().enumerate() {
+        let end = Duration::from_secs(i as u64 + 1);
+        let done = f.done.partition_point(|d| *d <= end);
+        csv.push_str(&format!(
+            "{},{},{},{done}\n",
+            i + 1,
+            total - before.0,
+            throttled - before.1
+        ));
+        before = (total, throttled);
+    }
+    fs::write(path, csv).unwrap_or_else(|e| panic!("writing {path}: {e}"));
+    eprintln!("fleet: wrote the 40 TPS run's seconds to {path}");
 }
 
 fn report(f: &Figures, bound: Option<Duration>) {
@@ -211,7 +282,7 @@ fn report(f: &Figures, bound: Option<Duration>) {
         None => ("-".into(), "-".into()),
     };
     eprintln!(
-        "fleet: {:<10} {:>5} {:>6} {:>7} {:>9} {:>7} {:>8} {:>6} {:>6} {:>6} {:>6} {:>5} {:>6}",
+        "fleet: {:<10} {:>5} {:>6} {:>7} {:>9} {:>7} {:>8} {:>6} {:>6} {:>6} {:>6} {:>6} {:>5} {:>6}",
         f.label,
         f.hosts,
         f.requests,
@@ -221,6 +292,7 @@ fn report(f: &Figures, bound: Option<Duration>) {
         f.max_host_retries,
         secs(f.spawned),
         secs(f.median),
+        secs(f.p99),
         secs(f.last),
         bound,
         ratio,
@@ -281,7 +353,7 @@ fn a_fleet_starting_at_once_gets_through_ssms_rate_limit() {
         }
     );
     eprintln!(
-        "fleet: {:<10} {:>5} {:>6} {:>7} {:>9} {:>7} {:>8} {:>6} {:>6} {:>6} {:>6} {:>5} {:>6}",
+        "fleet: {:<10} {:>5} {:>6} {:>7} {:>9} {:>7} {:>8} {:>6} {:>6} {:>6} {:>6} {:>6} {:>5} {:>6}",
         "run",
         "hosts",
         "calls",
@@ -291,6 +363,7 @@ fn a_fleet_starting_at_once_gets_through_ssms_rate_limit() {
         "max/host",
         "spawn",
         "median",
+        "p99",
         "last",
         "bound",
         "ratio",
@@ -310,6 +383,11 @@ fn a_fleet_starting_at_once_gets_through_ssms_rate_limit() {
     let plan = Plan::over_rate(Fault::Throttle, TPS, BURST).only(&READS);
     let fleet = run_fleet("40 TPS", n, plan, &p, &want, limit, &extra);
     report(&fleet, Some(bound));
+    if let Ok(path) = std::env::var("SSMM_FLEET_CSV")
+        && !path.is_empty()
+    {
+        write_csv(&path, &fleet);
+    }
 
     // Which limit binds: the bucket's quotient, or what this machine needs
     // for the same calls without it (spawning, moto's serial service).
@@ -382,4 +460,152 @@ fn a_fleet_starting_at_once_gets_through_ssms_rate_limit() {
         secs(allowed),
         secs(binding)
     );
+}
+
+fn env_secs(name: &str, default: u64) -> u64 {
+    match std::env::var(name) {
+        Ok(v) if !v.trim().is_empty() => v
+            .trim()
+            .trim_end_matches('s')
+            .parse()
+            .unwrap_or_else(|_| panic!("{name}={v:?} is not a number of seconds")),
+        _ => default,
+    }
+}
+
+/// One line of the watching fleet's seconds: requests, throttled, hosts
+/// whose file exists.
+fn watch_sample(proxy: &FaultProxy, dirs: &[PathBuf]) -> (usize, usize, usize) {
+    let done = dirs.iter().filter(|d| d.join(OUT).exists()).count();
+    (proxy.total(), proxy.faults_injected(), done)
+}
+
+#[test]
+#[ignore = "a benchmark of several minutes: scripts/fleet --watch N runs it"]
+fn a_watching_fleet_stays_within_its_call_budget() {
+    let n = hosts();
+    let interval = env_secs("SSMM_FLEET_INTERVAL", 90);
+    let checks = env_secs("SSMM_FLEET_CHECKS", 3);
+    // The default splay is INTERVAL/10: a check comes INTERVAL plus half
+    // of that after the previous one, on average.
+    let mean = interval as f64 * 1.05;
+    let budget = n as f64 * PAGES as f64 * 60.0 / mean;
+    let p = unique_prefix();
+    let items: Vec<(String, String)> = (1..=PARAMS)
+        .map(|i| (format!("{p}/api/key-{i:02}"), format!("value {i}")))
+        .collect();
+    moto().put_many(&items);
+    let want: String = (1..=PARAMS)
+        .map(|i| format!("KEY_{i:02}=\"value {i}\"\n"))
+        .collect();
+
+    let proxy = FaultProxy::start(&moto().endpoint());
+    proxy.set_plan(Plan::over_rate(Fault::Throttle, TPS, BURST).only(&READS));
+    let root = tempfile::tempdir().unwrap();
+    let dirs: Vec<PathBuf> = (0..n)
+        .map(|i| {
+            let d = root.path().join(format!("host{i:04}"));
+            fs::create_dir(&d).unwrap();
+            d
+        })
+        .collect();
+    let start_bound = Duration::from_secs_f64((n * PAGES) as f64 / TPS);
+    let lives = start_bound * 4 + Duration::from_secs(interval * (checks + 2) + 120);
+    eprintln!(
+        "fleet: {n} hosts in sync --watch {interval}s, {checks} checks each measured, \
+         bucket {TPS} TPS; budget {budget:.0} calls a minute ({:.1} a second)",
+        budget / 60.0
+    );
+    let t0 = Instant::now();
+    let mut running: Vec<_> = dirs
+        .iter()
+        .map(|dir| {
+            program()
+                .endpoint(&proxy.endpoint())
+                .current_dir(dir)
+                .args(["--prefix", &p, "sync", "--app", "api", "--no-shared"])
+                .args(["--out", OUT, "--watch", &format!("{interval}s")])
+                .args(extra_args())
+                .timeout(lives)
+                .spawn()
+        })
+        .collect();
+
+    // Each second: what the proxy saw and how many hosts have their file.
+    let mut seconds: Vec<(usize, usize, usize)> = Vec::new();
+    let tick = |seconds: &mut Vec<(usize, usize, usize)>| {
+        let next = t0 + Duration::from_secs(seconds.len() as u64 + 1);
+        if let Some(wait) = next.checked_duration_since(Instant::now()) {
+            std::thread::sleep(wait);
+        }
+        seconds.push(watch_sample(&proxy, &dirs));
+    };
+    let deadline = start_bound * 4 + Duration::from_secs(60);
+    while seconds.last().is_none_or(|s| s.2 < n) {
+        assert!(
+            t0.elapsed() < deadline,
+            "the watching fleet's start took longer than {}",
+            secs(deadline)
+        );
+        tick(&mut seconds);
+    }
+    let started = seconds.len();
+    let window = Duration::from_secs_f64(mean * checks as f64);
+    while Duration::from_secs((seconds.len() - started) as u64) < window {
+        tick(&mut seconds);
+    }
+    let (r0, t0_throttled, _) = seconds[started - 1];
+    let (r1, t1_throttled, _) = *seconds.last().unwrap();
+    let minutes = (seconds.len() - started) as f64 / 60.0;
+    let per_minute = (r1 - r0) as f64 / minutes;
+    let throttled = t1_throttled - t0_throttled;
+    let pages = (r1 - r0) - throttled;
+
+    for r in &running {
+        r.signal(15);
+    }
+    let outcomes: Vec<_> = running.drain(..).map(|r| r.wait()).collect();
+    let mut ended = 0;
+    for (out, dir) in outcomes.iter().zip(&dirs) {
+        assert_eq!(
+            fs::read_to_string(dir.join(OUT)).unwrap_or_default(),
+            want,
+            "wrong file from {}",
+            dir.display()
+        );
+        if out.code == Some(0) && out.stderr.contains("watch ended") {
+            ended += 1;
+        }
+    }
+    if let Ok(path) = std::env::var("SSMM_FLEET_CSV")
+        && !path.is_empty()
+    {
+        let mut csv = String::from("t,requests,throttled,done\n");
+        let mut before = (0, 0);
+        for (i, &(r, t, d)) in seconds.iter().enumerate() {
+            csv.push_str(&format!(
+                "{},{},{},{d}\n",
+                i + 1,
+                r - before.0,
+                t - before.1
+            ));
+            before = (r, t);
+        }
+        fs::write(&path, csv).unwrap_or_else(|e| panic!("writing {path}: {e}"));
+        eprintln!("fleet: wrote the watching fleet's seconds to {path}");
+    }
+    eprintln!(
+        "fleet: watching: all {n} files written after {}s; then over {:.1} min \
+         ({checks} mean intervals): {} requests, {per_minute:.0} a minute \
+         ({:.1} a second) against a budget of {budget:.0} a minute ({:.2}x); \
+         {throttled} throttled; {:.2} pages a host a check (minimum {PAGES}); \
+         {ended} of {n} hosts ended cleanly on SIGTERM",
+        started,
+        minutes,
+        r1 - r0,
+        per_minute / 60.0,
+        per_minute / budget,
+        pages as f64 / n as f64 / (minutes * 60.0 / mean),
+    );
+    assert_eq!(ended, n, "hosts that did not end cleanly on SIGTERM");
 }

@@ -237,7 +237,7 @@ fn an_outage_leaves_the_child_alone_and_the_change_applies_after_recovery() {
     let t = Test::new()
         .faults(Plan::none())
         .param("api/db-password", "before");
-    t.secret("after");
+    t.secret("rotated-c0ffee");
     let mut running = watch_exec(
         &t,
         &[
@@ -247,6 +247,9 @@ fn an_outage_leaves_the_child_alone_and_the_change_applies_after_recovery() {
             "2",
             "--timeout",
             "500ms",
+            // A throttled check is sent again until this limit.
+            "--total-timeout",
+            "1s",
         ],
         CHILD,
     );
@@ -255,7 +258,7 @@ fn an_outage_leaves_the_child_alone_and_the_change_applies_after_recovery() {
     for fault in [Fault::Throttle, Fault::Status(500), Fault::Reset] {
         let shown = format!("{fault:?}");
         t.proxy().set_plan(Plan::always(fault));
-        t.put_secure("api/db-password", "after");
+        t.put_secure("api/db-password", "rotated-c0ffee");
         thread::sleep(Duration::from_millis(1200));
         assert_eq!(
             log(&t),
@@ -266,13 +269,13 @@ fn an_outage_leaves_the_child_alone_and_the_change_applies_after_recovery() {
     }
     t.proxy().set_plan(Plan::none());
     wait_for(&t.path("log"), &mut running, "a restart", |c| {
-        c.lines().any(|l| l.ends_with(" after"))
+        c.lines().any(|l| l.ends_with(" rotated-c0ffee"))
     });
     let out = stop(running);
     out.code(0);
     out.stderr_contains("check failed; sh keeps running unchanged:");
     out.stderr_contains("ssmm: checks succeed again");
-    assert_no_values(&out, &["before", "after"]);
+    assert_no_values(&out, &["before", "rotated-c0ffee"]);
 }
 
 #[test]
