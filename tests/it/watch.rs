@@ -278,6 +278,33 @@ fn an_outage_leaves_the_child_alone_and_the_change_applies_after_recovery() {
     assert_no_values(&out, &["before", "rotated-c0ffee"]);
 }
 
+/// A check that SSM throttles is paced and sent again like a start's
+/// reads, beyond `--max-attempts`: the change applies and no failure is
+/// reported.
+#[test]
+fn a_throttled_check_is_paced_and_gets_through() {
+    let t = Test::new()
+        .faults(Plan::none())
+        .param("api/db-password", "before");
+    t.secret("rotated-c0ffee");
+    let mut running = watch_exec(&t, &["--out", "app.env", "--max-attempts", "1"], CHILD);
+    wait_log(&t, &mut running, "start ");
+    t.proxy().set_plan(Plan::first(Fault::Throttle, 2));
+    t.put_secure("api/db-password", "rotated-c0ffee");
+    wait_for(&t.path("log"), &mut running, "a restart", |c| {
+        c.lines().any(|l| l.ends_with(" rotated-c0ffee"))
+    });
+    let out = stop(running);
+    out.code(0);
+    assert!(
+        !out.stderr.contains("check failed"),
+        "a throttled check failed:\n{}",
+        out.stderr
+    );
+    assert_eq!(t.proxy().faults_injected(), 2);
+    assert_no_values(&out, &["before", "rotated-c0ffee"]);
+}
+
 #[test]
 fn failed_checks_of_every_kind_leave_the_child_alone() {
     let t = Test::new().param("api/db-password", "ok-value");
