@@ -78,6 +78,11 @@ pub(crate) fn client(setup: &Setup) -> Result<Client, SetupError> {
     // The scheme is checked by hyper-rustls's connector around it.
     http.enforce_http(false);
     http.set_nodelay(true);
+    // Shared among a name's addresses, so one that never answers leaves
+    // time for the next; the whole connect has the same bound below.
+    http.set_connect_timeout(Some(setup.connect_timeout));
+    // Keeps a long, quiet download from being dropped by a middlebox.
+    http.set_keepalive(Some(Duration::from_secs(15)));
     let proxies = setup.env_proxy.then(|| Arc::new(Matcher::from_env()));
     let connector = Connector {
         https: HttpsConnector::from((http, tls.clone())),
