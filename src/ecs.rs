@@ -10,9 +10,9 @@ use std::path::Path;
 use std::time::Duration;
 
 use anyhow::{Context, anyhow, bail};
-use reqwest::Url;
 use serde_json::{Map, Value};
 use tokio::time::Instant;
+use url::Url;
 
 use crate::http;
 
@@ -219,7 +219,7 @@ fn check_uri(uri: &str) -> anyhow::Result<&str> {
 
 /// The endpoint's requests of one discovery.
 struct Endpoint {
-    client: reqwest::Client,
+    client: http::Client,
     /// The base URL: redirects are followed only within its origin.
     origin: Url,
     deadline: Instant,

@@ -18,8 +18,8 @@ pub(super) const REDIRECT_FAILED: &str = "error following redirect:";
 const MAX_REDIRECTS: usize = 3;
 
 /// One client for all downloads of a run. Proxies from the environment
-/// (`HTTPS_PROXY`, `NO_PROXY`) are honoured, as reqwest does by default.
-pub(super) fn client(limits: &Limits) -> anyhow::Result<reqwest::Client> {
+/// (`HTTPS_PROXY`, `HTTP_PROXY`, `ALL_PROXY`, `NO_PROXY`) are honoured.
+pub(super) fn client(limits: &Limits) -> anyhow::Result<http::Client> {
     http::client(&http::Setup {
         connect_timeout: limits.timeout,
         timeout: limits.timeout,
@@ -30,7 +30,7 @@ pub(super) fn client(limits: &Limits) -> anyhow::Result<reqwest::Client> {
 
 /// Download with the size cap and the timeout, then verify the hash.
 pub(super) async fn fetch(
-    client: &reqwest::Client,
+    client: &http::Client,
     param: &str,
     remote: &Remote,
     limits: &Limits,

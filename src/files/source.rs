@@ -7,7 +7,7 @@ use std::net::IpAddr;
 
 use base64::Engine as _;
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
-use reqwest::Url;
+use url::Url;
 
 use super::{FileError, FileSpec};
 use crate::http::shown;

@@ -870,6 +870,41 @@ fn metadata_without_container_name_is_fine_when_the_app_is_given() {
     }
 }
 
+/// The endpoint is link-local: an `HTTP_PROXY` (or `ALL_PROXY`) meant for
+/// other traffic never sees its requests, `NO_PROXY` or not. moto
+/// (127.0.0.1) is in `NO_PROXY`; the endpoint is on 127.0.0.2.
+#[test]
+fn metadata_endpoint_ignores_proxies_from_the_environment() {
+    let site = Site::new();
+    let task = format!(r#"{{"Cluster":"{}"}}"#, site.cluster);
+    let srv = Server::routes_on(
+        [127, 0, 0, 2].into(),
+        &[
+            (BASE, Reply::json(CONTAINER_JSON)),
+            (TASK, Reply::json(&task)),
+        ],
+    );
+    let proxy = Server::start(|_| Reply::new(502, "not for the endpoint"));
+    let uri = PathBuf::from(srv.url(BASE));
+    for var in ["HTTP_PROXY", "ALL_PROXY"] {
+        let env_file = site.dir.join(".env");
+        site.ssmm("ecs", "ECS_CONTAINER_METADATA_URI_V4", &uri)
+            .env(var, proxy.base())
+            .env("NO_PROXY", "127.0.0.1")
+            .args(["sync", "--no-shared"])
+            .run()
+            .success();
+        assert_eq!(
+            fs::read_to_string(&env_file).unwrap(),
+            "FROM_APP=\"1\"\n",
+            "{var}"
+        );
+        fs::remove_file(&env_file).unwrap();
+    }
+    assert_eq!(proxy.total_hits(), 0);
+    assert_eq!((srv.hits(BASE), srv.hits(TASK)), (2, 2));
+}
+
 /// Regression: endpoint v4's answers were followed through up to 10
 /// redirects to any host. A redirect off the endpoint is refused, exit 1,
 /// and the other host is never asked.

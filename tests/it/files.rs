@@ -12,7 +12,7 @@ use std::fs;
 use std::os::unix::fs::{PermissionsExt, symlink};
 use std::path::Path;
 use std::process::Command;
-use std::sync::OnceLock;
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
@@ -525,6 +525,15 @@ fn route(req: &Request) -> Reply {
         "/redirect-to-referer" => to("/referer"),
         // The request's Referer header as the body, or "none".
         "/referer" => Reply::new(200, req.header("referer").unwrap_or("none")),
+        // The request's Authorization and User-Agent headers as the body.
+        "/headers" => Reply::new(
+            200,
+            format!(
+                "authorization={} user-agent={}",
+                req.header("authorization").unwrap_or("none"),
+                req.header("user-agent").unwrap_or("none")
+            ),
+        ),
         "/ok" => Reply::new(200, "hello"),
         "/404" => Reply::new(404, CANARY),
         "/redirect-ok" => to("/ok"),
@@ -760,6 +769,125 @@ fn a_redirect_sends_no_referer_to_the_next_hop() {
     assert_eq!(fetch_one(&url, &limits()).unwrap(), b"none");
 }
 
+/// A URL's user info is sent as Basic `Authorization` (percent-decoded), not
+/// on the request line; the user agent names ssmm and its version.
+#[test]
+fn user_info_is_sent_as_basic_authorization() {
+    let base = server();
+    let with_user = base.replace("http://", "http://us%20er:p%40ss@");
+    let body = fetch_one(&format!("{with_user}/headers?sig=x"), &limits()).unwrap();
+    let ua = concat!("ssmm/", env!("CARGO_PKG_VERSION"));
+    assert_eq!(
+        String::from_utf8(body).unwrap(),
+        format!(
+            "authorization=Basic {} user-agent={ua}",
+            base64_std(b"us er:p@ss")
+        )
+    );
+    let body = fetch_one(&format!("{base}/headers"), &limits()).unwrap();
+    assert_eq!(
+        String::from_utf8(body).unwrap(),
+        format!("authorization=none user-agent={ua}")
+    );
+}
+
+/// A proxy that records each request (method, target, `Proxy-Authorization`,
+/// `User-Agent`), answers plain requests 200 `via the proxy` and refuses
+/// every `CONNECT` with 403.
+fn recording_proxy() -> (Server, Arc<Mutex<Vec<String>>>) {
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let log = seen.clone();
+    let proxy = Server::start(move |req| {
+        log.lock().unwrap().push(format!(
+            "{} {} auth={} ua={}",
+            req.method,
+            req.target,
+            req.header("proxy-authorization").unwrap_or("none"),
+            req.header("user-agent").unwrap_or("none")
+        ));
+        if req.method == "CONNECT" {
+            Reply::new(403, "")
+        } else {
+            Reply::new(200, "via the proxy")
+        }
+    });
+    (proxy, seen)
+}
+
+/// Downloads honour the environment's proxies: plain http goes to
+/// `HTTP_PROXY` (or `ALL_PROXY`) in absolute form with the proxy URL's
+/// credentials as `Proxy-Authorization`, and a host in `NO_PROXY` is asked
+/// directly. moto (127.0.0.1) is in `NO_PROXY` throughout, so only the
+/// download can meet the proxy; the origin is 127.0.0.2.
+#[test]
+fn downloads_use_the_environment_proxy_unless_no_proxy_lists_the_host() {
+    let (proxy, seen) = recording_proxy();
+    let proxy_url = format!("http://user:{CANARY}@{}", proxy.addr());
+    let auth = format!("Basic {}", base64_std(format!("user:{CANARY}").as_bytes()));
+    let ua = concat!("ssmm/", env!("CARGO_PKG_VERSION"));
+    // Nothing listens at the origin: only the proxy can answer.
+    let origin = format!("http://127.0.0.2:{}", closed_port());
+    for var in ["HTTP_PROXY", "http_proxy", "ALL_PROXY"] {
+        let t = support::Test::new().param("api/files/f.txt", &format!("url:{origin}/x?sig=s"));
+        t.ssmm(["sync", "--app", "api", "--root", "root"])
+            .env(var, &proxy_url)
+            .env("NO_PROXY", "127.0.0.1")
+            .success()
+            .stderr_lacks(CANARY)
+            .go();
+        assert_eq!(t.read("root/f.txt"), "via the proxy", "{var}");
+        assert_eq!(
+            seen.lock().unwrap().drain(..).collect::<Vec<_>>(),
+            [format!("GET {origin}/x?sig=s auth={auth} ua={ua}")],
+            "{var}"
+        );
+    }
+    // Listed in NO_PROXY (with another name and spaces): asked directly.
+    let direct = Server::routes_on([127, 0, 0, 2].into(), &[("/x", Reply::new(200, "direct"))]);
+    let t = support::Test::new().param("api/files/f.txt", &format!("url:{}", direct.url("/x")));
+    t.ssmm(["sync", "--app", "api", "--root", "root"])
+        .env("HTTP_PROXY", &proxy_url)
+        .env("NO_PROXY", "example.com, 127.0.0.1, 127.0.0.2")
+        .success()
+        .go();
+    assert_eq!(t.read("root/f.txt"), "direct");
+    assert_eq!(direct.hits("/x"), 1);
+    assert!(
+        seen.lock().unwrap().is_empty(),
+        "{:?}",
+        seen.lock().unwrap()
+    );
+}
+
+/// An https download through an http proxy asks for a `CONNECT` tunnel to
+/// the host's port 443, with the proxy's credentials and ssmm's user agent;
+/// a refused tunnel fails the download, naming the URL without its query and
+/// showing neither the proxy's password nor the query.
+#[test]
+fn https_downloads_go_through_a_connect_tunnel() {
+    let (proxy, seen) = recording_proxy();
+    let proxy_url = format!("http://user:{CANARY}@{}", proxy.addr());
+    let auth = format!("Basic {}", base64_std(format!("user:{CANARY}").as_bytes()));
+    let ua = concat!("ssmm/", env!("CARGO_PKG_VERSION"));
+    let host = "ssmm-proxy-test.invalid";
+    for var in ["HTTPS_PROXY", "https_proxy", "ALL_PROXY"] {
+        refused_file_with(
+            &format!("url:https://{host}/x?sig={CANARY}"),
+            &format!("download from https://{host}/x failed: {TUNNEL_REFUSED}"),
+            &[(var, proxy_url.as_str()), ("NO_PROXY", "127.0.0.1")],
+        );
+        assert_eq!(
+            seen.lock().unwrap().drain(..).collect::<Vec<_>>(),
+            [format!("CONNECT {host}:443 auth={auth} ua={ua}")],
+            "{var}"
+        );
+    }
+}
+
+/// What a download says when the proxy refuses the tunnel.
+const TUNNEL_REFUSED: &str =
+    "error sending request: client error (Connect): tunnel error: unsuccessful";
+
 /// The same through the binary: exit 1, the hop named, no query, nothing
 /// written.
 #[test]
@@ -778,9 +906,18 @@ fn sync_names_the_redirect_hop_that_failed() {
 /// is written.
 #[track_caller]
 fn refused_file(value: &str, why: &str) {
+    refused_file_with(value, why, &[]);
+}
+
+/// [`refused_file`] with these environment variables set.
+#[track_caller]
+fn refused_file_with(value: &str, why: &str, env: &[(&str, &str)]) {
     let t = support::Test::new().param("api/files/f.bin", value);
-    let out = t
-        .ssmm(["sync", "--app", "api", "--root", "root"])
+    let mut run = t.ssmm(["sync", "--app", "api", "--root", "root"]);
+    for (k, v) in env {
+        run = run.env(k, v);
+    }
+    let out = run
         .code(1)
         .stdout_lacks(CANARY)
         .stderr_lacks(CANARY)

@@ -1299,7 +1299,7 @@ fn base64_reason_ok(why: &str) -> bool {
             .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
 }
 
-fn is_loopback(url: &reqwest::Url) -> bool {
+fn is_loopback(url: &url::Url) -> bool {
     let host = url.host_str().unwrap_or_default();
     let bare = host.trim_start_matches('[').trim_end_matches(']');
     match bare.parse::<std::net::IpAddr>() {
@@ -1483,7 +1483,7 @@ proptest! {
             Some(FileError::Url { param, .. }) => prop_assert_eq!(param.as_str(), "/t/app/files/a"),
             Some(FileError::Path { rel, .. }) => {
                 prop_assert_eq!(rel.as_str(), "..");
-                let parsed = reqwest::Url::parse(url.trim()).map_err(|e| TestCaseError::fail(e.to_string()))?;
+                let parsed = url::Url::parse(url.trim()).map_err(|e| TestCaseError::fail(e.to_string()))?;
                 prop_assert!(
                     parsed.scheme() == "https" || (parsed.scheme() == "http" && is_loopback(&parsed)),
                     "accepted {:?}", url
