@@ -146,13 +146,7 @@ fn run_fleet(
     let proxy = FaultProxy::start(&moto().endpoint());
     proxy.set_plan(plan);
     let root = tempfile::tempdir().unwrap();
-    let dirs: Vec<PathBuf> = (0..n)
-        .map(|i| {
-            let d = root.path().join(format!("host{i:04}"));
-            fs::create_dir(&d).unwrap();
-            d
-        })
-        .collect();
+    let dirs = host_dirs(root.path(), n);
 
     let (t0, t0_wall) = (Instant::now(), SystemTime::now());
     let (outcomes, spawned, samples) = spawn_and_wait(&dirs, &proxy, prefix, limit, extra, t0);
@@ -254,13 +248,44 @@ fn spawn_and_wait(
     (outcomes, spawned, samples)
 }
 
-/// `t,requests,throttled,done` a second, for `scripts/fleet`'s pictures.
-fn write_csv(path: &str, f: &Figures) {
+/// The one app's parameters under a new prefix, and the file each host
+/// must write from them.
+fn seed_app() -> (String, String) {
+    let p = unique_prefix();
+    let items: Vec<(String, String)> = (1..=PARAMS)
+        .map(|i| (format!("{p}/api/key-{i:02}"), format!("value {i}")))
+        .collect();
+    moto().put_many(&items);
+    let want = (1..=PARAMS)
+        .map(|i| format!("KEY_{i:02}=\"value {i}\"\n"))
+        .collect();
+    (p, want)
+}
+
+/// A working directory per host under `root`.
+fn host_dirs(root: &std::path::Path, n: usize) -> Vec<PathBuf> {
+    (0..n)
+        .map(|i| {
+            let d = root.join(format!("host{i:04}"));
+            fs::create_dir(&d).unwrap();
+            d
+        })
+        .collect()
+}
+
+/// Writes `t,requests,throttled,done` a second to `$SSMM_FLEET_CSV`, if
+/// set, for `scripts/fleet`'s pictures: from running totals (requests,
+/// throttled, hosts done) taken each second.
+fn write_csv(what: &str, seconds: &[(usize, usize, usize)]) {
+    let Ok(path) = std::env::var("SSMM_FLEET_CSV") else {
+        return;
+    };
+    if path.is_empty() {
+        return;
+    }
     let mut csv = String::from("t,requests,throttled,done\n");
     let mut before = (0, 0);
-    for (i, &(total, throttled)) in f.samples.iter().enumerate() {
-        let end = Duration::from_secs(i as u64 + 1);
-        let done = f.done.partition_point(|d| *d <= end);
+    for (i, &(total, throttled, done)) in seconds.iter().enumerate() {
         csv.push_str(&format!(
             "{},{},{},{done}\n",
             i + 1,
@@ -269,8 +294,8 @@ fn write_csv(path: &str, f: &Figures) {
         ));
         before = (total, throttled);
     }
-    fs::write(path, csv).unwrap_or_else(|e| panic!("writing {path}: {e}"));
-    eprintln!("fleet: wrote the 40 TPS run's seconds to {path}");
+    fs::write(&path, csv).unwrap_or_else(|e| panic!("writing {path}: {e}"));
+    eprintln!("fleet: wrote {what}'s seconds to {path}");
 }
 
 fn report(f: &Figures, bound: Option<Duration>) {
@@ -310,14 +335,7 @@ fn a_fleet_starting_at_once_gets_through_ssms_rate_limit() {
             "{n} hosts need about {need} open files, the limit is {limit}: raise `ulimit -n`"
         );
     }
-    let p = unique_prefix();
-    let items: Vec<(String, String)> = (1..=PARAMS)
-        .map(|i| (format!("{p}/api/key-{i:02}"), format!("value {i}")))
-        .collect();
-    moto().put_many(&items);
-    let want: String = (1..=PARAMS)
-        .map(|i| format!("KEY_{i:02}=\"value {i}\"\n"))
-        .collect();
+    let (p, want) = seed_app();
 
     // One host alone, straight to moto: the file every host must write, and
     // the page count the minimum assumes.
@@ -383,11 +401,16 @@ fn a_fleet_starting_at_once_gets_through_ssms_rate_limit() {
     let plan = Plan::over_rate(Fault::Throttle, TPS, BURST).only(&READS);
     let fleet = run_fleet("40 TPS", n, plan, &p, &want, limit, &extra);
     report(&fleet, Some(bound));
-    if let Ok(path) = std::env::var("SSMM_FLEET_CSV")
-        && !path.is_empty()
-    {
-        write_csv(&path, &fleet);
-    }
+    let seconds: Vec<_> = fleet
+        .samples
+        .iter()
+        .enumerate()
+        .map(|(i, &(total, throttled))| {
+            let end = Duration::from_secs(i as u64 + 1);
+            (total, throttled, fleet.done.partition_point(|d| *d <= end))
+        })
+        .collect();
+    write_csv("the 40 TPS run", &seconds);
 
     // Which limit binds: the bucket's quotient, or what this machine needs
     // for the same calls without it (spawning, moto's serial service).
@@ -490,25 +513,12 @@ fn a_watching_fleet_stays_within_its_call_budget() {
     // of that after the previous one, on average.
     let mean = interval as f64 * 1.05;
     let budget = n as f64 * PAGES as f64 * 60.0 / mean;
-    let p = unique_prefix();
-    let items: Vec<(String, String)> = (1..=PARAMS)
-        .map(|i| (format!("{p}/api/key-{i:02}"), format!("value {i}")))
-        .collect();
-    moto().put_many(&items);
-    let want: String = (1..=PARAMS)
-        .map(|i| format!("KEY_{i:02}=\"value {i}\"\n"))
-        .collect();
+    let (p, want) = seed_app();
 
     let proxy = FaultProxy::start(&moto().endpoint());
     proxy.set_plan(Plan::over_rate(Fault::Throttle, TPS, BURST).only(&READS));
     let root = tempfile::tempdir().unwrap();
-    let dirs: Vec<PathBuf> = (0..n)
-        .map(|i| {
-            let d = root.path().join(format!("host{i:04}"));
-            fs::create_dir(&d).unwrap();
-            d
-        })
-        .collect();
+    let dirs = host_dirs(root.path(), n);
     let start_bound = Duration::from_secs_f64((n * PAGES) as f64 / TPS);
     let lives = start_bound * 4 + Duration::from_secs(interval * (checks + 2) + 120);
     eprintln!(
@@ -577,23 +587,7 @@ fn a_watching_fleet_stays_within_its_call_budget() {
             ended += 1;
         }
     }
-    if let Ok(path) = std::env::var("SSMM_FLEET_CSV")
-        && !path.is_empty()
-    {
-        let mut csv = String::from("t,requests,throttled,done\n");
-        let mut before = (0, 0);
-        for (i, &(r, t, d)) in seconds.iter().enumerate() {
-            csv.push_str(&format!(
-                "{},{},{},{d}\n",
-                i + 1,
-                r - before.0,
-                t - before.1
-            ));
-            before = (r, t);
-        }
-        fs::write(&path, csv).unwrap_or_else(|e| panic!("writing {path}: {e}"));
-        eprintln!("fleet: wrote the watching fleet's seconds to {path}");
-    }
+    write_csv("the watching fleet", &seconds);
     eprintln!(
         "fleet: watching: all {n} files written after {}s; then over {:.1} min \
          ({checks} mean intervals): {} requests, {per_minute:.0} a minute \
