@@ -338,6 +338,8 @@ def parse_args(argv):
     ap.add_argument("--scenarios", default=",".join(SCENARIOS),
                     help=f"comma-separated subset of {','.join(SCENARIOS)}")
     ap.add_argument("--timeout", type=float, default=300.0, help="seconds before a run is killed (default 300)")
+    ap.add_argument("--public-version", default="0.9.0",
+                    help="the public crates.io ssmm to compare with (bench/run installs it; default 0.9.0)")
     ap.add_argument("--cache", type=Path, default=Path(os.environ.get("SSMM_CACHE_DIR",
                                                                       Path.home() / ".cache" / "ssmm")))
     args = ap.parse_args(argv)
@@ -362,12 +364,12 @@ def main(argv: list[str]) -> int:
     ssmm_path = find_ssmm(args.ssmm)
     tools = T.ssmm_tools(str(ssmm_path))
     versions = {"ssmm (this repo)": tools[0].version}
-    pub = args.cache / "ssmm-0.8.0" / "bin" / "ssmm"
+    pub = args.cache / f"ssmm-{args.public_version}" / "bin" / "ssmm"
     if pub.exists():
-        tools.append(T.ssmm080_tool(str(pub)))
+        tools.append(T.public_ssmm_tool(str(pub), args.public_version))
         versions["ssmm (crates.io)"] = tools[-1].version
     else:
-        log(f"public ssmm 0.8.0 not found at {pub}: skipped (bench/run installs it with cargo)")
+        log(f"public ssmm {args.public_version} not found at {pub}: skipped (bench/run installs it with cargo)")
     tools.append(T.kickstart_tool(sys.executable))
     versions["kickstart.py"] = tools[-1].version
     aws = T.which("aws", str(Path(sys.executable).parent))
@@ -422,7 +424,7 @@ def main(argv: list[str]) -> int:
         moto.stop()
 
     summaries = report.summarize(runs, tools, scenarios, args.latency_ms / 1000, service)
-    targets = report.evaluate_targets(summaries, args.latency_ms, binary, vstats)
+    targets = report.evaluate_targets(summaries, args.latency_ms, binary, vstats, args.public_version)
     meta = {
         "date": started.strftime("%Y-%m-%d %H:%M UTC"), **machine(),
         "load": f"{load_start} at start, {loadavg()} at end", "latency_ms": args.latency_ms,
@@ -431,11 +433,14 @@ def main(argv: list[str]) -> int:
         "scenario_order": [s.name for s in scenarios],
         "scenario_desc": {s.name: describe(s) for s in scenarios},
     }
+    report.write_csv(out_dir, runs, summaries)
+    meta["chart"] = report.write_chart(
+        out_dir, f"ssmm benchmark, {meta['date']}: {args.latency_ms:g} ms per request, {args.rounds} counted rounds, "
+                 f"{meta['nproc']} CPUs, load {meta['load']}")
     md = report.render_markdown(meta, summaries, targets, runs)
     (out_dir / "report.md").write_text(md)
-    report.write_csv(out_dir, runs, summaries)
     print(md)
-    log(f"wrote {out_dir}/report.md, runs.csv, summary.csv")
+    log(f"wrote {out_dir}/report.md, runs.csv, summary.csv{', ' + meta['chart'] if meta['chart'] else ''}")
     if any(not r.ok for r in runs):
         log(f"some runs failed; their files are kept under {work}")
     else:

@@ -245,18 +245,19 @@ def ssmm_tools(binary: str) -> list[Tool]:
     return [make(None)]
 
 
-# the public ssmm crate 0.8.0 ---------------------------------------------------
+# the public ssmm crate -------------------------------------------------------------
 
 
-def ssmm080_tool(binary: str) -> Tool:
-    """The crates.io `ssmm` 0.8.0 (github.com/kok1eee/ssmm): a different
-    program that shares the name. Its sync reads `/<prefix>/<app>` and
-    `/<prefix>/shared` with recursive GetParametersByPath walks and, with
+def public_ssmm_tool(binary: str, version: str) -> Tool:
+    """The crates.io `ssmm` crate (0.9.0 as bench/run installs it): a
+    different program that shares the name. Its sync reads `/<prefix>/<app>`
+    and `/<prefix>/shared` with recursive GetParametersByPath walks and, with
     --include-tag, DescribeParameters (Path=<prefix> Recursive + tag filter)
     — the three concurrently — then GetParameters for the tagged names in
-    batches of 10 *after* all of them finish. No files, no ecs layout. It
-    uses the SDK's default chain, so AWS_ENDPOINT_URL reaches the proxy."""
-    version = run_quiet([binary, "--version"])
+    batches of 10 *after* all of them finish (0.9.0 reads as 0.8.0 did; its
+    sync flags are the same). No files, no ecs layout. It uses the SDK's
+    default chain, so AWS_ENDPOINT_URL reaches the proxy."""
+    version_text = run_quiet([binary, "--version"])
 
     def argv(s: Scenario, rundir: Path) -> list[str]:
         return [binary, "--prefix", s.prefix, "sync", "--app", s.app, "--include-tag", f"{TAG[0]}={TAG[1]}",
@@ -271,8 +272,8 @@ def ssmm080_tool(binary: str) -> Tool:
         return combine([first, then], concurrent=False)
 
     return Tool(
-        name="ssmm 0.8.0 (crates.io)",
-        version=version,
+        name=f"ssmm {version} (crates.io)",
+        version=version_text,
         scenarios={"team-10", "team-100", "team-1000"},
         argv=argv,
         expected=lambda s: s.shared_n + s.app_n + s.tagged_n,
