@@ -210,9 +210,18 @@ fn spawn_and_wait(
     extra: &[String],
     t0: Instant,
 ) -> (Vec<support::cmd::Outcome>, Duration, Vec<(usize, usize)>) {
-    let mut running: Vec<_> = dirs
-        .iter()
-        .map(|dir| {
+    // Each second's totals are taken while the hosts are spawned too.
+    let mut samples = Vec::new();
+    let mut next = t0 + Duration::from_secs(1);
+    let mut take = |samples: &mut Vec<(usize, usize)>| {
+        while Instant::now() >= next {
+            samples.push((proxy.total(), proxy.faults_injected()));
+            next += Duration::from_secs(1);
+        }
+    };
+    let mut running = Vec::with_capacity(dirs.len());
+    for dir in dirs {
+        running.push(
             program()
                 .endpoint(&proxy.endpoint())
                 .current_dir(dir)
@@ -220,12 +229,11 @@ fn spawn_and_wait(
                 .args(["--out", OUT, "-v"])
                 .args(extra)
                 .timeout(limit)
-                .spawn()
-        })
-        .collect();
+                .spawn(),
+        );
+        take(&mut samples);
+    }
     let spawned = t0.elapsed();
-    let mut samples = Vec::new();
-    let mut next = t0 + Duration::from_secs(1);
     let mut first_running = 0;
     loop {
         while first_running < running.len() && !running[first_running].is_running() {
@@ -235,13 +243,8 @@ fn spawn_and_wait(
         if first_running == running.len() || t0.elapsed() > limit {
             break;
         }
-        if let Some(wait) = next.checked_duration_since(Instant::now()) {
-            std::thread::sleep(wait.min(Duration::from_millis(50)));
-        }
-        if Instant::now() >= next {
-            samples.push((proxy.total(), proxy.faults_injected()));
-            next += Duration::from_secs(1);
-        }
+        std::thread::sleep(Duration::from_millis(20));
+        take(&mut samples);
     }
     samples.push((proxy.total(), proxy.faults_injected()));
     let outcomes = running.into_iter().map(|r| r.wait()).collect();
@@ -526,10 +529,15 @@ fn a_watching_fleet_stays_within_its_call_budget() {
          bucket {TPS} TPS; budget {budget:.0} calls a minute ({:.1} a second)",
         budget / 60.0
     );
+    // Each second: what the proxy saw and how many hosts have their file,
+    // from the first spawn on.
     let t0 = Instant::now();
-    let mut running: Vec<_> = dirs
-        .iter()
-        .map(|dir| {
+    let mut seconds: Vec<(usize, usize, usize)> = Vec::new();
+    let due =
+        |seconds: &Vec<(usize, usize, usize)>| t0 + Duration::from_secs(seconds.len() as u64 + 1);
+    let mut running = Vec::with_capacity(n);
+    for dir in &dirs {
+        running.push(
             program()
                 .endpoint(&proxy.endpoint())
                 .current_dir(dir)
@@ -537,15 +545,14 @@ fn a_watching_fleet_stays_within_its_call_budget() {
                 .args(["--out", OUT, "--watch", &format!("{interval}s")])
                 .args(extra_args())
                 .timeout(lives)
-                .spawn()
-        })
-        .collect();
-
-    // Each second: what the proxy saw and how many hosts have their file.
-    let mut seconds: Vec<(usize, usize, usize)> = Vec::new();
+                .spawn(),
+        );
+        if Instant::now() >= due(&seconds) {
+            seconds.push(watch_sample(&proxy, &dirs));
+        }
+    }
     let tick = |seconds: &mut Vec<(usize, usize, usize)>| {
-        let next = t0 + Duration::from_secs(seconds.len() as u64 + 1);
-        if let Some(wait) = next.checked_duration_since(Instant::now()) {
+        if let Some(wait) = due(seconds).checked_duration_since(Instant::now()) {
             std::thread::sleep(wait);
         }
         seconds.push(watch_sample(&proxy, &dirs));
