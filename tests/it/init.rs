@@ -144,7 +144,7 @@ pub(crate) fn children_of(parent: u32) -> Vec<u32> {
 }
 
 /// The PID namespace `pid` is in.
-fn pid_ns(pid: u32) -> Option<PathBuf> {
+pub(crate) fn pid_ns(pid: u32) -> Option<PathBuf> {
     fs::read_link(format!("/proc/{pid}/ns/pid")).ok()
 }
 

@@ -4,6 +4,7 @@
 mod support;
 
 mod admin;
+mod arm64;
 mod bad_input;
 mod canary;
 mod check_diff_migrate;

@@ -84,6 +84,15 @@ impl Ssmm {
         }
     }
 
+    /// Runs `launcher BIN ARGS...` instead of the program: another build of
+    /// ssmm started by an emulator (the aarch64 release binary under
+    /// `qemu-aarch64-static`). Arguments given before or after stay after BIN.
+    pub fn launched_by(mut self, launcher: impl Into<PathBuf>, bin: impl AsRef<OsStr>) -> Ssmm {
+        self.args.insert(0, bin.as_ref().to_owned());
+        self.program = launcher.into();
+        self
+    }
+
     /// Sets `AWS_ENDPOINT_URL` (moto's or a proxy's endpoint).
     pub fn endpoint(self, url: &str) -> Ssmm {
         self.env("AWS_ENDPOINT_URL", url)

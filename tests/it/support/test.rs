@@ -311,6 +311,12 @@ impl Run {
         self
     }
 
+    /// Runs `launcher BIN` with the same arguments (see [`Ssmm::launched_by`]).
+    pub fn launched_by(mut self, launcher: impl Into<PathBuf>, bin: impl AsRef<OsStr>) -> Run {
+        self.cmd = self.cmd.launched_by(launcher, bin);
+        self
+    }
+
     pub fn env(mut self, key: impl AsRef<OsStr>, value: impl AsRef<OsStr>) -> Run {
         self.cmd = self.cmd.env(key, value);
         self
