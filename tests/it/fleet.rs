@@ -399,6 +399,9 @@ fn a_fleet_starting_at_once_gets_through_ssms_rate_limit() {
     if !extra.iter().any(|a| a.starts_with("--timeout")) {
         patient.push(format!("--timeout={}s", limit.as_secs()));
     }
+    if !extra.iter().any(|a| a.starts_with("--total-timeout")) {
+        patient.push(format!("--total-timeout={}s", limit.as_secs()));
+    }
     let floor = run_fleet("no limit", n, Plan::none(), &p, &want, limit, &patient);
     report(&floor, None);
     let plan = Plan::over_rate(Fault::Throttle, TPS, BURST).only(&READS);
