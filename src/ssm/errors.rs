@@ -42,11 +42,15 @@ where
 {
     match err {
         SdkError::ServiceError(se) => {
-            se.raw().status().as_u16() == 429
-                || se.err().code().is_some_and(|c| THROTTLING.contains(&c))
+            se.raw().status().as_u16() == 429 || throttling_code(se.err())
         }
         _ => false,
     }
+}
+
+/// The error's code is one of [`THROTTLING`].
+fn throttling_code(e: &impl ProvideErrorMetadata) -> bool {
+    e.code().is_some_and(|c| THROTTLING.contains(&c))
 }
 
 /// SSM unreachable, timing out, throttled, failing with 5xx, or an answer
@@ -59,8 +63,7 @@ where
 {
     match err {
         SdkError::ServiceError(se) => {
-            se.raw().status().is_server_error()
-                || se.err().code().is_some_and(|c| THROTTLING.contains(&c))
+            se.raw().status().is_server_error() || throttling_code(se.err())
         }
         SdkError::TimeoutError(_) => true,
         // Connecting or talking failed (io) or took too long. Credentials

@@ -69,6 +69,17 @@ struct State {
     moves: u64,
 }
 
+impl State {
+    /// Unpaced again; the count of moves goes on, so that outcomes of sends
+    /// from before do not move the new gap.
+    fn forget(&mut self) {
+        *self = State {
+            moves: self.moves,
+            ..State::default()
+        };
+    }
+}
+
 /// What [`Pacer::wait`] gives a send, for its outcome.
 #[derive(Debug, Clone, Copy)]
 pub struct Ticket {
@@ -88,11 +99,7 @@ impl Pacer {
         };
         let now = Instant::now();
         if s.touched.is_some_and(|t| now.duration_since(t) > FORGET) {
-            let moves = s.moves;
-            *s = State {
-                moves,
-                ..State::default()
-            };
+            s.forget();
         }
         let moves = s.moves;
         let Some(gap) = s.gap else {
@@ -116,25 +123,23 @@ impl Pacer {
             return;
         };
         let now = Instant::now();
-        if ticket.moves != s.moves {
-            // Throttled with others sent before the gap last moved.
-            if let Some(gap) = s.gap {
-                let at = now + jittered(gap);
-                s.next = Some(s.next.map_or(at, |n| n.max(at)));
-            }
-            return;
+        // Throttled with others sent before the gap last moved: it waits
+        // the gap as it is.
+        if ticket.moves == s.moves {
+            s.moves += 1;
+            let gap = s
+                .gap
+                .map_or(FIRST_GAP, |g| {
+                    g.mul_f64(if g < FAST_BELOW { GROW_FAST } else { GROW })
+                })
+                .clamp(FIRST_GAP, MAX_GAP);
+            s.gap = Some(gap);
+            s.touched = Some(now);
         }
-        s.moves += 1;
-        let gap = s
-            .gap
-            .map_or(FIRST_GAP, |g| {
-                g.mul_f64(if g < FAST_BELOW { GROW_FAST } else { GROW })
-            })
-            .clamp(FIRST_GAP, MAX_GAP);
-        let at = now + jittered(gap);
-        s.next = Some(s.next.map_or(at, |n| n.max(at)));
-        s.gap = Some(gap);
-        s.touched = Some(now);
+        if let Some(gap) = s.gap {
+            let at = now + jittered(gap);
+            s.next = Some(s.next.map_or(at, |n| n.max(at)));
+        }
     }
 
     /// The send of `ticket` was answered: a shorter gap, none once it is
@@ -152,11 +157,7 @@ impl Pacer {
         s.moves += 1;
         let gap = gap.div_f64(SHRINK);
         if gap < FIRST_GAP / 2 {
-            let moves = s.moves;
-            *s = State {
-                moves,
-                ..State::default()
-            };
+            s.forget();
             return;
         }
         let now = Instant::now();
