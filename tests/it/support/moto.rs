@@ -21,6 +21,9 @@ use aws_sdk_ssm::config::{BehaviorVersion, Builder, Credentials, Region};
 use aws_sdk_ssm::error::DisplayErrorContext;
 use aws_sdk_ssm::types::{ParameterType, ResourceTypeForTagging, Tag};
 
+use aws_sdk_ssm::error::SdkError;
+use aws_sdk_ssm::operation::get_parameter::{GetParameterError, GetParameterOutput};
+
 use super::mix64;
 
 /// The moto release the harness is written against (see the README's notes on moto for
@@ -229,16 +232,7 @@ impl Moto {
             .name(name)
             .with_decryption(true)
             .send();
-        match block_on(call) {
-            Ok(out) => out.parameter().and_then(|p| p.value()).map(str::to_owned),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_parameter_not_found()) =>
-            {
-                None
-            }
-            Err(e) => panic!("moto: GetParameter {name}: {}", DisplayErrorContext(&e)),
-        }
+        value_of(name, block_on(call))
     }
 
     /// Writes a new version of `name` (creating it if need be) with this
@@ -340,16 +334,7 @@ impl Moto {
                     .insert("x-moto-account-id", account.clone());
             })
             .send();
-        match block_on(call) {
-            Ok(out) => out.parameter().and_then(|p| p.value()).map(str::to_owned),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_parameter_not_found()) =>
-            {
-                None
-            }
-            Err(e) => panic!("moto: GetParameter {name}: {}", DisplayErrorContext(&e)),
-        }
+        value_of(name, block_on(call))
     }
 
     /// Deletes a parameter; a missing one is not an error.
@@ -712,5 +697,25 @@ impl DirLock {
 impl Drop for DirLock {
     fn drop(&mut self) {
         let _ = fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A GetParameter answer's value; `None` when the parameter does not exist.
+fn value_of<R>(
+    name: &str,
+    got: Result<GetParameterOutput, SdkError<GetParameterError, R>>,
+) -> Option<String>
+where
+    R: std::fmt::Debug,
+{
+    match got {
+        Ok(out) => out.parameter().and_then(|p| p.value()).map(str::to_owned),
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|s| s.is_parameter_not_found()) =>
+        {
+            None
+        }
+        Err(e) => panic!("moto: GetParameter {name}: {}", DisplayErrorContext(&e)),
     }
 }
